@@ -1,0 +1,140 @@
+//! `llmobs serve`: run the HTTP server until SIGINT or SIGTERM.
+
+use std::io::{IsTerminal, Write};
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use clap::Args;
+use llmobs_server::{AppState, Config};
+use llmobs_store::{KeyKind, Store};
+
+use crate::store::StoreArgs;
+
+/// The address `serve` listens on unless told otherwise.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7580";
+
+/// Options of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on; port 0 picks a free one.
+    #[arg(long, env = "LLMOBS_LISTEN", default_value = DEFAULT_LISTEN, value_name = "ADDR:PORT")]
+    listen: SocketAddr,
+    /// Also serve every route under this path prefix, e.g. /llmobs.
+    #[arg(long, env = "LLMOBS_BASE_PATH", default_value = "", value_name = "PATH")]
+    base_path: String,
+    /// Largest request body accepted, in bytes; larger ones get 413.
+    #[arg(long, env = "LLMOBS_MAX_BODY_BYTES", default_value_t = llmobs_server_default_limit(),
+          value_name = "BYTES")]
+    max_body_bytes: usize,
+    /// Accept only the labels 'production' and 'development' (Datadog's documented set).
+    #[arg(long)]
+    strict_labels: bool,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+fn llmobs_server_default_limit() -> usize {
+    Config::default().max_body_bytes
+}
+
+/// Runs the server.
+pub fn run(args: ServeArgs) -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+    let config = Config { max_body_bytes: args.max_body_bytes, strict_labels: args.strict_labels, ..Config::default() }
+        .with_base_path(&args.base_path)?;
+    if args.max_body_bytes == 0 {
+        anyhow::bail!("--max-body-bytes must be greater than 0");
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        let store = args.store.open().await?;
+        let listener = tokio::net::TcpListener::bind(args.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.listen))?;
+        let addr = listener.local_addr()?;
+        let origin = format!("http://{addr}{}", config.base_path);
+        bootstrap_keys(&store, &origin).await?;
+        println!("listening on http://{addr}");
+        std::io::stdout().flush()?;
+        llmobs_server::serve(listener, AppState::new(store.clone(), config), shutdown_signal())
+            .await
+            .context("serving")?;
+        store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}
+
+/// On a store with no keys, creates the `default` org's keys: from
+/// `LLMOBS_BOOTSTRAP_API_KEY` / `LLMOBS_BOOTSTRAP_APP_KEY` when set, else random ones that
+/// are printed once.
+async fn bootstrap_keys(store: &Store, origin: &str) -> anyhow::Result<()> {
+    let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let api = from_env("LLMOBS_BOOTSTRAP_API_KEY");
+    let app = from_env("LLMOBS_BOOTSTRAP_APP_KEY");
+    if store.has_keys().await? {
+        if let Some(api) = &api {
+            if store.find_key(KeyKind::Api, api).await?.is_none() {
+                tracing::warn!(
+                    "LLMOBS_BOOTSTRAP_API_KEY is ignored: this store already has keys \
+                     (create more with `llmobs keys create`)"
+                );
+            }
+        }
+        return Ok(());
+    }
+    match (api, app) {
+        (Some(api), Some(app)) => {
+            store
+                .create_org_keys("default", &api, &app)
+                .await
+                .context("creating the keys from LLMOBS_BOOTSTRAP_API_KEY/APP_KEY")?;
+            tracing::info!("created the 'default' org with the bootstrap keys");
+        }
+        (None, None) => {
+            let keys = store.generate_org_keys("default").await?;
+            eprintln!(
+                "No keys existed, so the 'default' org got new ones. They are shown only once.\n\
+                 Point ddtrace at this server with:\n\n\
+                 export DD_API_KEY={}\n\
+                 export DD_APP_KEY={}\n\
+                 export DD_LLMOBS_OVERRIDE_ORIGIN={origin}\n",
+                keys.api_key, keys.app_key
+            );
+        }
+        _ => anyhow::bail!(
+            "set both LLMOBS_BOOTSTRAP_API_KEY and LLMOBS_BOOTSTRAP_APP_KEY, or neither"
+        ),
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

@@ -1,0 +1,52 @@
+//! Where the data lives: the options shared by every command that opens the store.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use llmobs_store::{Database, Store};
+
+/// The file name of the embedded database inside the data directory.
+const SQLITE_FILE: &str = "llmobs.db";
+
+/// Storage options.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Directory for the embedded SQLite database [default: the platform data directory,
+    /// e.g. ~/.local/share/llmobs].
+    #[arg(long, env = "LLMOBS_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Use this database instead of the embedded one: postgres://USER@HOST:PORT/DB or
+    /// sqlite://PATH.
+    #[arg(long, env = "LLMOBS_DATABASE_URL", value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+impl StoreArgs {
+    /// The database these options name.
+    pub fn database(&self) -> anyhow::Result<Database> {
+        if let Some(url) = &self.database_url {
+            return url.parse::<Database>().context("--database-url");
+        }
+        let dir = match &self.data_dir {
+            Some(dir) => dir.clone(),
+            None => dirs::data_dir()
+                .context("cannot find the platform data directory: pass --data-dir DIR")?
+                .join("llmobs"),
+        };
+        Ok(Database::Sqlite(dir.join(SQLITE_FILE)))
+    }
+
+    /// Opens the store, creating it with its migrations on first use.
+    pub async fn open(&self) -> anyhow::Result<Store> {
+        let database = self.database()?;
+        let store = Store::open(&database).await;
+        match (&database, store) {
+            (_, Ok(store)) => Ok(store),
+            (Database::Sqlite(path), Err(err)) => {
+                Err(err).with_context(|| format!("opening {}", path.display()))
+            }
+            (Database::Postgres(_), Err(err)) => Err(err).context("opening the PostgreSQL database"),
+        }
+    }
+}

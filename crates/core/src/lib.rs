@@ -1,0 +1,25 @@
+//! Wire types and shared rules of the llmobs HTTP API.
+//!
+//! This crate is what the server and the SDK agree on. It holds no I/O:
+//!
+//! - [`prompts`]: the request and response bodies of the prompt registry
+//!   (`/api/unstable/llm-obs/v1/prompts`), with [`prompts::Template`] and the
+//!   validation rules a template, an id or a label must pass.
+//! - [`error`]: the JSON error body every non-2xx answer carries.
+//! - [`encoding`]: how a prompt id becomes a path segment and a label a query value,
+//!   exactly as the reference Python client encodes them.
+//!
+//! ```
+//! use llmobs_core::prompts::Template;
+//!
+//! let template = Template::from_value(&serde_json::json!([
+//!     {"role": "user", "content": "Hi {{name}}"}
+//! ]))?;
+//! assert!(template.is_chat());
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![deny(missing_docs)]
+
+pub mod encoding;
+pub mod error;
+pub mod prompts;

@@ -1,0 +1,96 @@
+//! Keys: `DD-API-KEY` for every route, `DD-APPLICATION-KEY` too for writes and resolve.
+//!
+//! A missing key is 401, a wrong one 403. Valid keys are remembered in memory (keys are
+//! never revoked while a server runs), so a request costs no key query after the first.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use llmobs_store::{Caller, KeyKind, OrgId};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+const API_KEY_HEADER: &str = "dd-api-key";
+const APP_KEY_HEADER: &str = "dd-application-key";
+/// Beyond this many remembered keys the memory is cleared (a guard against key spraying).
+const MAX_REMEMBERED: usize = 10_000;
+
+/// Valid keys seen so far.
+#[derive(Debug, Default)]
+pub(crate) struct KeyCache {
+    known: RwLock<HashMap<(KeyKind, String), Caller>>,
+}
+
+impl KeyCache {
+    async fn check(&self, state: &AppState, kind: KeyKind, key: &str) -> Result<Option<Caller>, ApiError> {
+        let cache_key = (kind, key.to_owned());
+        if let Some(caller) = self.known.read().expect("key cache poisoned").get(&cache_key) {
+            return Ok(Some(caller.clone()));
+        }
+        let found = state.store.find_key(kind, key).await?;
+        if let Some(caller) = &found {
+            let mut known = self.known.write().expect("key cache poisoned");
+            if known.len() >= MAX_REMEMBERED {
+                known.clear();
+            }
+            known.insert(cache_key, caller.clone());
+        }
+        Ok(found)
+    }
+}
+
+fn header<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts.headers.get(name).and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty())
+}
+
+async fn api_key_org(parts: &Parts, state: &AppState) -> Result<OrgId, ApiError> {
+    let key = header(parts, API_KEY_HEADER).ok_or_else(|| {
+        ApiError::Unauthorized("API key required: send it in the DD-API-KEY header".into())
+    })?;
+    match state.keys.check(state, KeyKind::Api, key).await? {
+        Some(caller) => Ok(caller.org),
+        None => Err(ApiError::Forbidden("invalid API key".into())),
+    }
+}
+
+/// A request with a valid API key: reads.
+#[derive(Debug)]
+pub(crate) struct Reader(pub OrgId);
+
+impl FromRequestParts<AppState> for Reader {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        api_key_org(parts, state).await.map(Reader)
+    }
+}
+
+/// A request with a valid API key and an application key of the same org: writes and
+/// resolve.
+#[derive(Debug)]
+pub(crate) struct Writer(pub Caller);
+
+impl FromRequestParts<AppState> for Writer {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let org = api_key_org(parts, state).await?;
+        let key = header(parts, APP_KEY_HEADER).ok_or_else(|| {
+            ApiError::Unauthorized(
+                "application key required for this operation: send it in the \
+                 DD-APPLICATION-KEY header"
+                    .into(),
+            )
+        })?;
+        match state.keys.check(state, KeyKind::App, key).await? {
+            Some(caller) if caller.org == org => Ok(Writer(caller)),
+            Some(_) => Err(ApiError::Forbidden(
+                "the application key belongs to another org than the API key".into(),
+            )),
+            None => Err(ApiError::Forbidden("invalid application key".into())),
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! The llmobs HTTP server: Datadog's LLM Observability API, self-hosted.
+//!
+//! [`router`] builds the whole application from an [`AppState`] (a
+//! [`Store`](llmobs_store::Store) plus a [`Config`]); [`serve`] runs it on a listener until
+//! a shutdown future resolves, finishing requests in flight. The `llmobs serve` command
+//! and the tests both go through these two functions.
+//!
+//! Routes (under an optional [`Config::base_path`]):
+//! - `GET /healthz`, no key needed.
+//! - the prompt registry, `/api/unstable/llm-obs/v1/prompts…` (endpoints E1–E11 of the
+//!   prompt spec).
+//! - `GET /openapi.json`, the OpenAPI description of every route.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use llmobs_server::{AppState, Config};
+//! use llmobs_store::{Database, Store};
+//!
+//! let store = Store::open(&Database::Sqlite("llmobs.db".into())).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! llmobs_server::serve(listener, AppState::new(store, Config::default()), std::future::pending())
+//!     .await?;
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod auth;
+mod error;
+mod extract;
+mod log;
+mod openapi;
+mod prompts;
+mod state;
+#[cfg(feature = "test-support")]
+pub mod test_support;
+
+use std::future::Future;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+
+pub use error::ApiError;
+pub use state::{AppState, Config, ConfigError};
+
+/// Builds the application: every route, under the configured base path, with the body
+/// limit, JSON 404/405 answers and per-request logging.
+pub fn router(state: AppState) -> Router {
+    let config = state.config.clone();
+    let api = Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/openapi.json", get(openapi::document))
+        .merge(prompts::router())
+        .fallback(error::no_route)
+        .method_not_allowed_fallback(error::wrong_method);
+    let app = match config.base_path.as_str() {
+        "" => api,
+        // Serve under the prefix and at the root, so a proxy may strip it or keep it.
+        prefix => Router::new().nest(prefix, api.clone()).merge(api),
+    };
+    app.layer(DefaultBodyLimit::max(config.max_body_bytes))
+        .layer(axum::middleware::from_fn(log::request))
+        .with_state(state)
+}
+
+/// Serves the application on `listener` until `shutdown` resolves, then finishes the
+/// requests in flight and returns.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+}

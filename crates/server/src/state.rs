@@ -1,0 +1,91 @@
+//! What every handler shares.
+
+use std::sync::Arc;
+
+use llmobs_store::Store;
+
+/// The default body limit: 10 MiB, enough for the multi-MiB templates clients send.
+pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
+
+/// Server settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// A path prefix every route is also served under, such as `/proxy/sub`; `""` for
+    /// none. Build it with [`Config::with_base_path`] to validate it.
+    pub base_path: String,
+    /// Requests with a larger body get 413.
+    pub max_body_bytes: usize,
+    /// Accept only the labels `production` and `development`.
+    pub strict_labels: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config { base_path: String::new(), max_body_bytes: DEFAULT_MAX_BODY_BYTES, strict_labels: false }
+    }
+}
+
+/// A setting that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The base path is not a plain absolute path.
+    #[error(
+        "invalid base path '{0}': use an absolute path such as /llmobs, without '?', '#', \
+         '{{', '}}' or empty or dot segments"
+    )]
+    BasePath(String),
+}
+
+impl Config {
+    /// Sets the base path after checking it: `/a/b` (a trailing `/` is dropped; `/` or `""`
+    /// mean none).
+    pub fn with_base_path(mut self, path: &str) -> Result<Self, ConfigError> {
+        let trimmed = path.trim_end_matches('/');
+        if trimmed.is_empty() {
+            self.base_path = String::new();
+            return Ok(self);
+        }
+        let bad_segment = |s: &str| s.is_empty() || s == "." || s == "..";
+        if !trimmed.starts_with('/')
+            || trimmed.contains(['?', '#', '{', '}', '*', ' '])
+            || trimmed[1..].split('/').any(bad_segment)
+        {
+            return Err(ConfigError::BasePath(path.to_owned()));
+        }
+        self.base_path = trimmed.to_owned();
+        Ok(self)
+    }
+}
+
+/// The state handlers receive: the store and the settings. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The storage handle.
+    pub store: Store,
+    /// The settings.
+    pub config: Arc<Config>,
+    /// Keys already checked.
+    pub(crate) keys: Arc<crate::auth::KeyCache>,
+}
+
+impl AppState {
+    /// State over `store` with `config`.
+    pub fn new(store: Store, config: Config) -> Self {
+        AppState { store, config: Arc::new(config), keys: Arc::default() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base_paths_are_checked() {
+        let ok = |p: &str| Config::default().with_base_path(p).map(|c| c.base_path);
+        assert_eq!(ok("/proxy/sub/").unwrap(), "/proxy/sub");
+        assert_eq!(ok("/").unwrap(), "");
+        for bad in ["proxy", "/a//b", "/a/../b", "/a?b", "/{x}"] {
+            assert!(ok(bad).is_err(), "{bad} should be refused");
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! Opening the database: which backend, its pools and its session settings.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::sync::Once;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+
+use crate::error::{Error, Result};
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Database {
+    /// An embedded SQLite file, created with its migrations on first open.
+    Sqlite(PathBuf),
+    /// A PostgreSQL server, by `postgres://` URL. Several servers may share one.
+    Postgres(String),
+}
+
+impl FromStr for Database {
+    type Err = Error;
+
+    /// Parses a database URL: `sqlite://PATH`, `sqlite:PATH`, `postgres://…` or
+    /// `postgresql://…`.
+    fn from_str(url: &str) -> Result<Self> {
+        if let Some(rest) = url.strip_prefix("postgres://").or(url.strip_prefix("postgresql://")) {
+            if rest.is_empty() {
+                return Err(Error::Open(format!("'{url}' names no PostgreSQL host")));
+            }
+            return Ok(Database::Postgres(url.to_owned()));
+        }
+        if let Some(path) = url.strip_prefix("sqlite://").or(url.strip_prefix("sqlite:")) {
+            let path = path.split('?').next().unwrap_or_default();
+            if path.is_empty() {
+                return Err(Error::Open(format!("'{url}' names no SQLite file")));
+            }
+            return Ok(Database::Sqlite(PathBuf::from(path)));
+        }
+        Err(Error::Open(format!(
+            "unsupported database URL '{}': use postgres://USER@HOST:PORT/DB or sqlite://PATH",
+            redact(url)
+        )))
+    }
+}
+
+/// The URL with any password replaced, for error messages and logs.
+pub(crate) fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// The storage handle. Cheap to clone; clones share the pools.
+#[derive(Debug, Clone)]
+pub struct Store {
+    /// Pool for reads.
+    pub(crate) read: AnyPool,
+    /// Pool for writes. On SQLite it has one connection, so writers queue instead of
+    /// failing with `SQLITE_BUSY`; on PostgreSQL it is the read pool.
+    pub(crate) write: AnyPool,
+}
+
+static DRIVERS: Once = Once::new();
+
+impl Store {
+    /// Opens (and on first use creates) the database, then applies pending migrations.
+    pub async fn open(database: &Database) -> Result<Self> {
+        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        let store = match database {
+            Database::Sqlite(path) => {
+                if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                    std::fs::create_dir_all(parent).map_err(|err| {
+                        Error::Open(format!("cannot create {}: {err}", parent.display()))
+                    })?;
+                }
+                let url = format!("sqlite://{}?mode=rwc", path.display());
+                let options = AnyConnectOptions::from_str(&url)
+                    .map_err(|err| Error::Open(format!("{}: {err}", path.display())))?;
+                let pool = |size: u32| {
+                    AnyPoolOptions::new()
+                        .max_connections(size)
+                        .acquire_timeout(Duration::from_secs(30))
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                conn.execute(
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                     PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;",
+                                )
+                                .await
+                                .map(|_| ())
+                            })
+                        })
+                        .connect_with(options.clone())
+                };
+                let write = pool(1).await?;
+                crate::migrate::run(&write, crate::migrate::Backend::Sqlite).await?;
+                Store { read: pool(4).await?, write }
+            }
+            Database::Postgres(url) => {
+                let options = AnyConnectOptions::from_str(url)
+                    .map_err(|err| Error::Open(format!("{}: {err}", redact(url))))?;
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(options)
+                    .await?;
+                crate::migrate::run(&pool, crate::migrate::Backend::Postgres).await?;
+                Store { read: pool.clone(), write: pool }
+            }
+        };
+        Ok(store)
+    }
+
+    /// Closes the pools, waiting for connections in use.
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_parse_and_passwords_stay_out_of_errors() {
+        assert_eq!(
+            "sqlite:///tmp/x.db".parse::<Database>().unwrap(),
+            Database::Sqlite("/tmp/x.db".into())
+        );
+        assert!(matches!("postgres://u@h:5/db".parse::<Database>(), Ok(Database::Postgres(_))));
+        let err = "mysql://u:secret@h/db".parse::<Database>().unwrap_err().to_string();
+        assert!(err.contains("u:***@h") && !err.contains("secret"), "{err}");
+        assert!("sqlite://".parse::<Database>().is_err());
+        assert!("postgres://".parse::<Database>().is_err());
+    }
+}

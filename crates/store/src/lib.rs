@@ -1,0 +1,34 @@
+//! Storage for the llmobs server.
+//!
+//! [`Store`] is the one handle the server holds. It opens embedded SQLite (the default) or
+//! PostgreSQL from a URL, runs the embedded migrations, and offers the domain operations:
+//! keys and orgs ([`Store::create_org_keys`], [`Store::authenticate`]) and the prompt
+//! registry ([`Store::create_prompt`], [`Store::latest_prompt`], …). Every write runs in
+//! one transaction, so a failed request leaves nothing half-written.
+//!
+//! The rules that decide state live here, next to the SQL that enforces them: version
+//! numbers, label moves, environment deployments and soft deletes. The store knows
+//! nothing about HTTP; its [`Error`] speaks in domain terms.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), llmobs_store::Error> {
+//! use llmobs_store::{Database, KeyKind, Store};
+//!
+//! let store = Store::open(&Database::Sqlite("llmobs.db".into())).await?;
+//! let org = store.create_org_keys("default", "api-key", "app-key").await?;
+//! assert!(store.find_key(KeyKind::Api, "api-key").await?.is_some());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+mod db;
+mod error;
+mod keys;
+mod migrate;
+mod prompts;
+mod time;
+
+pub use db::{Database, Store};
+pub use error::{Error, NotFound, Result};
+pub use keys::{Caller, KeyKind, OrgId, OrgKeys};
+pub use prompts::{NewPrompt, NewVersion, VersionUpdate};

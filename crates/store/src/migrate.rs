@@ -1,0 +1,60 @@
+//! The embedded migrations and their runner.
+
+use sqlx::AnyPool;
+
+use crate::error::Result;
+use crate::time;
+
+/// Which SQL dialect to migrate.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// `(number, name, SQLite text, PostgreSQL text)`, in order.
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
+    1,
+    "prompts",
+    include_str!("../migrations/sqlite/0001_prompts.sql"),
+    include_str!("../migrations/postgres/0001_prompts.sql"),
+)];
+
+/// Applies every migration not yet recorded, each in its own transaction.
+pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
+    sqlx::raw_sql(
+        "CREATE TABLE IF NOT EXISTS llmobs_migrations \
+         (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    )
+    .execute(pool)
+    .await?;
+    let mut tx = pool.begin().await?;
+    if let Backend::Postgres = backend {
+        // Servers sharing one database start together: let one migrate at a time.
+        sqlx::query("SELECT pg_advisory_xact_lock(7358127)").execute(&mut *tx).await?;
+    }
+    for &(version, name, sqlite, postgres) in MIGRATIONS {
+        let done: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM llmobs_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if done.is_some() {
+            continue;
+        }
+        let sql = match backend {
+            Backend::Sqlite => sqlite,
+            Backend::Postgres => postgres,
+        };
+        tracing::info!(version, name, "applying migration");
+        sqlx::raw_sql(sql).execute(&mut *tx).await?;
+        sqlx::query("INSERT INTO llmobs_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
+            .bind(version)
+            .bind(name)
+            .bind(time::now())
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
