@@ -1,0 +1,70 @@
+//! Server-wide behaviour: health, unknown routes, body limit, base path, OpenAPI.
+
+use axum::http::StatusCode;
+use llmobs_server::Config;
+use serde_json::json;
+
+use crate::util::{App, Keys, PROMPTS, detail, path};
+
+#[tokio::test]
+async fn health_needs_no_key_and_unknown_routes_answer_json() {
+    let app = App::new().await;
+    let (status, body) = app.call("GET", "/healthz", Keys::None, None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("ok")));
+    let (status, body) = app.call("GET", "/nothing/here", Keys::Api, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(detail(&body), "no route for GET /nothing/here");
+    let (status, body) = app.call("PUT", PROMPTS, Keys::Both, None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert!(body["detail"].is_string());
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_get_413() {
+    let app = App::with_config(Config { max_body_bytes: 1024, ..Config::default() }).await;
+    let big = json!({"prompt_id": "p", "template": "x".repeat(2000)});
+    let (status, body) = app.call("POST", PROMPTS, Keys::Both, Some(big)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(detail(&body).contains("1024 bytes"), "{body}");
+    let (status, _) = app.call("GET", &path("p"), Keys::Api, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn routes_are_served_under_the_base_path_too() {
+    let app = App::with_config(Config::default().with_base_path("/proxy/sub/").unwrap()).await;
+    let created = app
+        .call("POST", &format!("/proxy/sub{PROMPTS}"), Keys::Both, Some(json!({"prompt_id": "a/b", "template": "x"})))
+        .await;
+    assert_eq!(created.0, StatusCode::OK, "{}", created.1);
+    let (status, got) = app.call("GET", &format!("/proxy/sub{}", path("a/b")), Keys::Api, None).await;
+    assert_eq!((status, got["template"].clone()), (StatusCode::OK, json!("x")));
+    let (status, _) = app.call("GET", &path("a/b"), Keys::Api, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = app.call("GET", "/proxy/sub/healthz", Keys::None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route() {
+    let app = App::new().await;
+    let (status, doc) = app.call("GET", "/openapi.json", Keys::None, None).await;
+    assert_eq!(status, StatusCode::OK);
+    let paths = doc["paths"].as_object().unwrap();
+    let expected = [
+        ("/healthz", vec!["get"]),
+        ("/openapi.json", vec!["get"]),
+        (PROMPTS, vec!["get", "post"]),
+        ("/api/unstable/llm-obs/v1/prompts/{prompt_id}", vec!["get", "patch", "delete"]),
+        ("/api/unstable/llm-obs/v1/prompts/{prompt_id}/resolve", vec!["post"]),
+        ("/api/unstable/llm-obs/v1/prompts/{prompt_id}/versions", vec!["get", "post"]),
+        ("/api/unstable/llm-obs/v1/prompts/{prompt_id}/versions/{version}", vec!["get", "patch"]),
+    ];
+    assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());
+    for (route, methods) in expected {
+        for method in methods {
+            assert!(paths[route].get(method).is_some(), "{method} {route} missing");
+        }
+    }
+    assert!(doc["components"]["schemas"].get("SdkPrompt").is_some());
+}

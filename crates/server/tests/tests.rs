@@ -1,0 +1,9 @@
+//! Integration tests of the server, through its router: each request goes through the
+//! same routing, auth, extraction and store code as over a socket.
+
+mod util;
+
+mod auth;
+mod prompts;
+mod resolve;
+mod server;

@@ -1,0 +1,100 @@
+//! A fresh server per test, and a compact way to call it.
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use llmobs_server::{AppState, Config};
+use llmobs_store::{Database, Store};
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub const API: &str = "org-a-api-key";
+pub const APP: &str = "org-a-app-key";
+pub const OTHER_API: &str = "org-b-api-key";
+pub const OTHER_APP: &str = "org-b-app-key";
+pub const PROMPTS: &str = "/api/unstable/llm-obs/v1/prompts";
+
+/// The keys a request carries.
+#[derive(Clone, Copy)]
+pub enum Keys {
+    None,
+    Api,
+    Both,
+    Custom(Option<&'static str>, Option<&'static str>),
+}
+
+pub struct App {
+    router: Router,
+    _store: Store,
+    _dir: tempfile::TempDir,
+}
+
+impl App {
+    pub async fn new() -> App {
+        App::with_config(Config::default()).await
+    }
+
+    pub async fn with_config(config: Config) -> App {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Database::Sqlite(dir.path().join("t.db"))).await.unwrap();
+        store.create_org_keys("a", API, APP).await.unwrap();
+        store.create_org_keys("b", OTHER_API, OTHER_APP).await.unwrap();
+        let router = llmobs_server::router(AppState::new(store.clone(), config));
+        App { router, _store: store, _dir: dir }
+    }
+
+    /// Sends a request; `body` is sent as is (raw text) when given.
+    pub async fn raw(&self, method: &str, path: &str, keys: Keys, body: Option<String>) -> (StatusCode, Value) {
+        let (api, app) = match keys {
+            Keys::None => (None, None),
+            Keys::Api => (Some(API), None),
+            Keys::Both => (Some(API), Some(APP)),
+            Keys::Custom(api, app) => (api, app),
+        };
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(api) = api {
+            request = request.header("DD-API-KEY", api);
+        }
+        if let Some(app) = app {
+            request = request.header("DD-APPLICATION-KEY", app);
+        }
+        let request = request.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let value = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+        (status, value)
+    }
+
+    pub async fn call(&self, method: &str, path: &str, keys: Keys, body: Option<Value>) -> (StatusCode, Value) {
+        self.raw(method, path, keys, body.map(|b| b.to_string())).await
+    }
+
+    /// A write with both keys that must succeed; returns the body.
+    pub async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (status, value) = self.call(method, path, Keys::Both, body).await;
+        assert_eq!(status, StatusCode::OK, "{method} {path}: {value}");
+        value
+    }
+
+    /// Creates prompt `id` with a one-message chat template.
+    pub async fn create(&self, id: &str) -> Value {
+        self.ok(
+            "POST",
+            PROMPTS,
+            Some(serde_json::json!({"prompt_id": id, "template": [{"role": "user", "content": "v1 {{x}}"}]})),
+        )
+        .await
+    }
+}
+
+/// The path of prompt `id`, percent-encoded like ddtrace does.
+pub fn path(id: &str) -> String {
+    format!("{PROMPTS}/{}", llmobs_core::encoding::path_segment(id))
+}
+
+pub fn detail(body: &Value) -> &str {
+    body["detail"].as_str().unwrap_or_else(|| panic!("no detail in {body}"))
+}

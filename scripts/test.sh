@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, clippy, the Rust tests, doctests, and the
+# compatibility suite that drives the real Python ddtrace client against a release build
+# of the server. Installs what it needs (cargo-nextest, a Python venv with ddtrace) on the
+# first run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV="${LLMOBS_TEST_VENV:-.ci/venv}"
+PYTHON="${PYTHON:-python3}"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+if ! cargo nextest --version >/dev/null 2>&1; then
+    step "installing cargo-nextest"
+    cargo install cargo-nextest --locked
+fi
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "Rust tests"
+cargo nextest run --workspace --no-fail-fast
+cargo test --workspace --doc --quiet
+
+step "release build"
+cargo build --release -p llmobs-cli
+
+if [ ! -x "$VENV/bin/python" ]; then
+    step "creating the ddtrace venv in $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/compat/requirements.txt
+
+step "compat suite (real ddtrace against target/release/llmobs)"
+LLMOBS_BIN="$PWD/target/release/llmobs" PYTHONDONTWRITEBYTECODE=1 \
+    "$VENV/bin/python" -m pytest tests/compat -q -p no:cacheprovider
