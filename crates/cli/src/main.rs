@@ -5,6 +5,7 @@
 //! code, in this one place.
 
 mod keys;
+mod logging;
 mod serve;
 mod store;
 

@@ -1,6 +1,6 @@
 //! `llmobs serve`: run the HTTP server until SIGINT or SIGTERM.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::net::SocketAddr;
 
 use anyhow::Context;
@@ -29,6 +29,10 @@ pub struct ServeArgs {
     /// Accept only the labels 'production' and 'development' (Datadog's documented set).
     #[arg(long)]
     strict_labels: bool,
+    /// How long, in milliseconds, a cached prompt read may be served. Writes through this
+    /// server drop it at once; the bound matters when servers share a database. 0 = off.
+    #[arg(long, env = "LLMOBS_READ_CACHE_MS", default_value_t = 1000, value_name = "MS")]
+    read_cache_ms: u64,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -39,21 +43,19 @@ fn llmobs_server_default_limit() -> usize {
 
 /// Runs the server.
 pub fn run(args: ServeArgs) -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
-    let config = Config { max_body_bytes: args.max_body_bytes, strict_labels: args.strict_labels, ..Config::default() }
-        .with_base_path(&args.base_path)?;
+    crate::logging::init();
+    let config = Config {
+        max_body_bytes: args.max_body_bytes,
+        strict_labels: args.strict_labels,
+        read_cache_ttl: std::time::Duration::from_millis(args.read_cache_ms),
+        ..Config::default()
+    }
+    .with_base_path(&args.base_path)?;
     if args.max_body_bytes == 0 {
         anyhow::bail!("--max-body-bytes must be greater than 0");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let store = args.store.open().await?;
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -69,7 +71,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         store.close().await;
         tracing::info!("stopped");
         Ok(())
-    })
+    });
+    crate::logging::flush();
+    result
 }
 
 /// On a store with no keys, creates the `default` org's keys: from

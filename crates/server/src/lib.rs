@@ -30,6 +30,7 @@ mod extract;
 mod log;
 mod openapi;
 mod prompts;
+mod read_cache;
 mod state;
 #[cfg(feature = "test-support")]
 pub mod test_support;

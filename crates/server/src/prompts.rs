@@ -3,19 +3,26 @@
 //! Each handler parses its input, checks it against the rules in `llmobs_core::prompts`,
 //! calls one store operation and returns the wire type.
 
+use std::future::Future;
+
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use llmobs_core::prompts::{
     self as wire, CreatePromptRequest, CreateVersionRequest, Deleted, INVALID_TEMPLATE, Prompt,
     ResolveRequest, SdkPrompt, Template, UpdatePromptRequest, UpdateVersionRequest, Version,
 };
-use llmobs_store::{NewPrompt, NewVersion, VersionUpdate};
+use llmobs_store::{NewPrompt, NewVersion, OrgId, VersionUpdate};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::auth::{Reader, Writer};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Segments};
+use crate::read_cache::Selector;
 use crate::state::AppState;
 
 /// The routes, relative to the base path.
@@ -27,6 +34,33 @@ pub(crate) fn router() -> Router<AppState> {
         .route(&format!("{base}/{{prompt_id}}/resolve"), post(resolve_prompt))
         .route(&format!("{base}/{{prompt_id}}/versions"), get(list_versions).post(create_version))
         .route(&format!("{base}/{{prompt_id}}/versions/{{version}}"), get(get_version).patch(update_version))
+}
+
+/// A JSON answer already serialised (from the read cache).
+pub(crate) struct JsonBytes(Bytes);
+
+impl IntoResponse for JsonBytes {
+    fn into_response(self) -> Response {
+        ([(CONTENT_TYPE, "application/json")], self.0).into_response()
+    }
+}
+
+/// Answers a read from the read cache, or loads, serialises and caches it.
+async fn cached_read<T: Serialize>(
+    state: &AppState,
+    org: &OrgId,
+    prompt_id: &str,
+    selector: Selector,
+    load: impl Future<Output = Result<T, llmobs_store::Error>>,
+) -> Result<JsonBytes, ApiError> {
+    if let Some(bytes) = state.reads.get(&org.0, prompt_id, &selector) {
+        return Ok(JsonBytes(bytes));
+    }
+    let stamp = state.reads.stamp();
+    let found = load.await?;
+    let bytes = Bytes::from(serde_json::to_vec(&found).map_err(|e| ApiError::Internal(e.to_string()))?);
+    state.reads.put(stamp, &org.0, prompt_id, selector, bytes.clone());
+    Ok(JsonBytes(bytes))
 }
 
 /// The query parameters of a raw query string, form-decoded (`+` is a space).
@@ -112,7 +146,10 @@ pub(crate) async fn create_prompt(
         description: body.description,
         first,
     };
-    Ok(Json(state.store.create_prompt(&caller.org, &caller.user, new).await?))
+    let prompt_id = new.prompt_id.clone();
+    let created = state.store.create_prompt(&caller.org, &caller.user, new).await?;
+    state.reads.invalidate(&caller.org.0, &prompt_id);
+    Ok(Json(created))
 }
 
 /// E1 and E2: the newest version, or the one carrying `label`.
@@ -125,14 +162,20 @@ pub(crate) async fn get_prompt(
     Reader(org): Reader,
     Segments(prompt_id): Segments<String>,
     RawQuery(query): RawQuery,
-) -> Result<Json<SdkPrompt>, ApiError> {
+) -> Result<JsonBytes, ApiError> {
     let pairs = query_pairs(query)?;
     let label = pairs.into_iter().find(|(k, _)| k == "label").map(|(_, v)| v).filter(|v| !v.is_empty());
-    let found = match label {
-        Some(label) => state.store.prompt_by_label(&org, &prompt_id, &label).await?,
-        None => state.store.latest_prompt(&org, &prompt_id).await?,
-    };
-    Ok(Json(found))
+    let store = &state.store;
+    match label {
+        Some(label) => {
+            let load = store.prompt_by_label(&org, &prompt_id, &label);
+            cached_read(&state, &org, &prompt_id, Selector::Label(label.clone()), load).await
+        }
+        None => {
+            let load = store.latest_prompt(&org, &prompt_id);
+            cached_read(&state, &org, &prompt_id, Selector::Latest, load).await
+        }
+    }
 }
 
 /// E7: changes the title and/or description.
@@ -147,6 +190,7 @@ pub(crate) async fn update_prompt(
 ) -> Result<Json<Prompt>, ApiError> {
     let updated =
         state.store.update_prompt(&caller.org, &prompt_id, body.title, body.description).await?;
+    state.reads.invalidate(&caller.org.0, &prompt_id);
     Ok(Json(updated))
 }
 
@@ -158,7 +202,9 @@ pub(crate) async fn delete_prompt(
     Writer(caller): Writer,
     Segments(prompt_id): Segments<String>,
 ) -> Result<Json<Deleted>, ApiError> {
-    Ok(Json(state.store.delete_prompt(&caller.org, &prompt_id).await?))
+    let deleted = state.store.delete_prompt(&caller.org, &prompt_id).await?;
+    state.reads.invalidate(&caller.org.0, &prompt_id);
+    Ok(Json(deleted))
 }
 
 /// E4: the version the prompt serves in an environment.
@@ -205,7 +251,9 @@ pub(crate) async fn create_version(
         body.env_ids,
         body.config,
     )?;
-    Ok(Json(state.store.create_version(&caller.org, &caller.user, &prompt_id, new).await?))
+    let created = state.store.create_version(&caller.org, &caller.user, &prompt_id, new).await?;
+    state.reads.invalidate(&caller.org.0, &prompt_id);
+    Ok(Json(created))
 }
 
 /// E3: one version, with its template.
@@ -216,9 +264,10 @@ pub(crate) async fn get_version(
     State(state): State<AppState>,
     Reader(org): Reader,
     Segments((prompt_id, version)): Segments<(String, String)>,
-) -> Result<Json<Version>, ApiError> {
+) -> Result<JsonBytes, ApiError> {
     let number = version_number(&version)?;
-    Ok(Json(state.store.prompt_version(&org, &prompt_id, number).await?))
+    let load = state.store.prompt_version(&org, &prompt_id, number);
+    cached_read(&state, &org, &prompt_id, Selector::Version(number), load).await
 }
 
 /// E8: changes a version's labels, description or environments.
@@ -238,5 +287,7 @@ pub(crate) async fn update_version(
         description: body.description,
         env_ids: body.env_ids,
     };
-    Ok(Json(state.store.update_version(&caller.org, &prompt_id, number, update).await?))
+    let updated = state.store.update_version(&caller.org, &prompt_id, number, update).await?;
+    state.reads.invalidate(&caller.org.0, &prompt_id);
+    Ok(Json(updated))
 }

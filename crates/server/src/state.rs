@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use llmobs_store::Store;
 
@@ -17,11 +18,20 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Accept only the labels `production` and `development`.
     pub strict_labels: bool,
+    /// How long a cached `get_prompt` answer may be served. Writes through this server
+    /// drop the cache at once; the bound matters when several servers share a database.
+    /// Zero turns the cache off.
+    pub read_cache_ttl: Duration,
 }
 
 impl Default for Config {
     fn default() -> Self {
-        Config { base_path: String::new(), max_body_bytes: DEFAULT_MAX_BODY_BYTES, strict_labels: false }
+        Config {
+            base_path: String::new(),
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            strict_labels: false,
+            read_cache_ttl: Duration::from_secs(1),
+        }
     }
 }
 
@@ -66,12 +76,15 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Keys already checked.
     pub(crate) keys: Arc<crate::auth::KeyCache>,
+    /// Recent `get_prompt` answers.
+    pub(crate) reads: Arc<crate::read_cache::ReadCache>,
 }
 
 impl AppState {
     /// State over `store` with `config`.
     pub fn new(store: Store, config: Config) -> Self {
-        AppState { store, config: Arc::new(config), keys: Arc::default() }
+        let reads = Arc::new(crate::read_cache::ReadCache::new(config.read_cache_ttl));
+        AppState { store, config: Arc::new(config), keys: Arc::default(), reads }
     }
 }
 
