@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Args;
-use llmobs_server::{AppState, Config};
+use llmobs_server::{AppState, Config, EvaluatorSpec, JudgeProvider};
 use llmobs_store::{KeyKind, Store};
 
 use crate::store::StoreArgs;
@@ -33,6 +33,22 @@ pub struct ServeArgs {
     /// server drop it at once; the bound matters when servers share a database. 0 = off.
     #[arg(long, env = "LLMOBS_READ_CACHE_MS", default_value_t = 1000, value_name = "MS")]
     read_cache_ms: u64,
+    /// Largest dataset upload, batch update or intake body, in bytes.
+    #[arg(long, env = "LLMOBS_MAX_UPLOAD_BYTES", default_value_t = Config::default().max_upload_bytes,
+          value_name = "BYTES")]
+    max_upload_bytes: usize,
+    /// Records per page of a dataset records listing when the client names no page size.
+    #[arg(long, env = "LLMOBS_RECORDS_PAGE_SIZE", default_value_t = Config::default().records_page_size as u32,
+          value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    records_page_size: u32,
+    /// A JSON file of evaluators that remote inference can run in every org:
+    /// {"evaluators": [{"name": "exact", "kind": "exact_match"}, ...]}.
+    #[arg(long, env = "LLMOBS_EVALUATORS", value_name = "FILE")]
+    evaluators: Option<std::path::PathBuf>,
+    /// Base URL of an OpenAI-compatible API for LLM judges (e.g. http://127.0.0.1:8080/v1);
+    /// its key comes from LLMOBS_JUDGE_API_KEY.
+    #[arg(long, env = "LLMOBS_JUDGE_URL", value_name = "URL")]
+    judge_url: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -48,11 +64,31 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         strict_labels: args.strict_labels,
         read_cache_ttl: std::time::Duration::from_millis(args.read_cache_ms),
+        max_upload_bytes: args.max_upload_bytes,
+        records_page_size: args.records_page_size as usize,
+        evaluators: match &args.evaluators {
+            None => Vec::new(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --evaluators {}", path.display()))?;
+                EvaluatorSpec::parse_file(&text)
+                    .map_err(|e| anyhow::anyhow!("--evaluators {}: {e}", path.display()))?
+            }
+        },
+        judge: args.judge_url.clone().map(|url| JudgeProvider {
+            url,
+            api_key: std::env::var("LLMOBS_JUDGE_API_KEY").ok().filter(|k| !k.is_empty()),
+        }),
         ..Config::default()
     }
     .with_base_path(&args.base_path)?;
-    if args.max_body_bytes == 0 {
-        anyhow::bail!("--max-body-bytes must be greater than 0");
+    if args.max_body_bytes == 0 || args.max_upload_bytes == 0 {
+        anyhow::bail!("--max-body-bytes and --max-upload-bytes must be greater than 0");
+    }
+    if let Some(url) = &args.judge_url
+        && !(url.starts_with("http://") || url.starts_with("https://"))
+    {
+        anyhow::bail!("--judge-url must start with http:// or https://, got '{url}'");
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(async move {
@@ -84,13 +120,13 @@ async fn bootstrap_keys(store: &Store, origin: &str) -> anyhow::Result<()> {
     let api = from_env("LLMOBS_BOOTSTRAP_API_KEY");
     let app = from_env("LLMOBS_BOOTSTRAP_APP_KEY");
     if store.has_keys().await? {
-        if let Some(api) = &api {
-            if store.find_key(KeyKind::Api, api).await?.is_none() {
-                tracing::warn!(
-                    "LLMOBS_BOOTSTRAP_API_KEY is ignored: this store already has keys \
-                     (create more with `llmobs keys create`)"
-                );
-            }
+        if let Some(api) = &api
+            && store.find_key(KeyKind::Api, api).await?.is_none()
+        {
+            tracing::warn!(
+                "LLMOBS_BOOTSTRAP_API_KEY is ignored: this store already has keys \
+                 (create more with `llmobs keys create`)"
+            );
         }
         return Ok(());
     }

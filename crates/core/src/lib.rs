@@ -20,6 +20,10 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod datasets;
 pub mod encoding;
 pub mod error;
+pub mod experiments;
+pub mod jsonapi;
 pub mod prompts;
+pub mod render;

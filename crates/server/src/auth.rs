@@ -25,7 +25,12 @@ pub(crate) struct KeyCache {
 }
 
 impl KeyCache {
-    async fn check(&self, state: &AppState, kind: KeyKind, key: &str) -> Result<Option<Caller>, ApiError> {
+    async fn check(
+        &self,
+        state: &AppState,
+        kind: KeyKind,
+        key: &str,
+    ) -> Result<Option<Caller>, ApiError> {
         let cache_key = (kind, key.to_owned());
         if let Some(caller) = self.known.read().expect("key cache poisoned").get(&cache_key) {
             return Ok(Some(caller.clone()));
@@ -92,5 +97,23 @@ impl FromRequestParts<AppState> for Writer {
             )),
             None => Err(ApiError::Forbidden("invalid application key".into())),
         }
+    }
+}
+
+/// An intake request: a valid API key, or, agent-proxy style, no key but an
+/// `X-Datadog-EVP-Subdomain` header (then the org is not known: `None`).
+#[derive(Debug)]
+pub(crate) struct Intake(pub Option<OrgId>);
+
+impl FromRequestParts<AppState> for Intake {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if header(parts, API_KEY_HEADER).is_none()
+            && header(parts, "x-datadog-evp-subdomain").is_some()
+        {
+            return Ok(Intake(None));
+        }
+        api_key_org(parts, state).await.map(|org| Intake(Some(org)))
     }
 }

@@ -25,10 +25,17 @@
 #![deny(missing_docs)]
 
 mod auth;
+mod datasets;
 mod error;
+mod evaluators;
+mod experiments;
 mod extract;
+mod intake;
+mod jsonapi;
+mod judge;
 mod log;
 mod openapi;
+mod pages;
 mod prompts;
 mod read_cache;
 mod state;
@@ -42,7 +49,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 
 pub use error::ApiError;
-pub use state::{AppState, Config, ConfigError};
+pub use judge::JudgeProvider;
+pub use state::{AppState, Config, ConfigError, EvaluatorSpec};
 
 /// Builds the application: every route, under the configured base path, with the body
 /// limit, JSON 404/405 answers and per-request logging.
@@ -52,6 +60,11 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/openapi.json", get(openapi::document))
         .merge(prompts::router())
+        .merge(datasets::router(&state))
+        .merge(experiments::router())
+        .merge(evaluators::router())
+        .merge(intake::router(&state))
+        .merge(pages::router())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method);
     let app = match config.base_path.as_str() {
@@ -71,5 +84,6 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

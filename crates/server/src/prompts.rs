@@ -30,10 +30,16 @@ pub(crate) fn router() -> Router<AppState> {
     let base = wire::PROMPTS_PATH;
     Router::new()
         .route(base, get(list_prompts).post(create_prompt))
-        .route(&format!("{base}/{{prompt_id}}"), get(get_prompt).patch(update_prompt).delete(delete_prompt))
+        .route(
+            &format!("{base}/{{prompt_id}}"),
+            get(get_prompt).patch(update_prompt).delete(delete_prompt),
+        )
         .route(&format!("{base}/{{prompt_id}}/resolve"), post(resolve_prompt))
         .route(&format!("{base}/{{prompt_id}}/versions"), get(list_versions).post(create_version))
-        .route(&format!("{base}/{{prompt_id}}/versions/{{version}}"), get(get_version).patch(update_version))
+        .route(
+            &format!("{base}/{{prompt_id}}/versions/{{version}}"),
+            get(get_version).patch(update_version),
+        )
 }
 
 /// A JSON answer already serialised (from the read cache).
@@ -58,7 +64,8 @@ async fn cached_read<T: Serialize>(
     }
     let stamp = state.reads.stamp();
     let found = load.await?;
-    let bytes = Bytes::from(serde_json::to_vec(&found).map_err(|e| ApiError::Internal(e.to_string()))?);
+    let bytes =
+        Bytes::from(serde_json::to_vec(&found).map_err(|e| ApiError::Internal(e.to_string()))?);
     state.reads.put(stamp, &org.0, prompt_id, selector, bytes.clone());
     Ok(JsonBytes(bytes))
 }
@@ -70,7 +77,8 @@ fn query_pairs(query: Option<String>) -> Result<Vec<(String, String)>, ApiError>
 }
 
 fn template(value: &Value) -> Result<Template, ApiError> {
-    Template::from_value(value).map_err(|err| ApiError::bad_request(INVALID_TEMPLATE, err.to_string()))
+    Template::from_value(value)
+        .map_err(|err| ApiError::bad_request(INVALID_TEMPLATE, err.to_string()))
 }
 
 fn labels(labels: Option<Vec<String>>, state: &AppState) -> Result<Option<Vec<String>>, ApiError> {
@@ -164,7 +172,8 @@ pub(crate) async fn get_prompt(
     RawQuery(query): RawQuery,
 ) -> Result<JsonBytes, ApiError> {
     let pairs = query_pairs(query)?;
-    let label = pairs.into_iter().find(|(k, _)| k == "label").map(|(_, v)| v).filter(|v| !v.is_empty());
+    let label =
+        pairs.into_iter().find(|(k, _)| k == "label").map(|(_, v)| v).filter(|v| !v.is_empty());
     let store = &state.store;
     match label {
         Some(label) => {

@@ -70,7 +70,14 @@ impl ReadCache {
     }
 
     /// Caches an answer read since `stamp`, unless a write happened meanwhile.
-    pub(crate) fn put(&self, stamp: Stamp, org: &str, prompt_id: &str, selector: Selector, bytes: Bytes) {
+    pub(crate) fn put(
+        &self,
+        stamp: Stamp,
+        org: &str,
+        prompt_id: &str,
+        selector: Selector,
+        bytes: Bytes,
+    ) {
         if self.ttl.is_zero() {
             return;
         }
@@ -83,7 +90,8 @@ impl ReadCache {
         if cached >= MAX_PROMPTS {
             entries.clear();
         }
-        let answers = entries.entry(org.to_owned()).or_default().entry(prompt_id.to_owned()).or_default();
+        let answers =
+            entries.entry(org.to_owned()).or_default().entry(prompt_id.to_owned()).or_default();
         let now = Instant::now();
         answers.retain(|(s, _, at)| s != &selector && now.duration_since(*at) <= self.ttl);
         answers.push((selector, bytes, now));

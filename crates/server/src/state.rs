@@ -8,6 +8,42 @@ use llmobs_store::Store;
 /// The default body limit: 10 MiB, enough for the multi-MiB templates clients send.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 
+/// The default limit of dataset uploads, batch updates and intake bodies: 512 MiB.
+pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
+
+/// Records per page when the client names no `page[limit]`.
+pub const DEFAULT_RECORDS_PAGE_SIZE: usize = 5000;
+
+/// An evaluator remote inference can run, configured for every org.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+pub struct EvaluatorSpec {
+    /// The `eval_name` clients use.
+    pub name: String,
+    /// `exact_match`, `contains`, `regex`, `json_valid`, `length`, `fixed` or `llm_judge`.
+    pub kind: String,
+    /// The kind's settings (every other key of the entry).
+    #[serde(flatten)]
+    pub settings: serde_json::Value,
+}
+
+impl EvaluatorSpec {
+    /// Reads `{"evaluators": [{"name", "kind", ...settings}]}` and checks every entry.
+    pub fn parse_file(text: &str) -> Result<Vec<EvaluatorSpec>, String> {
+        #[derive(serde::Deserialize)]
+        struct File {
+            evaluators: Vec<EvaluatorSpec>,
+        }
+        let file: File = serde_json::from_str(text).map_err(|e| {
+            format!("{e}; expected {{\"evaluators\": [{{\"name\": \"...\", \"kind\": \"exact_match\"}}]}}")
+        })?;
+        for spec in &file.evaluators {
+            crate::judge::Evaluator::from_config(&spec.kind, &spec.settings)
+                .map_err(|e| format!("evaluator '{}': {e}", spec.name))?;
+        }
+        Ok(file.evaluators)
+    }
+}
+
 /// Server settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -22,6 +58,14 @@ pub struct Config {
     /// drop the cache at once; the bound matters when several servers share a database.
     /// Zero turns the cache off.
     pub read_cache_ttl: Duration,
+    /// Largest body of a dataset upload, batch update or intake request.
+    pub max_upload_bytes: usize,
+    /// Records per page of a records listing, unless the client asks for another size.
+    pub records_page_size: usize,
+    /// Evaluators remote inference can run in every org.
+    pub evaluators: Vec<EvaluatorSpec>,
+    /// Where LLM judges send their requests.
+    pub judge: Option<crate::judge::JudgeProvider>,
 }
 
 impl Default for Config {
@@ -31,6 +75,10 @@ impl Default for Config {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             strict_labels: false,
             read_cache_ttl: Duration::from_secs(1),
+            max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
+            records_page_size: DEFAULT_RECORDS_PAGE_SIZE,
+            evaluators: Vec::new(),
+            judge: None,
         }
     }
 }
@@ -78,13 +126,16 @@ pub struct AppState {
     pub(crate) keys: Arc<crate::auth::KeyCache>,
     /// Recent `get_prompt` answers.
     pub(crate) reads: Arc<crate::read_cache::ReadCache>,
+    /// The client LLM judges use.
+    pub(crate) http: reqwest::Client,
 }
 
 impl AppState {
     /// State over `store` with `config`.
     pub fn new(store: Store, config: Config) -> Self {
         let reads = Arc::new(crate::read_cache::ReadCache::new(config.read_cache_ttl));
-        AppState { store, config: Arc::new(config), keys: Arc::default(), reads }
+        let http = crate::judge::http_client();
+        AppState { store, config: Arc::new(config), keys: Arc::default(), reads, http }
     }
 }
 

@@ -13,16 +13,20 @@ async fn missing_keys_are_401_and_wrong_keys_403() {
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(detail(&body).contains("DD-API-KEY"));
     assert_eq!(body["errors"][0]["title"], "Unauthorized");
-    let (status, _) = app.call("GET", &path("p"), Keys::Custom(Some("wrong-key-123"), None), None).await;
+    let (status, _) =
+        app.call("GET", &path("p"), Keys::Custom(Some("wrong-key-123"), None), None).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let write = Some(json!({"prompt_id": "q", "template": "x"}));
     let (status, body) = app.call("POST", PROMPTS, Keys::Api, write.clone()).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(detail(&body).contains("DD-APPLICATION-KEY"));
-    let (status, _) = app.call("POST", PROMPTS, Keys::Custom(Some(API), Some("wrong-app-key")), write.clone()).await;
+    let (status, _) = app
+        .call("POST", PROMPTS, Keys::Custom(Some(API), Some("wrong-app-key")), write.clone())
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = app.call("POST", PROMPTS, Keys::Custom(Some(API), Some(OTHER_APP)), write.clone()).await;
+    let (status, body) =
+        app.call("POST", PROMPTS, Keys::Custom(Some(API), Some(OTHER_APP)), write.clone()).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(detail(&body).contains("another org"));
     // An API key is not an application key.
@@ -30,10 +34,13 @@ async fn missing_keys_are_401_and_wrong_keys_403() {
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     // Reads need no application key, and ignore a wrong one.
-    let (status, _) = app.call("GET", &path("p"), Keys::Custom(Some(API), Some("junk-app-key")), None).await;
+    let (status, _) =
+        app.call("GET", &path("p"), Keys::Custom(Some(API), Some("junk-app-key")), None).await;
     assert_eq!(status, StatusCode::OK);
-    let resolve = json!({"data": {"type": "prompt_resolve_requests", "attributes": {"env": "prod"}}});
-    let (status, _) = app.call("POST", &format!("{}/resolve", path("p")), Keys::Api, Some(resolve)).await;
+    let resolve =
+        json!({"data": {"type": "prompt_resolve_requests", "attributes": {"env": "prod"}}});
+    let (status, _) =
+        app.call("POST", &format!("{}/resolve", path("p")), Keys::Api, Some(resolve)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
 
@@ -42,14 +49,19 @@ async fn another_org_never_sees_the_data() {
     let app = App::new().await;
     app.create("secret").await;
     let other = Keys::Custom(Some(OTHER_API), Some(OTHER_APP));
-    let resolve = json!({"data": {"type": "prompt_resolve_requests", "attributes": {"env": "prod"}}});
+    let resolve =
+        json!({"data": {"type": "prompt_resolve_requests", "attributes": {"env": "prod"}}});
     let routes = [
         ("GET", path("secret"), None),
         ("GET", format!("{}?label=production", path("secret")), None),
         ("GET", format!("{}/versions/1", path("secret")), None),
         ("POST", format!("{}/resolve", path("secret")), Some(resolve)),
         ("PATCH", path("secret"), Some(json!({"title": "mine"}))),
-        ("PATCH", format!("{}/versions/1", path("secret")), Some(json!({"labels": ["production"]}))),
+        (
+            "PATCH",
+            format!("{}/versions/1", path("secret")),
+            Some(json!({"labels": ["production"]})),
+        ),
         ("POST", format!("{}/versions", path("secret")), Some(json!({"template": "mine"}))),
         ("DELETE", path("secret"), None),
     ];

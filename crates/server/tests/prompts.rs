@@ -12,10 +12,14 @@ use crate::util::{App, Keys, PROMPTS, detail, path};
 async fn create_returns_the_prompt_and_a_duplicate_conflicts() {
     let app = App::new().await;
     let created = app
-        .ok("POST", PROMPTS, Some(json!({
-            "prompt_id": "p1", "title": "T", "description": "D",
-            "template": [{"role": "system", "content": "You are a {{persona}}."}],
-        })))
+        .ok(
+            "POST",
+            PROMPTS,
+            Some(json!({
+                "prompt_id": "p1", "title": "T", "description": "D",
+                "template": [{"role": "system", "content": "You are a {{persona}}."}],
+            })),
+        )
         .await;
     assert_eq!(created["prompt_id"], "p1");
     assert_eq!(created["num_versions"], 1);
@@ -40,10 +44,14 @@ async fn versions_are_numbered_and_listed_newest_first() {
     let app = App::new().await;
     let prompt = app.create("p1").await;
     let v2 = app
-        .ok("POST", &format!("{}/versions", path("p1")), Some(json!({
-            "template": [{"role": "user", "content": "Please answer: {{question}}"}],
-            "user_version": "v2", "description": "second",
-        })))
+        .ok(
+            "POST",
+            &format!("{}/versions", path("p1")),
+            Some(json!({
+                "template": [{"role": "user", "content": "Please answer: {{question}}"}],
+                "user_version": "v2", "description": "second",
+            })),
+        )
         .await;
     assert_eq!(v2["version"], 2);
     assert_eq!(v2["prompt_uuid"], prompt["ID"]);
@@ -97,7 +105,12 @@ async fn text_templates_config_and_placeholders_are_kept_verbatim() {
         {"type": "placeholder", "name": "history", "role": "user", "extra": [1, {"a": null}]}
     ]);
     let config = json!({"model": "m", "temperature": 0.2, "nested": {"k": [1, "2"]}});
-    app.ok("POST", PROMPTS, Some(json!({"prompt_id": "c", "template": template, "config": config}))).await;
+    app.ok(
+        "POST",
+        PROMPTS,
+        Some(json!({"prompt_id": "c", "template": template, "config": config})),
+    )
+    .await;
     let (_, got) = app.call("GET", &path("c"), Keys::Api, None).await;
     assert_eq!(got["chat_template"], template);
     assert_eq!(got["config"], config);
@@ -107,7 +120,12 @@ async fn text_templates_config_and_placeholders_are_kept_verbatim() {
 async fn a_3_mib_template_round_trips() {
     let app = App::new().await;
     let big = "x".repeat(3 * 1024 * 1024);
-    app.ok("POST", PROMPTS, Some(json!({"prompt_id": "big", "template": [{"role": "user", "content": big}]}))).await;
+    app.ok(
+        "POST",
+        PROMPTS,
+        Some(json!({"prompt_id": "big", "template": [{"role": "user", "content": big}]})),
+    )
+    .await;
     let (_, got) = app.call("GET", &path("big"), Keys::Api, None).await;
     assert_eq!(got["chat_template"][0]["content"].as_str().unwrap().len(), big.len());
 }
@@ -119,7 +137,10 @@ async fn bad_bodies_get_400_with_a_detail_that_says_what_is_wrong() {
         (json!({"prompt_id": "p", "template": ["h", "i"]}), "invalid prompt template"),
         (json!({"prompt_id": "p", "template": []}), "invalid prompt template"),
         (json!({"prompt_id": "p", "template": "   "}), "invalid prompt template"),
-        (json!({"prompt_id": "p", "template": [{"role": "", "content": "x"}]}), "invalid prompt template"),
+        (
+            json!({"prompt_id": "p", "template": [{"role": "", "content": "x"}]}),
+            "invalid prompt template",
+        ),
         (json!({"prompt_id": "p"}), "missing field `template`"),
         (json!({"template": "x"}), "missing field `prompt_id`"),
         (json!({"prompt_id": "", "template": "x"}), "prompt_id must not be empty"),
@@ -159,21 +180,37 @@ async fn empty_updates_are_refused_with_the_spec_texts() {
 async fn updates_change_only_what_is_sent() {
     let app = App::new().await;
     app.create("p1").await;
-    let updated = app.ok("PATCH", &path("p1"), Some(json!({"title": "Updated", "description": "U"}))).await;
-    assert_eq!((updated["title"].clone(), updated["description"].clone()), (json!("Updated"), json!("U")));
+    let updated =
+        app.ok("PATCH", &path("p1"), Some(json!({"title": "Updated", "description": "U"}))).await;
+    assert_eq!(
+        (updated["title"].clone(), updated["description"].clone()),
+        (json!("Updated"), json!("U"))
+    );
     assert_eq!(updated["num_versions"], 1);
     let cleared = app.ok("PATCH", &path("p1"), Some(json!({"description": ""}))).await;
     assert!(cleared.get("description").is_none());
     assert_eq!(cleared["title"], "Updated");
 
-    let v = app.ok("PATCH", &format!("{}/versions/1", path("p1")), Some(json!({"description": "d1"}))).await;
+    let v = app
+        .ok("PATCH", &format!("{}/versions/1", path("p1")), Some(json!({"description": "d1"})))
+        .await;
     assert_eq!(v["description"], "d1");
     assert_eq!(v["template"][0]["content"], "v1 {{x}}");
 
     for (method, target, body, expected) in [
         ("PATCH", path("nope"), json!({"title": "x"}), "prompt template not found"),
-        ("PATCH", format!("{}/versions/99", path("p1")), json!({"description": "x"}), "prompt template version not found"),
-        ("POST", format!("{}/versions", path("nope")), json!({"template": "x"}), "prompt template not found"),
+        (
+            "PATCH",
+            format!("{}/versions/99", path("p1")),
+            json!({"description": "x"}),
+            "prompt template version not found",
+        ),
+        (
+            "POST",
+            format!("{}/versions", path("nope")),
+            json!({"template": "x"}),
+            "prompt template not found",
+        ),
         ("DELETE", path("never"), Value::Null, "prompt template not found"),
     ] {
         let body = (!body.is_null()).then_some(body);
@@ -189,27 +226,47 @@ async fn updates_change_only_what_is_sent() {
 #[tokio::test]
 async fn labels_move_between_versions_and_select_on_read() {
     let app = App::new().await;
-    app.ok("POST", PROMPTS, Some(json!({"prompt_id": "p", "template": "one", "labels": ["production", "production"]}))).await;
-    app.ok("POST", &format!("{}/versions", path("p")), Some(json!({"template": "two", "labels": ["production"]}))).await;
+    app.ok(
+        "POST",
+        PROMPTS,
+        Some(json!({"prompt_id": "p", "template": "one", "labels": ["production", "production"]})),
+    )
+    .await;
+    app.ok(
+        "POST",
+        &format!("{}/versions", path("p")),
+        Some(json!({"template": "two", "labels": ["production"]})),
+    )
+    .await;
     let (_, versions) = app.call("GET", &format!("{}/versions", path("p")), Keys::Api, None).await;
     assert_eq!(versions[0]["labels"], json!(["production"]));
     assert!(versions[1].get("labels").is_none(), "{versions}");
 
-    app.ok("PATCH", &format!("{}/versions/1", path("p")), Some(json!({"labels": ["production", "with space"]}))).await;
-    let (_, by_label) = app.call("GET", &format!("{}?label=production", path("p")), Keys::Api, None).await;
+    app.ok(
+        "PATCH",
+        &format!("{}/versions/1", path("p")),
+        Some(json!({"labels": ["production", "with space"]})),
+    )
+    .await;
+    let (_, by_label) =
+        app.call("GET", &format!("{}?label=production", path("p")), Keys::Api, None).await;
     assert_eq!(by_label["template"], "one");
-    let (_, by_label) = app.call("GET", &format!("{}?label=with+space", path("p")), Keys::Api, None).await;
+    let (_, by_label) =
+        app.call("GET", &format!("{}?label=with+space", path("p")), Keys::Api, None).await;
     assert_eq!(by_label["template"], "one");
     let (_, latest) = app.call("GET", &format!("{}?label=", path("p")), Keys::Api, None).await;
     assert_eq!(latest["template"], "two");
-    let (status, missing) = app.call("GET", &format!("{}?label=development", path("p")), Keys::Api, None).await;
+    let (status, missing) =
+        app.call("GET", &format!("{}?label=development", path("p")), Keys::Api, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(detail(&missing), "prompt 'p' exists but label 'development' was not found");
 
-    let cleared = app.ok("PATCH", &format!("{}/versions/1", path("p")), Some(json!({"labels": []}))).await;
+    let cleared =
+        app.ok("PATCH", &format!("{}/versions/1", path("p")), Some(json!({"labels": []}))).await;
     assert!(cleared.get("labels").is_none());
     // A prompt with no labels at all answers its latest version for any label.
-    let (status, latest) = app.call("GET", &format!("{}?label=production", path("p")), Keys::Api, None).await;
+    let (status, latest) =
+        app.call("GET", &format!("{}?label=production", path("p")), Keys::Api, None).await;
     assert_eq!((status, latest["template"].clone()), (StatusCode::OK, json!("two")));
 }
 
@@ -217,11 +274,21 @@ async fn labels_move_between_versions_and_select_on_read() {
 async fn strict_mode_refuses_other_labels() {
     let app = App::with_config(Config { strict_labels: true, ..Config::default() }).await;
     let (status, body) = app
-        .call("POST", PROMPTS, Keys::Both, Some(json!({"prompt_id": "p", "template": "x", "labels": ["staging"]})))
+        .call(
+            "POST",
+            PROMPTS,
+            Keys::Both,
+            Some(json!({"prompt_id": "p", "template": "x", "labels": ["staging"]})),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(detail(&body).contains("'staging'"), "{body}");
-    app.ok("POST", PROMPTS, Some(json!({"prompt_id": "p", "template": "x", "labels": ["development"]}))).await;
+    app.ok(
+        "POST",
+        PROMPTS,
+        Some(json!({"prompt_id": "p", "template": "x", "labels": ["development"]})),
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -230,20 +297,31 @@ async fn a_failing_write_leaves_nothing_behind() {
     // The bad environment is noticed after the prompt row was written: the whole
     // transaction must roll back.
     let (status, _) = app
-        .call("POST", PROMPTS, Keys::Both, Some(json!({"prompt_id": "p", "template": "x", "env_ids": ["ok", " "]})))
+        .call(
+            "POST",
+            PROMPTS,
+            Keys::Both,
+            Some(json!({"prompt_id": "p", "template": "x", "env_ids": ["ok", " "]})),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, _) = app.call("GET", &path("p"), Keys::Api, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.create("p").await;
     let (status, _) = app
-        .call("POST", &format!("{}/versions", path("p")), Keys::Both, Some(json!({"template": "y", "labels": ["l"], "env_ids": [""]})))
+        .call(
+            "POST",
+            &format!("{}/versions", path("p")),
+            Keys::Both,
+            Some(json!({"template": "y", "labels": ["l"], "env_ids": [""]})),
+        )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (_, versions) = app.call("GET", &format!("{}/versions", path("p")), Keys::Api, None).await;
     assert_eq!(versions.as_array().unwrap().len(), 1, "{versions}");
     // The failed version did not burn a number either.
-    let v2 = app.ok("POST", &format!("{}/versions", path("p")), Some(json!({"template": "y"}))).await;
+    let v2 =
+        app.ok("POST", &format!("{}/versions", path("p")), Some(json!({"template": "y"}))).await;
     assert_eq!(v2["version"], 2);
 }
 
@@ -278,22 +356,33 @@ async fn delete_is_soft_and_the_id_can_be_created_again() {
 async fn ids_that_need_encoding_round_trip() {
     let app = App::new().await;
     let ids = [
-        "with/slash", "with space", "ünïcødé-日本", "co:lon", "q?x=1#frag", "per%cent",
-        "plus+sign", "tilde~_.-", "emoji😀", "semi;comma,eq=amp&at@dollar$",
+        "with/slash",
+        "with space",
+        "ünïcødé-日本",
+        "co:lon",
+        "q?x=1#frag",
+        "per%cent",
+        "plus+sign",
+        "tilde~_.-",
+        "emoji😀",
+        "semi;comma,eq=amp&at@dollar$",
     ];
     for id in ids {
         app.create(id).await;
         let (status, got) = app.call("GET", &path(id), Keys::Api, None).await;
         assert_eq!(status, StatusCode::OK, "{id}");
         assert_eq!(got["prompt_id"], id);
-        let (status, _) = app.call("GET", &format!("{}/versions/1", path(id)), Keys::Api, None).await;
+        let (status, _) =
+            app.call("GET", &format!("{}/versions/1", path(id)), Keys::Api, None).await;
         assert_eq!(status, StatusCode::OK, "{id}");
     }
     let long = "x".repeat(300);
     app.create(&long).await;
     let (_, list) = app.call("GET", PROMPTS, Keys::Api, None).await;
     assert_eq!(list.as_array().unwrap().len(), ids.len() + 1);
-    let (_, one) = app.call("GET", &format!("{PROMPTS}?filter%5Bprompt_id%5D=with%2Fslash"), Keys::Api, None).await;
+    let (_, one) = app
+        .call("GET", &format!("{PROMPTS}?filter%5Bprompt_id%5D=with%2Fslash"), Keys::Api, None)
+        .await;
     assert_eq!(one.as_array().unwrap().len(), 1, "{one}");
     // A slash in an id never matches another prompt's versions route.
     let (status, _) = app.call("GET", &format!("{PROMPTS}/with/slash"), Keys::Api, None).await;
@@ -309,7 +398,9 @@ async fn concurrent_version_creates_get_distinct_consecutive_numbers() {
             let app = app.clone();
             tokio::spawn(async move {
                 let body = json!({"template": format!("v {i}")});
-                app.ok("POST", &format!("{}/versions", path("p")), Some(body)).await["version"].as_i64().unwrap()
+                app.ok("POST", &format!("{}/versions", path("p")), Some(body)).await["version"]
+                    .as_i64()
+                    .unwrap()
             })
         })
         .collect();
@@ -320,7 +411,8 @@ async fn concurrent_version_creates_get_distinct_consecutive_numbers() {
     numbers.sort();
     assert_eq!(numbers, (2..=33).collect::<Vec<_>>());
     let (_, versions) = app.call("GET", &format!("{}/versions", path("p")), Keys::Api, None).await;
-    let listed: Vec<i64> = versions.as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
+    let listed: Vec<i64> =
+        versions.as_array().unwrap().iter().map(|v| v["version"].as_i64().unwrap()).collect();
     assert_eq!(listed, (1..=33).rev().collect::<Vec<_>>());
 }
 
@@ -336,7 +428,12 @@ async fn concurrent_label_moves_leave_the_label_on_one_version() {
         .map(|n| {
             let app = app.clone();
             tokio::spawn(async move {
-                app.ok("PATCH", &format!("{}/versions/{n}", path("p")), Some(json!({"labels": ["production"]}))).await;
+                app.ok(
+                    "PATCH",
+                    &format!("{}/versions/{n}", path("p")),
+                    Some(json!({"labels": ["production"]})),
+                )
+                .await;
             })
         })
         .collect();

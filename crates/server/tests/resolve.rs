@@ -17,8 +17,18 @@ async fn resolved(app: &App, env: &str) -> Value {
 #[tokio::test]
 async fn resolution_prefers_deployments_then_labels_then_latest() {
     let app = App::new().await;
-    app.ok("POST", crate::util::PROMPTS, Some(json!({"prompt_id": "p", "template": "one", "env_ids": ["production"]}))).await;
-    app.ok("POST", &format!("{}/versions", path("p")), Some(json!({"template": "two", "labels": ["staging"]}))).await;
+    app.ok(
+        "POST",
+        crate::util::PROMPTS,
+        Some(json!({"prompt_id": "p", "template": "one", "env_ids": ["production"]})),
+    )
+    .await;
+    app.ok(
+        "POST",
+        &format!("{}/versions", path("p")),
+        Some(json!({"template": "two", "labels": ["staging"]})),
+    )
+    .await;
     app.ok("POST", &format!("{}/versions", path("p")), Some(json!({"template": "three"}))).await;
 
     assert_eq!(resolved(&app, "production").await, "one");
@@ -27,12 +37,14 @@ async fn resolution_prefers_deployments_then_labels_then_latest() {
     assert_eq!(resolved(&app, "").await, "three");
 
     // Deploying another version moves the environment.
-    app.ok("PATCH", &format!("{}/versions/3", path("p")), Some(json!({"env_ids": ["production"]}))).await;
+    app.ok("PATCH", &format!("{}/versions/3", path("p")), Some(json!({"env_ids": ["production"]})))
+        .await;
     assert_eq!(resolved(&app, "production").await, "three");
     // Clearing it falls back to the latest.
     app.ok("PATCH", &format!("{}/versions/3", path("p")), Some(json!({"env_ids": []}))).await;
     assert_eq!(resolved(&app, "production").await, "three");
-    app.ok("PATCH", &format!("{}/versions/2", path("p")), Some(json!({"env_ids": ["production"]}))).await;
+    app.ok("PATCH", &format!("{}/versions/2", path("p")), Some(json!({"env_ids": ["production"]})))
+        .await;
     assert_eq!(resolved(&app, "production").await, "two");
     app.ok("PATCH", &format!("{}/versions/2", path("p")), Some(json!({"env_ids": []}))).await;
     assert_eq!(resolved(&app, "production").await, "three");
@@ -46,7 +58,12 @@ async fn resolution_prefers_deployments_then_labels_then_latest() {
 async fn resolving_an_unknown_prompt_is_404() {
     let app = App::new().await;
     let (status, answer) = app
-        .call("POST", &format!("{}/resolve", path("nope")), crate::util::Keys::Both, body("production"))
+        .call(
+            "POST",
+            &format!("{}/resolve", path("nope")),
+            crate::util::Keys::Both,
+            body("production"),
+        )
         .await;
     assert_eq!(status, axum::http::StatusCode::NOT_FOUND);
     assert_eq!(crate::util::detail(&answer), "prompt with id 'nope' not found");

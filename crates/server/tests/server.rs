@@ -34,10 +34,16 @@ async fn bodies_over_the_limit_get_413() {
 async fn routes_are_served_under_the_base_path_too() {
     let app = App::with_config(Config::default().with_base_path("/proxy/sub/").unwrap()).await;
     let created = app
-        .call("POST", &format!("/proxy/sub{PROMPTS}"), Keys::Both, Some(json!({"prompt_id": "a/b", "template": "x"})))
+        .call(
+            "POST",
+            &format!("/proxy/sub{PROMPTS}"),
+            Keys::Both,
+            Some(json!({"prompt_id": "a/b", "template": "x"})),
+        )
         .await;
     assert_eq!(created.0, StatusCode::OK, "{}", created.1);
-    let (status, got) = app.call("GET", &format!("/proxy/sub{}", path("a/b")), Keys::Api, None).await;
+    let (status, got) =
+        app.call("GET", &format!("/proxy/sub{}", path("a/b")), Keys::Api, None).await;
     assert_eq!((status, got["template"].clone()), (StatusCode::OK, json!("x")));
     let (status, _) = app.call("GET", &path("a/b"), Keys::Api, None).await;
     assert_eq!(status, StatusCode::OK);

@@ -45,7 +45,13 @@ impl App {
     }
 
     /// Sends a request; `body` is sent as is (raw text) when given.
-    pub async fn raw(&self, method: &str, path: &str, keys: Keys, body: Option<String>) -> (StatusCode, Value) {
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        keys: Keys,
+        body: Option<String>,
+    ) -> (StatusCode, Value) {
         let (api, app) = match keys {
             Keys::None => (None, None),
             Keys::Api => (Some(API), None),
@@ -68,7 +74,13 @@ impl App {
         (status, value)
     }
 
-    pub async fn call(&self, method: &str, path: &str, keys: Keys, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        keys: Keys,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         self.raw(method, path, keys, body.map(|b| b.to_string())).await
     }
 

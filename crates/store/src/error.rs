@@ -41,6 +41,8 @@ pub enum NotFound {
         /// The label asked for.
         label: String,
     },
+    /// Any other missing thing, with its message.
+    Other(String),
     /// A read of a version number the prompt does not have.
     VersionNumber {
         /// The prompt's identifier.
@@ -59,6 +61,7 @@ impl fmt::Display for NotFound {
             NotFound::Label { prompt_id, label } => {
                 write!(f, "prompt '{prompt_id}' exists but label '{label}' was not found")
             }
+            NotFound::Other(message) => f.write_str(message),
             NotFound::VersionNumber { prompt_id, version } => {
                 write!(f, "prompt '{prompt_id}' has no version {version}")
             }

@@ -135,6 +135,28 @@ impl Store {
         self.create_org_keys(org_name, &random_hex(16), &random_hex(20)).await
     }
 
+    /// The org owning the experiment or dataset `id` (`table` is `experiments` or
+    /// `datasets`).
+    pub async fn owner_of(&self, table: &str, id: &str) -> Result<Option<OrgId>> {
+        let sql = match table {
+            "experiments" => "SELECT org_uuid FROM experiments WHERE uuid = $1",
+            "datasets" => "SELECT org_uuid FROM datasets WHERE uuid = $1",
+            other => return Err(Error::Invalid(format!("no owner lookup for '{other}'"))),
+        };
+        let uuid: Option<String> =
+            sqlx::query_scalar(sql).bind(id).fetch_optional(&self.read).await?;
+        Ok(uuid.map(OrgId))
+    }
+
+    /// The org named `name`, if it exists.
+    pub async fn org_named(&self, name: &str) -> Result<Option<OrgId>> {
+        let uuid: Option<String> = sqlx::query_scalar("SELECT uuid FROM orgs WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(uuid.map(OrgId))
+    }
+
     /// The owner of `key` if it is a valid key of that kind.
     pub async fn find_key(&self, kind: KeyKind, key: &str) -> Result<Option<Caller>> {
         let row: Option<(String, String)> = sqlx::query_as(

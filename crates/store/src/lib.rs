@@ -21,14 +21,18 @@
 //! ```
 #![deny(missing_docs)]
 
+mod datasets;
 mod db;
 mod error;
+mod experiments;
 mod keys;
 mod migrate;
 mod prompts;
 mod time;
 
+pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RecordPage, UploadRow};
 pub use db::{Database, Store};
 pub use error::{Error, NotFound, Result};
+pub use experiments::{ExperimentCursor, ExperimentFilter, ExperimentPage};
 pub use keys::{Caller, KeyKind, OrgId, OrgKeys};
 pub use prompts::{NewPrompt, NewVersion, VersionUpdate};

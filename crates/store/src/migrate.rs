@@ -13,12 +13,20 @@ pub(crate) enum Backend {
 }
 
 /// `(number, name, SQLite text, PostgreSQL text)`, in order.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[(
-    1,
-    "prompts",
-    include_str!("../migrations/sqlite/0001_prompts.sql"),
-    include_str!("../migrations/postgres/0001_prompts.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
+    (
+        1,
+        "prompts",
+        include_str!("../migrations/sqlite/0001_prompts.sql"),
+        include_str!("../migrations/postgres/0001_prompts.sql"),
+    ),
+    (
+        2,
+        "experiments",
+        include_str!("../migrations/sqlite/0002_experiments.sql"),
+        include_str!("../migrations/postgres/0002_experiments.sql"),
+    ),
+];
 
 /// Applies every migration not yet recorded, each in its own transaction.
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
@@ -48,12 +56,14 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
         };
         tracing::info!(version, name, "applying migration");
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
-        sqlx::query("INSERT INTO llmobs_migrations (version, name, applied_at) VALUES ($1, $2, $3)")
-            .bind(version)
-            .bind(name)
-            .bind(time::now())
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO llmobs_migrations (version, name, applied_at) VALUES ($1, $2, $3)",
+        )
+        .bind(version)
+        .bind(name)
+        .bind(time::now())
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await?;
     Ok(())

@@ -158,7 +158,11 @@ fn sdk_view(version: Version) -> SdkPrompt {
 }
 
 /// The UUID of the org's live prompt `prompt_id`.
-async fn live_uuid(conn: &mut AnyConnection, org: &OrgId, prompt_id: &str) -> Result<Option<String>> {
+async fn live_uuid(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    prompt_id: &str,
+) -> Result<Option<String>> {
     Ok(sqlx::query_scalar(
         "SELECT uuid FROM prompts WHERE org_uuid = $1 AND prompt_id = $2 AND deleted_at IS NULL",
     )
@@ -348,9 +352,8 @@ impl Store {
     ) -> Result<Version> {
         let now = time::now();
         let mut tx = self.write.begin().await?;
-        let uuid = live_uuid(&mut tx, org, prompt_id)
-            .await?
-            .ok_or(Error::NotFound(NotFound::Prompt))?;
+        let uuid =
+            live_uuid(&mut tx, org, prompt_id).await?.ok_or(Error::NotFound(NotFound::Prompt))?;
         let number: i64 = sqlx::query_scalar(
             "UPDATE prompts SET version_seq = version_seq + 1, last_version_created_at = $2 \
              WHERE uuid = $1 RETURNING version_seq",
@@ -360,7 +363,8 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         insert_version(&mut tx, org, author, &uuid, number, &new, &now).await?;
-        let version = version_row(&mut tx, &uuid, number).await?.ok_or(Error::NotFound(NotFound::Version))?;
+        let version =
+            version_row(&mut tx, &uuid, number).await?.ok_or(Error::NotFound(NotFound::Version))?;
         tx.commit().await?;
         Ok(version)
     }
@@ -377,9 +381,8 @@ impl Store {
             return Err(Error::Invalid(NOTHING_TO_UPDATE_PROMPT.into()));
         }
         let mut tx = self.write.begin().await?;
-        let uuid = live_uuid(&mut tx, org, prompt_id)
-            .await?
-            .ok_or(Error::NotFound(NotFound::Prompt))?;
+        let uuid =
+            live_uuid(&mut tx, org, prompt_id).await?.ok_or(Error::NotFound(NotFound::Prompt))?;
         let statements = [
             ("UPDATE prompts SET title = $2 WHERE uuid = $1", title),
             ("UPDATE prompts SET description = $2 WHERE uuid = $1", description),
@@ -548,11 +551,12 @@ impl Store {
         let number = match holder {
             Some(number) => number,
             None => {
-                let any: Option<String> =
-                    sqlx::query_scalar("SELECT label FROM prompt_labels WHERE prompt_uuid = $1 LIMIT 1")
-                        .bind(&uuid)
-                        .fetch_optional(&mut *conn)
-                        .await?;
+                let any: Option<String> = sqlx::query_scalar(
+                    "SELECT label FROM prompt_labels WHERE prompt_uuid = $1 LIMIT 1",
+                )
+                .bind(&uuid)
+                .fetch_optional(&mut *conn)
+                .await?;
                 if any.is_some() {
                     return Err(Error::NotFound(NotFound::Label {
                         prompt_id: prompt_id.to_owned(),
@@ -566,17 +570,30 @@ impl Store {
     }
 
     /// Version `number` of a live prompt, with its template.
-    pub async fn prompt_version(&self, org: &OrgId, prompt_id: &str, number: i64) -> Result<Version> {
+    pub async fn prompt_version(
+        &self,
+        org: &OrgId,
+        prompt_id: &str,
+        number: i64,
+    ) -> Result<Version> {
         let mut conn = self.read.acquire().await?;
         let uuid = self.live_for_read(&mut conn, org, prompt_id).await?;
         version_row(&mut conn, &uuid, number).await?.ok_or_else(|| {
-            Error::NotFound(NotFound::VersionNumber { prompt_id: prompt_id.to_owned(), version: number })
+            Error::NotFound(NotFound::VersionNumber {
+                prompt_id: prompt_id.to_owned(),
+                version: number,
+            })
         })
     }
 
     /// The version a live prompt serves in environment `env`: the environment's deployed
     /// version, else the newest version carrying a label equal to `env`, else the newest.
-    pub async fn resolve_prompt(&self, org: &OrgId, prompt_id: &str, env: &str) -> Result<SdkPrompt> {
+    pub async fn resolve_prompt(
+        &self,
+        org: &OrgId,
+        prompt_id: &str,
+        env: &str,
+    ) -> Result<SdkPrompt> {
         let mut conn = self.read.acquire().await?;
         let uuid = self.live_for_read(&mut conn, org, prompt_id).await?;
         let mut deployed: Option<i64> = None;
@@ -618,8 +635,14 @@ impl Store {
             .ok_or_else(|| Error::NotFound(NotFound::PromptId(prompt_id.to_owned())))
     }
 
-    async fn sdk_version(&self, conn: &mut AnyConnection, uuid: &str, number: i64) -> Result<SdkPrompt> {
-        let version = version_row(conn, uuid, number).await?.ok_or(Error::NotFound(NotFound::Version))?;
+    async fn sdk_version(
+        &self,
+        conn: &mut AnyConnection,
+        uuid: &str,
+        number: i64,
+    ) -> Result<SdkPrompt> {
+        let version =
+            version_row(conn, uuid, number).await?.ok_or(Error::NotFound(NotFound::Version))?;
         Ok(sdk_view(version))
     }
 }

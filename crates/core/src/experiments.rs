@@ -1,0 +1,159 @@
+//! Experiments, their events, evaluators and intake (endpoints E8–E16 of the experiments
+//! spec). Metrics and spans are kept as the client sent them (JSON objects), so nothing
+//! the client adds is lost.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::jsonapi::Author;
+
+/// Resource type of experiments (and of their event posts).
+pub const EXPERIMENTS: &str = "experiments";
+/// Resource type of an experiment's stored events.
+pub const EXPERIMENT_EVENTS: &str = "experiment_events";
+/// Resource type of remote evaluator inference.
+pub const EVALUATOR_INFERENCE: &str = "evaluator_inference";
+
+/// The experiment statuses the client sends.
+pub const STATUSES: [&str; 4] = ["running", "completed", "failed", "interrupted"];
+
+/// E8 request attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateExperiment {
+    /// The logical name; the run name is derived from it.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The dataset run over.
+    pub dataset_id: String,
+    /// The project.
+    pub project_id: String,
+    /// The dataset version run over.
+    #[serde(default)]
+    pub dataset_version: Option<i64>,
+    /// The experiment's configuration.
+    #[serde(default)]
+    pub config: Option<Map<String, Value>>,
+    /// Metadata, with `tags`.
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    /// Append the creation time to the run name (default true).
+    #[serde(default)]
+    pub ensure_unique: Option<bool>,
+    /// How many runs.
+    #[serde(default)]
+    pub run_count: Option<i64>,
+    /// The experiment this one re-scores.
+    #[serde(default)]
+    pub parent_experiment_id: Option<String>,
+}
+
+/// E9 request attributes: only what changes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateExperiment {
+    /// `running`, `completed`, `failed` or `interrupted`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// Error text of a failed run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// An experiment (E8 answer, E10 items).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    /// Who created it.
+    pub author: Author,
+    /// The run name (`<experiment>-<epoch ms>` by default).
+    pub name: String,
+    /// The logical name.
+    pub experiment: String,
+    /// Its project.
+    pub project_id: String,
+    /// Its dataset.
+    pub dataset_id: String,
+    /// The dataset version.
+    pub dataset_version: i64,
+    /// Description.
+    pub description: String,
+    /// Configuration.
+    pub config: Map<String, Value>,
+    /// Number of runs.
+    pub run_count: i64,
+    /// Metadata, with `tags`.
+    pub metadata: Map<String, Value>,
+    /// The experiment this one re-scores.
+    pub parent_experiment_id: Option<String>,
+    /// Aggregates over its spans and metrics.
+    pub aggregate_data: Option<Value>,
+    /// Status; `null` until a run starts.
+    pub status: Option<String>,
+    /// Error text of a failed run.
+    pub error: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+/// E11 request attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PostEvents {
+    /// `experiments`.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Metric objects.
+    #[serde(default)]
+    pub metrics: Vec<Map<String, Value>>,
+    /// Tags of the run (`run_id:…`, `run_iteration:…`, …).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Replayed spans (evaluator reruns).
+    #[serde(default)]
+    pub spans: Vec<Map<String, Value>>,
+}
+
+/// E12 answer attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentEvents {
+    /// Spans in start order, each with its `eval_metrics`.
+    pub spans: Vec<Value>,
+    /// Summary metrics.
+    pub summary_metrics: Vec<Value>,
+}
+
+/// E13 request attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InferRequest {
+    /// What the evaluator judges: by default `span_input`, `span_output`, `meta`, ids.
+    pub context: Value,
+}
+
+/// E13 answer attributes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InferResult {
+    /// The verdict; any JSON.
+    pub value: Value,
+    /// `pass`, `fail` or null.
+    pub assessment: Option<String>,
+    /// Why.
+    pub reasoning: Option<String>,
+    /// `OK`, or `ERROR` / `WARN` with `error`.
+    pub status: String,
+    /// On failure: `{"type", "message", "recommended_resolution"}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<Value>,
+}
+
+/// The value key of a metric: `<metric_type>_value`.
+pub fn value_key(metric_type: &str) -> String {
+    format!("{metric_type}_value")
+}
+
+/// The `key:value` tag named `key` in a list, if any.
+pub fn tag_value<'a>(tags: impl IntoIterator<Item = &'a Value>, key: &str) -> Option<&'a str> {
+    tags.into_iter()
+        .filter_map(Value::as_str)
+        .find_map(|tag| tag.split_once(':').filter(|(k, _)| *k == key).map(|(_, v)| v))
+}

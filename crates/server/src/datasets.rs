@@ -1,0 +1,293 @@
+//! Projects and datasets (E1–E7 of the experiments spec).
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, State};
+use axum::routing::{get, post};
+use llmobs_core::datasets::{
+    BatchUpdate, DATASET_VERSION, DATASETS, Dataset, DatasetRequest, DeleteDatasets, PROJECTS,
+    Project, ProjectRequest, Record, UploadResult,
+};
+use llmobs_core::jsonapi::{Document, Request, Resource};
+use llmobs_store::UploadRow;
+use serde_json::Value;
+
+use crate::auth::{Reader, Writer};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, Segments};
+use crate::jsonapi::{FAMILIES, JsonApi, Query};
+use crate::state::AppState;
+
+/// The routes under both path families.
+pub(crate) fn router(state: &AppState) -> Router<AppState> {
+    let upload_limit = DefaultBodyLimit::max(state.config.max_upload_bytes);
+    let mut router = Router::new();
+    for family in FAMILIES {
+        router = router
+            .route(&format!("{family}/projects"), post(create_project))
+            .route(
+                &format!("{family}/{{project_id}}/datasets"),
+                post(create_dataset).get(find_datasets),
+            )
+            .route(
+                &format!("{family}/{{project_id}}/datasets/{{dataset_id}}/records"),
+                get(list_records),
+            )
+            .route(
+                &format!("{family}/{{project_id}}/datasets/{{dataset_id}}/batch_update"),
+                post(batch_update).layer(upload_limit),
+            )
+            .route(
+                &format!("{family}/datasets/{{dataset_id}}/records/upload"),
+                post(upload_records).layer(upload_limit),
+            )
+            .route(&format!("{family}/datasets/delete"), post(delete_datasets));
+    }
+    router
+}
+
+fn project(id: String, project: Project) -> Resource<Project> {
+    Resource::new(id, PROJECTS, project)
+}
+
+fn dataset(id: String, dataset: Dataset) -> Resource<Dataset> {
+    Resource::new(id, DATASETS, dataset)
+}
+
+fn record((id, record): (String, Record)) -> Resource<Record> {
+    Resource::new(id, DATASETS, record)
+}
+
+/// E1: returns the project with this name, creating it if needed.
+pub(crate) async fn create_project(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    ApiJson(body): ApiJson<Request<ProjectRequest>>,
+) -> Result<JsonApi<Document<Resource<Project>>>, ApiError> {
+    let attributes = body.data.attributes;
+    let (id, found) = state
+        .store
+        .project_by_name(
+            &caller.org,
+            &caller.user,
+            &attributes.name,
+            attributes.description.as_deref(),
+        )
+        .await?;
+    Ok(JsonApi(Document::one(project(id, found))))
+}
+
+/// E2: creates an empty dataset (version 0) in a project.
+pub(crate) async fn create_dataset(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    Segments(project_id): Segments<String>,
+    ApiJson(body): ApiJson<Request<DatasetRequest>>,
+) -> Result<JsonApi<Document<Resource<Dataset>>>, ApiError> {
+    let attributes = body.data.attributes;
+    let (id, created) = state
+        .store
+        .create_dataset(
+            &caller.org,
+            &caller.user,
+            &project_id,
+            &attributes.name,
+            attributes.description.as_deref(),
+        )
+        .await?;
+    Ok(JsonApi(Document::one(dataset(id, created))))
+}
+
+/// E3: the project's datasets, by exact name with `filter[name]`.
+pub(crate) async fn find_datasets(
+    State(state): State<AppState>,
+    Reader(org): Reader,
+    Segments(project_id): Segments<String>,
+    RawQuery(query): RawQuery,
+) -> Result<JsonApi<Document<Vec<Resource<Dataset>>>>, ApiError> {
+    let query = Query::parse(query.as_deref())?;
+    let found = state.store.find_datasets(&org, &project_id, query.get("filter[name]")).await?;
+    Ok(JsonApi(Document::page(found.into_iter().map(|(id, d)| dataset(id, d)).collect(), "")))
+}
+
+/// E4: a page of records of a version (`filter[version]`, latest by default), optionally
+/// only those with any of the `filter[tags]`. `meta.after` is the next page's cursor.
+pub(crate) async fn list_records(
+    State(state): State<AppState>,
+    Reader(org): Reader,
+    Segments((project_id, dataset_id)): Segments<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<JsonApi<Document<Vec<Resource<Record>>>>, ApiError> {
+    let query = Query::parse(query.as_deref())?;
+    let version = query.int("filter[version]", 0, i64::MIN..=i64::MAX)?;
+    let max = llmobs_core::datasets::MAX_RECORDS_PAGE as i64;
+    let limit = query.int("page[limit]", state.config.records_page_size as i64, 1..=max)? as usize;
+    let after = match query.get("page[cursor]").filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(cursor) => cursor.parse::<i64>().map_err(|_| {
+            ApiError::invalid(format!("invalid page[cursor] '{cursor}': pass back meta.after"))
+        })?,
+    };
+    let tags = query.all("filter[tags]");
+    let (records, next) =
+        state.store.records(&org, &project_id, &dataset_id, Some(version), after, limit).await?;
+    let records = records
+        .into_iter()
+        .filter(|(_, r)| tags.is_empty() || r.tags.iter().any(|t| tags.contains(t)))
+        .map(record)
+        .collect();
+    Ok(JsonApi(Document::page(records, next.map(|n| n.to_string()).unwrap_or_default())))
+}
+
+/// E5: inserts, updates and deletes records, all or nothing.
+pub(crate) async fn batch_update(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    Segments((project_id, dataset_id)): Segments<(String, String)>,
+    ApiJson(body): ApiJson<Request<BatchUpdate>>,
+) -> Result<JsonApi<Document<Vec<Resource<Record>>>>, ApiError> {
+    let touched = state
+        .store
+        .batch_update(&caller.org, &caller.user, &project_id, &dataset_id, body.data.attributes)
+        .await?;
+    Ok(JsonApi(Document { data: touched.into_iter().map(record).collect(), meta: None }))
+}
+
+/// E6: replaces or inserts every record of a CSV file (`input,expected_output,metadata,id`,
+/// the first three cells JSON) as one new version. A broken row stores nothing.
+pub(crate) async fn upload_records(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    Segments(dataset_id): Segments<String>,
+    RawQuery(query): RawQuery,
+    mut multipart: Multipart,
+) -> Result<JsonApi<Document<Resource<UploadResult>>>, ApiError> {
+    let query = Query::parse(query.as_deref())?;
+    let deduplicate = match query.get("deduplicate").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("true") | Some("1") => true,
+        Some("false") | Some("0") => false,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "deduplicate must be True or False, got '{other}'"
+            )));
+        }
+    };
+    let mut file = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|err| ApiError::invalid(format!("malformed multipart body: {err}")))?
+    {
+        if field.name() == Some("file") {
+            let bytes = field.bytes().await.map_err(|err| {
+                if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(format!(
+                        "upload is over the limit of {} bytes",
+                        state.config.max_upload_bytes
+                    ))
+                } else {
+                    ApiError::invalid(format!("cannot read the uploaded file: {err}"))
+                }
+            })?;
+            file = Some(bytes);
+        }
+    }
+    let file = file.ok_or_else(|| ApiError::invalid("the multipart body has no 'file' field"))?;
+    let rows = parse_upload(&file)?;
+    let result = state
+        .store
+        .upload_records(&caller.org, &caller.user, &dataset_id, rows, deduplicate)
+        .await?;
+    let id = uuid_like(&result);
+    Ok(JsonApi(Document::one(Resource::new(id, DATASET_VERSION, result))))
+}
+
+/// A stable id for an upload's version resource.
+fn uuid_like(result: &UploadResult) -> String {
+    format!("{}-v{}", result.dataset_id, result.version_number)
+}
+
+/// Parses the uploaded CSV: header `input,expected_output,metadata,id` (any order), JSON
+/// cells. Errors name the row (the header is row 1).
+fn parse_upload(bytes: &[u8]) -> Result<Vec<UploadRow>, ApiError> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
+    let headers = reader
+        .headers()
+        .map_err(|err| ApiError::invalid(format!("row 1: unreadable CSV header: {err}")))?;
+    let column = |name: &str| headers.iter().position(|h| h == name);
+    let input =
+        column("input").ok_or_else(|| ApiError::invalid("row 1: the CSV has no 'input' column"))?;
+    let id = column("id").ok_or_else(|| ApiError::invalid("row 1: the CSV has no 'id' column"))?;
+    let (expected, metadata) = (column("expected_output"), column("metadata"));
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut line = 1;
+    loop {
+        line += 1;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(err) => return Err(ApiError::invalid(format!("row {line}: malformed CSV: {err}"))),
+        }
+        let cell = |index: usize, name: &str| -> Result<Value, ApiError> {
+            let text = record.get(index).unwrap_or("");
+            serde_json::from_str(text).map_err(|err| {
+                ApiError::invalid(format!("row {line}: column '{name}' is not valid JSON: {err}"))
+            })
+        };
+        // The client writes an absent expected output or metadata as the JSON string "".
+        let optional = |index: Option<usize>, name: &str| -> Result<Option<Value>, ApiError> {
+            match index {
+                None => Ok(None),
+                Some(index) => cell(index, name).map(|v| (v != Value::from("")).then_some(v)),
+            }
+        };
+        rows.push(UploadRow {
+            id: record.get(id).unwrap_or("").to_owned(),
+            input: cell(input, "input")?,
+            expected_output: optional(expected, "expected_output")?,
+            metadata: optional(metadata, "metadata")?,
+        });
+    }
+    Ok(rows)
+}
+
+/// E7: soft-deletes datasets.
+pub(crate) async fn delete_datasets(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    ApiJson(body): ApiJson<Request<DeleteDatasets>>,
+) -> Result<JsonApi<Document<Vec<Resource<Dataset>>>>, ApiError> {
+    let attributes = body.data.attributes;
+    if let Some(kind) = attributes.kind.as_deref().filter(|k| *k != "soft") {
+        return Err(ApiError::invalid(format!(
+            "only soft deletes are supported, got type '{kind}'"
+        )));
+    }
+    let deleted = state.store.delete_datasets(&caller.org, &attributes.dataset_ids).await?;
+    Ok(JsonApi(Document {
+        data: deleted.into_iter().map(|(id, d)| dataset(id, d)).collect(),
+        meta: None,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uploads_parse_json_cells_and_name_the_broken_row() {
+        let csv = "input,expected_output,metadata,id\r\n\
+                   \"{\"\"q\"\": \"\"\\u00e9\"\"}\",\"\"\"\"\"\",\"{}\",a1\r\n\
+                   \"[1, 2]\",\"{\"\"a\"\": 1}\",\"\"\"\"\"\",a2\r\n";
+        let rows = parse_upload(csv.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].input, serde_json::json!({"q": "é"}));
+        assert_eq!(rows[0].expected_output, None);
+        assert_eq!(rows[0].metadata, Some(serde_json::json!({})));
+        assert_eq!(rows[1].id, "a2");
+        assert_eq!(rows[1].metadata, None);
+        let broken = "input,expected_output,metadata,id\r\n\"{}\",\"\"\"\"\"\",\"{}\",ok\r\nnot json,x,y,z\r\n";
+        let err = parse_upload(broken.as_bytes()).err().unwrap().to_string();
+        assert!(err.starts_with("row 3: column 'input' is not valid JSON"), "{err}");
+    }
+}

@@ -1,0 +1,107 @@
+//! Remote evaluators: inference (E13) and publishing a custom evaluator (E14).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{post, put};
+use axum::{Json, Router};
+use llmobs_core::experiments::{EVALUATOR_INFERENCE, InferRequest};
+use llmobs_core::jsonapi::Request;
+use serde_json::{Value, json};
+
+use crate::auth::Writer;
+use crate::error::ApiError;
+use crate::extract::{ApiJson, Segments};
+use crate::jsonapi::FAMILIES;
+use crate::judge::{Evaluator, Failure};
+use crate::state::AppState;
+
+/// The routes under both path families (E14 also where Datadog's public API has it).
+pub(crate) fn router() -> Router<AppState> {
+    let mut router =
+        Router::new().route("/api/unstable/llm-obs/config/evaluators/custom", put(publish));
+    for family in FAMILIES {
+        router = router
+            .route(&format!("{family}/evaluators/{{eval_name}}/infer"), post(infer))
+            .route(&format!("{family}/config/evaluators/custom"), put(publish));
+    }
+    router
+}
+
+/// A failed inference: `data.attributes` carries `status` and the structured `error`.
+fn failure(status: StatusCode, failure: Failure) -> Response {
+    let body = json!({
+        "data": {"type": EVALUATOR_INFERENCE, "attributes": {"status": "ERROR", "error": failure.to_value()}},
+        "errors": [{"title": status.canonical_reason().unwrap_or("Error"), "detail": failure.message}],
+        "detail": failure.message,
+    });
+    (status, Json(body)).into_response()
+}
+
+/// E13: runs the evaluator named `eval_name` on the context.
+pub(crate) async fn infer(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    Segments(name): Segments<String>,
+    ApiJson(body): ApiJson<Request<InferRequest>>,
+) -> Result<Response, ApiError> {
+    let stored = state.store.evaluator(&caller.org, &name).await?;
+    let configured = state.config.evaluators.iter().find(|e| e.name == name);
+    let evaluator = match (stored, configured) {
+        (Some((kind, config)), _) => Evaluator::from_config(&kind, &config),
+        (None, Some(spec)) => Evaluator::from_config(&spec.kind, &spec.settings),
+        (None, None) => {
+            return Ok(failure(
+                StatusCode::NOT_FOUND,
+                Failure {
+                    kind: "evaluator_not_found",
+                    message: format!("no evaluator named {name}"),
+                    resolution: "publish it with LLMObs.publish_evaluator, or configure it with \
+                                 `llmobs serve --evaluators FILE`"
+                        .into(),
+                },
+            ));
+        }
+    };
+    let evaluator = match evaluator {
+        Ok(evaluator) => evaluator,
+        Err(message) => {
+            return Ok(failure(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Failure {
+                    kind: "invalid_evaluator",
+                    message,
+                    resolution: "fix the evaluator's configuration".into(),
+                },
+            ));
+        }
+    };
+    let context = body.data.attributes.context;
+    match evaluator.evaluate(&context, state.config.judge.as_ref(), &state.http).await {
+        Ok(result) => {
+            let body = json!({"data": {"type": EVALUATOR_INFERENCE, "attributes": result}});
+            Ok((StatusCode::OK, Json(body)).into_response())
+        }
+        Err(err) => Ok(failure(StatusCode::UNPROCESSABLE_ENTITY, err)),
+    }
+}
+
+/// E14: stores an LLM judge (`evaluation.eval_name` with its applications), replacing one
+/// of the same name. Answers exactly 200.
+pub(crate) async fn publish(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    ApiJson(body): ApiJson<Request<Value>>,
+) -> Result<Response, ApiError> {
+    let evaluation = body.data.attributes.get("evaluation").cloned().unwrap_or(Value::Null);
+    let name = evaluation.get("eval_name").and_then(Value::as_str).map(str::trim).unwrap_or("");
+    if name.is_empty() {
+        return Err(ApiError::invalid(
+            "attributes.evaluation.eval_name must be a non-empty string",
+        ));
+    }
+    Evaluator::from_config("llm_judge", &evaluation).map_err(ApiError::invalid)?;
+    state.store.put_evaluator(&caller.org, name, "llm_judge", &evaluation).await?;
+    let body = json!({"data": {"type": "evaluator_config", "id": name, "attributes": {"evaluation": evaluation}}});
+    Ok((StatusCode::OK, Json(body)).into_response())
+}

@@ -1,0 +1,171 @@
+//! Experiments and their events (E8–E12 of the experiments spec).
+
+use axum::Router;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, patch};
+use llmobs_core::experiments::{
+    CreateExperiment, EXPERIMENT_EVENTS, EXPERIMENTS, Experiment, ExperimentEvents, PostEvents,
+    UpdateExperiment,
+};
+use llmobs_core::jsonapi::{Document, Request, Resource};
+use llmobs_store::{ExperimentCursor, ExperimentFilter};
+use serde_json::Value;
+
+use crate::auth::{Reader, Writer};
+use crate::error::ApiError;
+use crate::extract::{ApiJson, Segments};
+use crate::jsonapi::{FAMILIES, JsonApi, Query};
+use crate::state::AppState;
+
+/// The routes under both path families.
+pub(crate) fn router() -> Router<AppState> {
+    let mut router = Router::new();
+    for family in FAMILIES {
+        router = router
+            .route(&format!("{family}/experiments"), get(list_experiments).post(create_experiment))
+            .route(&format!("{family}/experiments/events"), get(events_by_name))
+            .route(&format!("{family}/experiments/{{experiment_id}}"), patch(update_experiment))
+            .route(
+                &format!("{family}/experiments/{{experiment_id}}/events"),
+                get(get_events).post(post_events),
+            );
+    }
+    router
+}
+
+fn resource((id, experiment): (String, Experiment)) -> Resource<Experiment> {
+    Resource::new(id, EXPERIMENTS, experiment)
+}
+
+/// E8: creates an experiment; its run name is `<name>-<epoch ms>` unless `ensure_unique`
+/// is false.
+pub(crate) async fn create_experiment(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    ApiJson(body): ApiJson<Request<CreateExperiment>>,
+) -> Result<JsonApi<Document<Resource<Experiment>>>, ApiError> {
+    let created =
+        state.store.create_experiment(&caller.org, &caller.user, body.data.attributes).await?;
+    Ok(JsonApi(Document::one(resource(created))))
+}
+
+/// E9: sets the status and/or error.
+pub(crate) async fn update_experiment(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    Segments(id): Segments<String>,
+    ApiJson(body): ApiJson<Request<UpdateExperiment>>,
+) -> Result<JsonApi<Document<Resource<Experiment>>>, ApiError> {
+    let updated = state.store.update_experiment(&caller.org, &id, body.data.attributes).await?;
+    Ok(JsonApi(Document::one(resource(updated))))
+}
+
+fn encode_cursor((at, id): &ExperimentCursor) -> String {
+    format!("{at}~{id}")
+}
+
+fn decode_cursor(cursor: &str) -> Result<ExperimentCursor, ApiError> {
+    cursor.split_once('~').map(|(at, id)| (at.to_owned(), id.to_owned())).ok_or_else(|| {
+        ApiError::invalid(format!("invalid page[cursor] '{cursor}': pass back meta.after"))
+    })
+}
+
+/// E10: experiments, newest first, with the client's filters.
+pub(crate) async fn list_experiments(
+    State(state): State<AppState>,
+    Reader(org): Reader,
+    RawQuery(query): RawQuery,
+) -> Result<JsonApi<Document<Vec<Resource<Experiment>>>>, ApiError> {
+    let query = Query::parse(query.as_deref())?;
+    let limit = query.int("page[limit]", 100, 1..=5000)? as usize;
+    let tags = match query.get("filter[metadata]").filter(|m| !m.is_empty()) {
+        None => Vec::new(),
+        Some(text) => match serde_json::from_str::<Value>(text) {
+            Ok(Value::Object(map)) => match map.get("tags") {
+                None => Vec::new(),
+                Some(Value::Array(tags)) if tags.iter().all(Value::is_string) => {
+                    tags.iter().filter_map(Value::as_str).map(str::to_owned).collect()
+                }
+                Some(_) => {
+                    return Err(ApiError::invalid(
+                        "filter[metadata].tags must be a list of strings",
+                    ));
+                }
+            },
+            _ => {
+                return Err(ApiError::invalid(
+                    "filter[metadata] must be a JSON object such as {\"tags\":[\"k:v\"]}",
+                ));
+            }
+        },
+    };
+    if query.get("filter[is_deleted]") == Some("true") {
+        return Ok(JsonApi(Document::page(Vec::new(), "")));
+    }
+    let filter = ExperimentFilter {
+        id: query.get("filter[id]").map(str::to_owned),
+        experiment: query.get("filter[experiment]").map(str::to_owned),
+        project_id: query.get("filter[project_id]").map(str::to_owned),
+        dataset_id: query.get("filter[dataset_id]").map(str::to_owned),
+        parent_ids: query.all("filter[parent_experiment_id]"),
+        tags,
+    };
+    let after =
+        query.get("page[cursor]").filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
+    let (found, next) = state.store.list_experiments(&org, &filter, after, limit).await?;
+    let next = next.as_ref().map(encode_cursor).unwrap_or_default();
+    Ok(JsonApi(Document::page(found.into_iter().map(resource).collect(), next)))
+}
+
+/// E11: stores metrics (and replayed spans). Answers 202.
+pub(crate) async fn post_events(
+    State(state): State<AppState>,
+    Writer(caller): Writer,
+    Segments(id): Segments<String>,
+    ApiJson(body): ApiJson<Request<PostEvents>>,
+) -> Result<impl IntoResponse, ApiError> {
+    state.store.post_events(&caller.org, &id, body.data.attributes).await?;
+    Ok(StatusCode::ACCEPTED)
+}
+
+fn events(id: String, events: ExperimentEvents) -> JsonApi<Document<Resource<ExperimentEvents>>> {
+    JsonApi(Document::one(Resource::new(id, EXPERIMENT_EVENTS, events)))
+}
+
+/// E12: the spans with their metrics, and the summary metrics.
+pub(crate) async fn get_events(
+    State(state): State<AppState>,
+    Reader(org): Reader,
+    Segments(id): Segments<String>,
+) -> Result<JsonApi<Document<Resource<ExperimentEvents>>>, ApiError> {
+    let found = state.store.experiment_events(&org, &id).await?;
+    Ok(events(id, found))
+}
+
+/// E12, by name: the events of the newest experiment `filter[experiment_name]` in project
+/// `filter[project_name]`.
+pub(crate) async fn events_by_name(
+    State(state): State<AppState>,
+    Reader(org): Reader,
+    RawQuery(query): RawQuery,
+) -> Result<JsonApi<Document<Resource<ExperimentEvents>>>, ApiError> {
+    let query = Query::parse(query.as_deref())?;
+    let required = |key: &str| {
+        query
+            .get(key)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::invalid(format!("{key} is required")))
+    };
+    let id = state
+        .store
+        .latest_experiment_named(
+            &org,
+            required("filter[project_name]")?,
+            required("filter[experiment_name]")?,
+        )
+        .await?;
+    let found = state.store.experiment_events(&org, &id).await?;
+    Ok(events(id, found))
+}

@@ -1,0 +1,762 @@
+//! Projects, datasets and their versioned records.
+//!
+//! A record is stored as a series of states. Each state is visible in the versions
+//! `from_version <= v < to_version` (`to_version` is NULL for the live state), so pulling
+//! any version returns that version's records exactly. A change made at version `t`
+//! closes the record's live state at `t` and opens a new one from `t`; a state opened at
+//! `t` itself is edited in place. The rules:
+//! - A change with `create_new_version` makes version `current + 1`; without it, it amends
+//!   the current version (a dataset at version 0 moves to 1 on its first change).
+//! - A request that changes nothing makes no version.
+//! - With `deduplicate`, an insert equal in input, expected output and metadata to a live
+//!   record is skipped. An insert whose id is live replaces that record.
+//! - Record ids chosen by the client are stored and returned unchanged.
+
+use std::collections::HashSet;
+
+use llmobs_core::datasets::{
+    BatchUpdate, Dataset, Project, Record, TagOperations, UploadResult, validate_tags,
+};
+use llmobs_core::jsonapi::Author;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use crate::error::{Error, NotFound, Result, on_unique};
+use crate::keys::OrgId;
+use crate::{Store, time};
+
+/// The longest record id accepted, in bytes.
+pub const MAX_RECORD_ID_BYTES: usize = 512;
+
+/// The detail of a records read at a version the dataset does not have.
+pub const INVALID_VERSION: &str =
+    "invalid version: version is greater than the current version or negative";
+
+/// One record of a bulk upload.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UploadRow {
+    /// The record id.
+    pub id: String,
+    /// The input.
+    pub input: Value,
+    /// The expected output, if any.
+    pub expected_output: Option<Value>,
+    /// The metadata, if any.
+    pub metadata: Option<Value>,
+}
+
+/// A page of records and the position to continue after, if more remain.
+pub type RecordPage = (Vec<(String, Record)>, Option<i64>);
+
+/// The state a record is written with.
+#[derive(Debug, Clone, PartialEq)]
+struct Content {
+    input: Value,
+    expected_output: Option<Value>,
+    metadata: Option<Value>,
+    tags: Vec<String>,
+}
+
+impl Content {
+    /// What deduplication compares: input, expected output and metadata.
+    fn hash(&self) -> String {
+        let text =
+            |v: &Option<Value>| v.as_ref().map_or_else(|| "\u{0}".to_owned(), Value::to_string);
+        let mut hasher = Sha256::new();
+        hasher.update(self.input.to_string());
+        hasher.update([0x1f]);
+        hasher.update(text(&self.expected_output));
+        hasher.update([0x1f]);
+        hasher.update(text(&self.metadata));
+        hex::encode(hasher.finalize())
+    }
+}
+
+/// A live record state as stored.
+struct Live {
+    from_version: i64,
+    position: i64,
+    canonical_id: String,
+    created_at: String,
+    content: Content,
+}
+
+fn parse_json(text: &str, what: &str) -> Result<Value> {
+    serde_json::from_str(text)
+        .map_err(|err| Error::Invalid(format!("stored {what} is not JSON: {err}")))
+}
+
+fn optional_json(row: &AnyRow, column: &str) -> Result<Option<Value>> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| parse_json(&t, column)).transpose()
+}
+
+fn tags_from_text(text: &str) -> Result<Vec<String>> {
+    serde_json::from_str(text)
+        .map_err(|err| Error::Invalid(format!("stored tags are not JSON: {err}")))
+}
+
+fn project_from_row(row: &AnyRow) -> Result<(String, Project)> {
+    Ok((
+        row.try_get("uuid")?,
+        Project {
+            author: Author { id: row.try_get("author")? },
+            name: row.try_get("name")?,
+            description: row.try_get("description")?,
+            created_at: row.try_get("created_at")?,
+            updated_at: row.try_get("updated_at")?,
+        },
+    ))
+}
+
+macro_rules! dataset_columns {
+    () => {
+        "uuid, project_uuid, name, description, current_version, author, created_at, updated_at, \
+         deleted_at"
+    };
+}
+
+fn dataset_from_row(row: &AnyRow) -> Result<(String, Dataset)> {
+    Ok((
+        row.try_get("uuid")?,
+        Dataset {
+            author: Author { id: row.try_get("author")? },
+            created_at: row.try_get("created_at")?,
+            current_version: row.try_get("current_version")?,
+            description: row.try_get("description")?,
+            name: row.try_get("name")?,
+            project_id: row.try_get("project_uuid")?,
+            updated_at: row.try_get("updated_at")?,
+            dataset_type: "user".to_owned(),
+            deleted_at: row.try_get("deleted_at")?,
+        },
+    ))
+}
+
+macro_rules! record_columns {
+    () => {
+        "record_id, canonical_id, input, expected_output, metadata, tags, author, created_at, \
+         updated_at, position, from_version"
+    };
+}
+
+fn record_from_row(row: &AnyRow, dataset_id: &str) -> Result<(String, Record)> {
+    let tags: String = row.try_get("tags")?;
+    Ok((
+        row.try_get("record_id")?,
+        Record {
+            author: Author { id: row.try_get("author")? },
+            canonical_id: row.try_get("canonical_id")?,
+            created_at: row.try_get("created_at")?,
+            dataset_id: dataset_id.to_owned(),
+            input: parse_json(&row.try_get::<String, _>("input")?, "input")?,
+            expected_output: optional_json(row, "expected_output")?,
+            metadata: optional_json(row, "metadata")?,
+            tags: tags_from_text(&tags)?,
+            updated_at: row.try_get("updated_at")?,
+            version: None,
+            deleted_at: None,
+        },
+    ))
+}
+
+fn check_record_id(id: &str) -> Result<()> {
+    if id.is_empty() || id.len() > MAX_RECORD_ID_BYTES {
+        return Err(Error::Invalid(format!(
+            "record ids must be 1 to {MAX_RECORD_ID_BYTES} bytes long, got {} bytes",
+            id.len()
+        )));
+    }
+    Ok(())
+}
+
+fn check_tags(tags: &[String]) -> Result<()> {
+    validate_tags(tags).map_err(|err| Error::Invalid(err.to_string()))
+}
+
+/// A 32-hex-digit id, the form the reference client uses.
+fn new_record_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Changes to one dataset inside one transaction, made at version `target`.
+struct Change<'a> {
+    conn: &'a mut AnyConnection,
+    dataset_id: &'a str,
+    author: &'a str,
+    target: i64,
+    next_position: i64,
+    now: String,
+    touched: Vec<(String, Record)>,
+}
+
+impl Change<'_> {
+    async fn live(&mut self, record_id: &str) -> Result<Option<Live>> {
+        let row = sqlx::query(
+            "SELECT from_version, position, canonical_id, created_at, input, expected_output, \
+             metadata, tags FROM dataset_records \
+             WHERE dataset_uuid = $1 AND record_id = $2 AND to_version IS NULL",
+        )
+        .bind(self.dataset_id)
+        .bind(record_id)
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(Live {
+            from_version: row.try_get("from_version")?,
+            position: row.try_get("position")?,
+            canonical_id: row.try_get("canonical_id")?,
+            created_at: row.try_get("created_at")?,
+            content: Content {
+                input: parse_json(&row.try_get::<String, _>("input")?, "input")?,
+                expected_output: optional_json(&row, "expected_output")?,
+                metadata: optional_json(&row, "metadata")?,
+                tags: tags_from_text(&row.try_get::<String, _>("tags")?)?,
+            },
+        }))
+    }
+
+    async fn has_duplicate(&mut self, content: &Content) -> Result<bool> {
+        let found: Option<String> = sqlx::query_scalar(
+            "SELECT record_id FROM dataset_records \
+             WHERE dataset_uuid = $1 AND content_hash = $2 AND to_version IS NULL LIMIT 1",
+        )
+        .bind(self.dataset_id)
+        .bind(content.hash())
+        .fetch_optional(&mut *self.conn)
+        .await?;
+        Ok(found.is_some())
+    }
+
+    /// Writes a new live state of `record_id`, replacing `previous` if there is one.
+    async fn write(
+        &mut self,
+        record_id: &str,
+        previous: Option<Live>,
+        content: Content,
+    ) -> Result<()> {
+        let (position, canonical_id, created_at) = match &previous {
+            Some(live) => (live.position, live.canonical_id.clone(), live.created_at.clone()),
+            None => {
+                self.next_position += 1;
+                (self.next_position, uuid::Uuid::new_v4().to_string(), self.now.clone())
+            }
+        };
+        if let Some(live) = &previous {
+            self.close(record_id, live).await?;
+        }
+        let text = |v: &Option<Value>| v.as_ref().map(Value::to_string);
+        sqlx::query(
+            "INSERT INTO dataset_records (dataset_uuid, record_id, from_version, to_version, \
+             position, canonical_id, input, expected_output, metadata, tags, content_hash, \
+             author, created_at, updated_at) \
+             VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(self.dataset_id)
+        .bind(record_id)
+        .bind(self.target)
+        .bind(position)
+        .bind(&canonical_id)
+        .bind(content.input.to_string())
+        .bind(text(&content.expected_output))
+        .bind(text(&content.metadata))
+        .bind(Value::from(content.tags.clone()).to_string())
+        .bind(content.hash())
+        .bind(self.author)
+        .bind(&created_at)
+        .bind(&self.now)
+        .execute(&mut *self.conn)
+        .await?;
+        self.touched.push((
+            record_id.to_owned(),
+            Record {
+                author: Author { id: self.author.to_owned() },
+                canonical_id,
+                created_at,
+                dataset_id: self.dataset_id.to_owned(),
+                input: content.input,
+                expected_output: content.expected_output,
+                metadata: content.metadata,
+                tags: content.tags,
+                updated_at: self.now.clone(),
+                version: Some(self.target),
+                deleted_at: None,
+            },
+        ));
+        Ok(())
+    }
+
+    /// Ends the live state at the target version: a state opened at the target itself is
+    /// removed, an older one stays visible in the versions before it.
+    async fn close(&mut self, record_id: &str, live: &Live) -> Result<()> {
+        if live.from_version == self.target {
+            sqlx::query(
+                "DELETE FROM dataset_records \
+                 WHERE dataset_uuid = $1 AND record_id = $2 AND from_version = $3",
+            )
+            .bind(self.dataset_id)
+            .bind(record_id)
+            .bind(self.target)
+            .execute(&mut *self.conn)
+            .await?;
+        } else {
+            sqlx::query(
+                "UPDATE dataset_records SET to_version = $3 \
+                 WHERE dataset_uuid = $1 AND record_id = $2 AND to_version IS NULL",
+            )
+            .bind(self.dataset_id)
+            .bind(record_id)
+            .bind(self.target)
+            .execute(&mut *self.conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    async fn insert(&mut self, id: String, content: Content, deduplicate: bool) -> Result<()> {
+        if deduplicate && self.has_duplicate(&content).await? {
+            return Ok(());
+        }
+        let previous = self.live(&id).await?;
+        if previous.as_ref().is_some_and(|live| live.content == content) {
+            return Ok(());
+        }
+        self.write(&id, previous, content).await
+    }
+
+    async fn update(
+        &mut self,
+        id: &str,
+        change: Content,
+        ops: Option<&TagOperations>,
+    ) -> Result<()> {
+        let Some(live) = self.live(id).await? else { return Ok(()) };
+        let mut next = live.content.clone();
+        if !change.input.is_null() {
+            next.input = change.input;
+        }
+        if change.expected_output.is_some() {
+            next.expected_output = change.expected_output;
+        }
+        if change.metadata.is_some() {
+            next.metadata = change.metadata;
+        }
+        if let Some(ops) = ops {
+            ops.apply(&mut next.tags);
+        }
+        if next == live.content {
+            return Ok(());
+        }
+        self.write(id, Some(live), next).await
+    }
+
+    async fn delete(&mut self, id: &str) -> Result<()> {
+        let Some(live) = self.live(id).await? else { return Ok(()) };
+        self.close(id, &live).await?;
+        self.touched.push((
+            id.to_owned(),
+            Record {
+                author: Author { id: self.author.to_owned() },
+                canonical_id: live.canonical_id,
+                created_at: live.created_at,
+                dataset_id: self.dataset_id.to_owned(),
+                input: live.content.input,
+                expected_output: live.content.expected_output,
+                metadata: live.content.metadata,
+                tags: live.content.tags,
+                updated_at: self.now.clone(),
+                version: Some(self.target),
+                deleted_at: Some(self.now.clone()),
+            },
+        ));
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Returns the org's project named `name`, creating it if needed.
+    pub async fn project_by_name(
+        &self,
+        org: &OrgId,
+        author: &str,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<(String, Project)> {
+        if name.trim().is_empty() {
+            return Err(Error::Invalid("a project needs a non-empty name".into()));
+        }
+        let select = "SELECT uuid, name, description, author, created_at, updated_at FROM projects \
+                      WHERE org_uuid = $1 AND name = $2";
+        if let Some(row) =
+            sqlx::query(select).bind(&org.0).bind(name).fetch_optional(&self.read).await?
+        {
+            return project_from_row(&row);
+        }
+        let now = time::now();
+        let inserted = sqlx::query(
+            "INSERT INTO projects (uuid, org_uuid, name, description, author, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(&org.0)
+        .bind(name)
+        .bind(description.unwrap_or(""))
+        .bind(author)
+        .bind(&now)
+        .execute(&self.write)
+        .await;
+        if let Err(err) = inserted {
+            // A unique violation means another request created it meanwhile: read theirs.
+            match on_unique(err, "project") {
+                Error::Conflict(_) => {}
+                other => return Err(other),
+            }
+        }
+        let row = sqlx::query(select).bind(&org.0).bind(name).fetch_one(&self.write).await?;
+        project_from_row(&row)
+    }
+
+    /// The org's project `project_id`.
+    pub async fn project(&self, org: &OrgId, project_id: &str) -> Result<(String, Project)> {
+        let row = sqlx::query(
+            "SELECT uuid, name, description, author, created_at, updated_at FROM projects \
+             WHERE org_uuid = $1 AND uuid = $2",
+        )
+        .bind(&org.0)
+        .bind(project_id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or_else(|| {
+            Error::NotFound(NotFound::Other(format!("project '{project_id}' not found")))
+        })?;
+        project_from_row(&row)
+    }
+
+    /// Creates an empty dataset (version 0). [`Error::Conflict`] if the project already has
+    /// a live dataset of that name.
+    pub async fn create_dataset(
+        &self,
+        org: &OrgId,
+        author: &str,
+        project_id: &str,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<(String, Dataset)> {
+        if name.trim().is_empty() {
+            return Err(Error::Invalid("a dataset needs a non-empty name".into()));
+        }
+        self.project(org, project_id).await?;
+        let now = time::now();
+        let uuid = uuid::Uuid::new_v4().to_string();
+        let mut tx = self.write.begin().await?;
+        let existing: Option<String> = sqlx::query_scalar(
+            "SELECT uuid FROM datasets WHERE project_uuid = $1 AND name = $2 AND deleted_at IS NULL",
+        )
+        .bind(project_id)
+        .bind(name)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if existing.is_some() {
+            return Err(Error::Conflict("a dataset with this name already exists in the project"));
+        }
+        sqlx::query(
+            "INSERT INTO datasets (uuid, org_uuid, project_uuid, name, description, \
+             current_version, record_seq, author, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $7, $7)",
+        )
+        .bind(&uuid)
+        .bind(&org.0)
+        .bind(project_id)
+        .bind(name)
+        .bind(description.unwrap_or(""))
+        .bind(author)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.dataset(org, Some(project_id), &uuid).await
+    }
+
+    /// The project's live datasets, optionally only those named `name` (exact match).
+    pub async fn find_datasets(
+        &self,
+        org: &OrgId,
+        project_id: &str,
+        name: Option<&str>,
+    ) -> Result<Vec<(String, Dataset)>> {
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            dataset_columns!(),
+            " FROM datasets WHERE org_uuid = $1 AND project_uuid = $2 AND deleted_at IS NULL \
+             AND ($3 IS NULL OR name = $3) ORDER BY created_at, uuid"
+        ))
+        .bind(&org.0)
+        .bind(project_id)
+        .bind(name)
+        .fetch_all(&self.read)
+        .await?;
+        rows.iter().map(dataset_from_row).collect()
+    }
+
+    /// A live dataset of the org, in `project_id` when given.
+    pub async fn dataset(
+        &self,
+        org: &OrgId,
+        project_id: Option<&str>,
+        dataset_id: &str,
+    ) -> Result<(String, Dataset)> {
+        let row = sqlx::query(concat!(
+            "SELECT ",
+            dataset_columns!(),
+            " FROM datasets WHERE org_uuid = $1 AND uuid = $2 AND deleted_at IS NULL \
+             AND ($3 IS NULL OR project_uuid = $3)"
+        ))
+        .bind(&org.0)
+        .bind(dataset_id)
+        .bind(project_id)
+        .fetch_optional(&self.read)
+        .await?
+        .ok_or_else(|| {
+            Error::NotFound(NotFound::Other(format!("dataset '{dataset_id}' not found")))
+        })?;
+        dataset_from_row(&row)
+    }
+
+    /// Up to `limit` records of `version` (the current one when `None` or 0) after
+    /// position `after`, in insertion order, and where the next page starts.
+    pub async fn records(
+        &self,
+        org: &OrgId,
+        project_id: &str,
+        dataset_id: &str,
+        version: Option<i64>,
+        after: i64,
+        limit: usize,
+    ) -> Result<RecordPage> {
+        let (_, dataset) = self.dataset(org, Some(project_id), dataset_id).await?;
+        let version = match version {
+            None | Some(0) => dataset.current_version,
+            Some(v) if v < 0 || v > dataset.current_version => {
+                return Err(Error::Invalid(INVALID_VERSION.into()));
+            }
+            Some(v) => v,
+        };
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            record_columns!(),
+            " FROM dataset_records WHERE dataset_uuid = $1 AND position > $2 \
+             AND from_version <= $3 AND (to_version IS NULL OR to_version > $3) \
+             ORDER BY position LIMIT $4"
+        ))
+        .bind(dataset_id)
+        .bind(after)
+        .bind(version)
+        .bind(limit as i64 + 1)
+        .fetch_all(&self.read)
+        .await?;
+        let more = rows.len() > limit;
+        let mut records = Vec::with_capacity(limit.min(rows.len()));
+        let mut last = after;
+        for row in rows.iter().take(limit) {
+            last = row.try_get("position")?;
+            records.push(record_from_row(row, dataset_id)?);
+        }
+        Ok((records, more.then_some(last)))
+    }
+
+    /// Applies a batch of inserts, updates and deletes, all or nothing. Returns every
+    /// record it touched (deleted ones with `deleted_at`), each with the resulting version;
+    /// empty when nothing changed.
+    pub async fn batch_update(
+        &self,
+        org: &OrgId,
+        author: &str,
+        project_id: &str,
+        dataset_id: &str,
+        batch: BatchUpdate,
+    ) -> Result<Vec<(String, Record)>> {
+        // Validate everything before writing anything.
+        let mut inserts = Vec::with_capacity(batch.insert_records.len());
+        for (index, record) in batch.insert_records.into_iter().enumerate() {
+            let id = record.id.unwrap_or_else(new_record_id);
+            check_record_id(&id)
+                .map_err(|e| Error::Invalid(format!("insert_records[{index}]: {e}")))?;
+            let tags = record.tags.unwrap_or_default();
+            check_tags(&tags)
+                .map_err(|e| Error::Invalid(format!("insert_records[{index}]: {e}")))?;
+            let content = Content {
+                input: record.input,
+                expected_output: record.expected_output,
+                metadata: record.metadata,
+                tags,
+            };
+            inserts.push((id, content));
+        }
+        for (index, update) in batch.update_records.iter().enumerate() {
+            let ops = update
+                .tag_operations
+                .iter()
+                .flat_map(|o| [&o.add, &o.remove, &o.set].into_iter().flatten().flatten());
+            validate_tags(ops)
+                .map_err(|e| Error::Invalid(format!("update_records[{index}]: {e}")))?;
+        }
+        self.dataset(org, Some(project_id), dataset_id).await?;
+        let mut tx = self.write.begin().await?;
+        let (current, seq): (i64, i64) =
+            sqlx::query_as("SELECT current_version, record_seq FROM datasets WHERE uuid = $1")
+                .bind(dataset_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let target = if batch.create_new_version { current + 1 } else { current.max(1) };
+        let mut change = Change {
+            conn: &mut tx,
+            dataset_id,
+            author,
+            target,
+            next_position: seq,
+            now: time::now(),
+            touched: Vec::new(),
+        };
+        for (id, content) in inserts {
+            change.insert(id, content, batch.deduplicate).await?;
+        }
+        for update in batch.update_records {
+            let content = Content {
+                input: update.input.unwrap_or(Value::Null),
+                expected_output: update.expected_output,
+                metadata: update.metadata,
+                tags: Vec::new(),
+            };
+            change.update(&update.id, content, update.tag_operations.as_ref()).await?;
+        }
+        for id in &batch.delete_records {
+            change.delete(id).await?;
+        }
+        let (touched, next_position, now) = (change.touched, change.next_position, change.now);
+        if touched.is_empty() {
+            return Ok(Vec::new());
+        }
+        sqlx::query(
+            "UPDATE datasets SET current_version = $2, record_seq = $3, updated_at = $4 WHERE uuid = $1",
+        )
+        .bind(dataset_id)
+        .bind(target)
+        .bind(next_position)
+        .bind(&now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(touched)
+    }
+
+    /// Stores a bulk upload as a new version: records whose id is live are replaced (their
+    /// tags kept), others inserted. With `deduplicate`, rows equal to an earlier row of the
+    /// same upload are skipped.
+    pub async fn upload_records(
+        &self,
+        org: &OrgId,
+        author: &str,
+        dataset_id: &str,
+        rows: Vec<UploadRow>,
+        deduplicate: bool,
+    ) -> Result<UploadResult> {
+        for (index, row) in rows.iter().enumerate() {
+            check_record_id(&row.id)
+                .map_err(|e| Error::Invalid(format!("row {}: {e}", index + 2)))?;
+        }
+        self.dataset(org, None, dataset_id).await?;
+        let mut tx = self.write.begin().await?;
+        let (current, seq): (i64, i64) =
+            sqlx::query_as("SELECT current_version, record_seq FROM datasets WHERE uuid = $1")
+                .bind(dataset_id)
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut change = Change {
+            conn: &mut tx,
+            dataset_id,
+            author,
+            target: current + 1,
+            next_position: seq,
+            now: time::now(),
+            touched: Vec::new(),
+        };
+        let mut seen = HashSet::new();
+        for row in rows {
+            let mut content = Content {
+                input: row.input,
+                expected_output: row.expected_output,
+                metadata: row.metadata,
+                tags: Vec::new(),
+            };
+            if deduplicate && !seen.insert(content.hash()) {
+                continue;
+            }
+            let previous = change.live(&row.id).await?;
+            if let Some(live) = &previous {
+                content.tags.clone_from(&live.content.tags);
+                if live.content == content {
+                    continue;
+                }
+            }
+            change.write(&row.id, previous, content).await?;
+        }
+        let (changed, next_position, now) =
+            (!change.touched.is_empty(), change.next_position, change.now);
+        let version = if changed { current + 1 } else { current };
+        if changed {
+            sqlx::query(
+                "UPDATE datasets SET current_version = $2, record_seq = $3, updated_at = $4 \
+                 WHERE uuid = $1",
+            )
+            .bind(dataset_id)
+            .bind(version)
+            .bind(next_position)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(UploadResult {
+            dataset_id: dataset_id.to_owned(),
+            last_used: now,
+            version_number: version,
+        })
+    }
+
+    /// Soft-deletes datasets of the org; unknown ids are skipped. Returns those deleted.
+    pub async fn delete_datasets(
+        &self,
+        org: &OrgId,
+        ids: &[String],
+    ) -> Result<Vec<(String, Dataset)>> {
+        let now = time::now();
+        let mut deleted = Vec::new();
+        let mut tx = self.write.begin().await?;
+        for id in ids {
+            let changed = sqlx::query(
+                "UPDATE datasets SET deleted_at = $3, updated_at = $3 \
+                 WHERE org_uuid = $1 AND uuid = $2 AND deleted_at IS NULL",
+            )
+            .bind(&org.0)
+            .bind(id)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await?;
+            if changed.rows_affected() > 0 {
+                let row = sqlx::query(concat!(
+                    "SELECT ",
+                    dataset_columns!(),
+                    " FROM datasets WHERE uuid = $1"
+                ))
+                .bind(id)
+                .fetch_one(&mut *tx)
+                .await?;
+                deleted.push(dataset_from_row(&row)?);
+            }
+        }
+        tx.commit().await?;
+        Ok(deleted)
+    }
+}
