@@ -46,7 +46,9 @@ impl StoreArgs {
             (Database::Sqlite(path), Err(err)) => {
                 Err(err).with_context(|| format!("opening {}", path.display()))
             }
-            (Database::Postgres(_), Err(err)) => Err(err).context("opening the PostgreSQL database"),
+            (Database::Postgres(_), Err(err)) => {
+                Err(err).context("opening the PostgreSQL database")
+            }
         }
     }
 }

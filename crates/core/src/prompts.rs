@@ -588,8 +588,8 @@ mod tests {
         let deleted = Deleted { id: "u".into(), prompt_id: "p".into(), deleted_at: "t".into() };
         let text = serde_json::to_string(&deleted).unwrap();
         assert_eq!(text, r#"{"ID":"u","prompt_id":"p","deleted_at":"t"}"#);
-        let back: Deleted = serde_json::from_str(r#"{"id":"u","prompt_id":"p","deleted_at":"t"}"#)
-            .unwrap();
+        let back: Deleted =
+            serde_json::from_str(r#"{"id":"u","prompt_id":"p","deleted_at":"t"}"#).unwrap();
         assert_eq!(back, deleted);
     }
 
