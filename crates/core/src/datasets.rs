@@ -20,6 +20,7 @@ pub const MAX_RECORDS_PAGE: usize = 10_000;
 
 /// E1 request: create-or-get a project by name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProjectRequest {
     /// The project's name, unique in the org.
     pub name: String,
@@ -30,6 +31,7 @@ pub struct ProjectRequest {
 
 /// A project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Project {
     /// Who created it.
     pub author: Author,
@@ -46,6 +48,7 @@ pub struct Project {
 
 /// E2 request: create a dataset in a project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DatasetRequest {
     /// The dataset's name.
     pub name: String,
@@ -56,6 +59,7 @@ pub struct DatasetRequest {
 
 /// A dataset (E2, E3, E7).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Dataset {
     /// Who created it.
     pub author: Author,
@@ -82,6 +86,7 @@ pub struct Dataset {
 
 /// A dataset record (E4 items, E5 answers).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Record {
     /// Who last wrote it.
     pub author: Author,
@@ -92,12 +97,15 @@ pub struct Record {
     /// Its dataset.
     pub dataset_id: String,
     /// The input; any JSON.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub input: Value,
     /// The expected output; omitted when never set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub expected_output: Option<Value>,
     /// Metadata; omitted when never set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Option<Value>,
     /// `key:value` tags; omitted when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -114,6 +122,7 @@ pub struct Record {
 
 /// E5 request attributes: changes to a dataset's records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BatchUpdate {
     /// New records.
     #[serde(default)]
@@ -138,14 +147,18 @@ fn yes() -> bool {
 
 /// A record to insert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InsertRecord {
     /// The input (required).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub input: Value,
     /// The expected output; `null` or absent for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub expected_output: Option<Value>,
     /// Metadata; `null` or absent for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Option<Value>,
     /// The record id the client chose; the server makes one when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,17 +170,21 @@ pub struct InsertRecord {
 
 /// A change to a stored record; `null` fields stay as they are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateRecord {
     /// The record's id.
     pub id: String,
     /// A new input.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub input: Option<Value>,
     /// A new expected output (`""` erases it).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub expected_output: Option<Value>,
     /// New metadata (`{}` erases it).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Option<Value>,
     /// Tag changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -176,6 +193,7 @@ pub struct UpdateRecord {
 
 /// Tag changes, applied remove, then add, then set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TagOperations {
     /// Tags to add.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -208,6 +226,7 @@ impl TagOperations {
 
 /// E6 answer attributes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadResult {
     /// The dataset.
     pub dataset_id: String,
@@ -219,6 +238,7 @@ pub struct UploadResult {
 
 /// E7 request attributes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeleteDatasets {
     /// `soft` (the only kind).
     #[serde(rename = "type", default)]

@@ -19,6 +19,7 @@ pub const STATUSES: [&str; 4] = ["running", "completed", "failed", "interrupted"
 
 /// E8 request attributes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateExperiment {
     /// The logical name; the run name is derived from it.
     pub name: String,
@@ -34,9 +35,11 @@ pub struct CreateExperiment {
     pub dataset_version: Option<i64>,
     /// The experiment's configuration.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub config: Option<Map<String, Value>>,
     /// Metadata, with `tags`.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Option<Map<String, Value>>,
     /// Append the creation time to the run name (default true).
     #[serde(default)]
@@ -51,6 +54,7 @@ pub struct CreateExperiment {
 
 /// E9 request attributes: only what changes.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateExperiment {
     /// `running`, `completed`, `failed` or `interrupted`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -62,6 +66,7 @@ pub struct UpdateExperiment {
 
 /// An experiment (E8 answer, E10 items).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Experiment {
     /// Who created it.
     pub author: Author,
@@ -78,14 +83,17 @@ pub struct Experiment {
     /// Description.
     pub description: String,
     /// Configuration.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub config: Map<String, Value>,
     /// Number of runs.
     pub run_count: i64,
     /// Metadata, with `tags`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Map<String, Value>,
     /// The experiment this one re-scores.
     pub parent_experiment_id: Option<String>,
     /// Aggregates over its spans and metrics.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub aggregate_data: Option<Value>,
     /// Status; `null` until a run starts.
     pub status: Option<String>,
@@ -99,6 +107,7 @@ pub struct Experiment {
 
 /// E11 request attributes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PostEvents {
     /// `experiments`.
     #[serde(default)]
@@ -116,6 +125,7 @@ pub struct PostEvents {
 
 /// E12 answer attributes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ExperimentEvents {
     /// Spans in start order, each with its `eval_metrics`.
     pub spans: Vec<Value>,
@@ -125,15 +135,19 @@ pub struct ExperimentEvents {
 
 /// E13 request attributes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InferRequest {
     /// What the evaluator judges: by default `span_input`, `span_output`, `meta`, ids.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub context: Value,
 }
 
 /// E13 answer attributes.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InferResult {
     /// The verdict; any JSON.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub value: Value,
     /// `pass`, `fail` or null.
     pub assessment: Option<String>,
@@ -143,6 +157,7 @@ pub struct InferResult {
     pub status: String,
     /// On failure: `{"type", "message", "recommended_resolution"}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub error: Option<Value>,
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 /// A request document: `{"data": {...}}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Request<A> {
     /// The resource sent.
     pub data: RequestData<A>,
@@ -15,6 +16,7 @@ pub struct Request<A> {
 
 /// The `data` of a [`Request`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RequestData<A> {
     /// The resource type, such as `datasets`.
     #[serde(rename = "type")]
@@ -35,6 +37,7 @@ impl<A> Request<A> {
 
 /// One resource of an answer.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Resource<A> {
     /// Its id.
     pub id: String,
@@ -54,6 +57,7 @@ impl<A> Resource<A> {
 
 /// An answer: one resource, or a list with paging metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Document<T> {
     /// The resource or resources.
     pub data: T,
@@ -78,6 +82,7 @@ impl<A> Document<Vec<Resource<A>>> {
 
 /// Paging metadata.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Meta {
     /// The cursor of the next page; empty on the last page.
     #[serde(default)]
@@ -86,6 +91,7 @@ pub struct Meta {
 
 /// `{"id": …}`: who made a resource.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Author {
     /// The user's UUID.
     pub id: String,

@@ -58,6 +58,8 @@ fn record((id, record): (String, Record)) -> Resource<Record> {
 }
 
 /// E1: returns the project with this name, creating it if needed.
+#[utoipa::path(post, path = "/api/unstable/llm-obs/v1/projects", tag = "datasets", request_body = Request<ProjectRequest>,
+    responses((status = 200, body = Document<Resource<Project>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_project(
     State(state): State<AppState>,
     Writer(caller): Writer,
@@ -77,6 +79,9 @@ pub(crate) async fn create_project(
 }
 
 /// E2: creates an empty dataset (version 0) in a project.
+#[utoipa::path(post, path = "/api/unstable/llm-obs/v1/{project_id}/datasets", tag = "datasets", params(("project_id" = String, Path)),
+    request_body = Request<DatasetRequest>,
+    responses((status = 200, body = Document<Resource<Dataset>>), (status = 404, body = llmobs_core::error::ErrorBody), (status = 409, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_dataset(
     State(state): State<AppState>,
     Writer(caller): Writer,
@@ -98,6 +103,9 @@ pub(crate) async fn create_dataset(
 }
 
 /// E3: the project's datasets, by exact name with `filter[name]`.
+#[utoipa::path(get, path = "/api/unstable/llm-obs/v1/{project_id}/datasets", tag = "datasets",
+    params(("project_id" = String, Path), ("filter[name]" = Option<String>, Query)),
+    responses((status = 200, body = Document<Vec<Resource<Dataset>>>)))]
 pub(crate) async fn find_datasets(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -111,6 +119,10 @@ pub(crate) async fn find_datasets(
 
 /// E4: a page of records of a version (`filter[version]`, latest by default), optionally
 /// only those with any of the `filter[tags]`. `meta.after` is the next page's cursor.
+#[utoipa::path(get, path = "/api/unstable/llm-obs/v1/{project_id}/datasets/{dataset_id}/records", tag = "datasets",
+    params(("project_id" = String, Path), ("dataset_id" = String, Path), ("filter[version]" = Option<i64>, Query),
+        ("filter[tags]" = Option<Vec<String>>, Query), ("page[cursor]" = Option<String>, Query), ("page[limit]" = Option<i64>, Query)),
+    responses((status = 200, body = Document<Vec<Resource<Record>>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn list_records(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -139,6 +151,9 @@ pub(crate) async fn list_records(
 }
 
 /// E5: inserts, updates and deletes records, all or nothing.
+#[utoipa::path(post, path = "/api/unstable/llm-obs/v1/{project_id}/datasets/{dataset_id}/batch_update", tag = "datasets",
+    params(("project_id" = String, Path), ("dataset_id" = String, Path)), request_body = Request<BatchUpdate>,
+    responses((status = 200, body = Document<Vec<Resource<Record>>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn batch_update(
     State(state): State<AppState>,
     Writer(caller): Writer,
@@ -154,6 +169,10 @@ pub(crate) async fn batch_update(
 
 /// E6: replaces or inserts every record of a CSV file (`input,expected_output,metadata,id`,
 /// the first three cells JSON) as one new version. A broken row stores nothing.
+#[utoipa::path(post, path = "/api/unstable/llm-obs/v1/datasets/{dataset_id}/records/upload", tag = "datasets",
+    params(("dataset_id" = String, Path), ("deduplicate" = Option<bool>, Query)),
+    request_body(content_type = "multipart/form-data", description = "a `file` field: CSV with columns input,expected_output,metadata,id"),
+    responses((status = 200, body = Document<Resource<UploadResult>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn upload_records(
     State(state): State<AppState>,
     Writer(caller): Writer,
@@ -238,7 +257,7 @@ fn parse_upload(bytes: &[u8]) -> Result<Vec<UploadRow>, ApiError> {
         let optional = |index: Option<usize>, name: &str| -> Result<Option<Value>, ApiError> {
             match index {
                 None => Ok(None),
-                Some(index) => cell(index, name).map(|v| (v != Value::from("")).then_some(v)),
+                Some(index) => cell(index, name).map(|v| (v != "").then_some(v)),
             }
         };
         rows.push(UploadRow {
@@ -252,6 +271,8 @@ fn parse_upload(bytes: &[u8]) -> Result<Vec<UploadRow>, ApiError> {
 }
 
 /// E7: soft-deletes datasets.
+#[utoipa::path(post, path = "/api/unstable/llm-obs/v1/datasets/delete", tag = "datasets", request_body = Request<DeleteDatasets>,
+    responses((status = 200, body = Document<Vec<Resource<Dataset>>>)))]
 pub(crate) async fn delete_datasets(
     State(state): State<AppState>,
     Writer(caller): Writer,

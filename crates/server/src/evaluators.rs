@@ -39,6 +39,9 @@ fn failure(status: StatusCode, failure: Failure) -> Response {
 }
 
 /// E13: runs the evaluator named `eval_name` on the context.
+#[utoipa::path(post, path = "/api/unstable/llm-obs/v1/evaluators/{eval_name}/infer", tag = "evaluators",
+    params(("eval_name" = String, Path)), request_body = Request<InferRequest>,
+    responses((status = 200, description = "`data.attributes` is an InferResult"), (status = 404, description = "evaluator_not_found")))]
 pub(crate) async fn infer(
     State(state): State<AppState>,
     Writer(caller): Writer,
@@ -88,6 +91,9 @@ pub(crate) async fn infer(
 
 /// E14: stores an LLM judge (`evaluation.eval_name` with its applications), replacing one
 /// of the same name. Answers exactly 200.
+#[utoipa::path(put, path = "/api/unstable/llm-obs/v1/config/evaluators/custom", tag = "evaluators",
+    request_body(content = Object, description = "`data.attributes.evaluation` with eval_name and applications"),
+    responses((status = 200), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn publish(
     State(state): State<AppState>,
     Writer(caller): Writer,

@@ -41,6 +41,8 @@ fn resource((id, experiment): (String, Experiment)) -> Resource<Experiment> {
 
 /// E8: creates an experiment; its run name is `<name>-<epoch ms>` unless `ensure_unique`
 /// is false.
+#[utoipa::path(post, path = "/api/unstable/llm-obs/v1/experiments", tag = "experiments", request_body = Request<CreateExperiment>,
+    responses((status = 200, body = Document<Resource<Experiment>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_experiment(
     State(state): State<AppState>,
     Writer(caller): Writer,
@@ -52,6 +54,9 @@ pub(crate) async fn create_experiment(
 }
 
 /// E9: sets the status and/or error.
+#[utoipa::path(patch, path = "/api/unstable/llm-obs/v1/experiments/{experiment_id}", tag = "experiments",
+    params(("experiment_id" = String, Path)), request_body = Request<UpdateExperiment>,
+    responses((status = 200, body = Document<Resource<Experiment>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn update_experiment(
     State(state): State<AppState>,
     Writer(caller): Writer,
@@ -73,6 +78,12 @@ fn decode_cursor(cursor: &str) -> Result<ExperimentCursor, ApiError> {
 }
 
 /// E10: experiments, newest first, with the client's filters.
+#[utoipa::path(get, path = "/api/unstable/llm-obs/v1/experiments", tag = "experiments",
+    params(("filter[id]" = Option<String>, Query), ("filter[experiment]" = Option<String>, Query),
+        ("filter[project_id]" = Option<String>, Query), ("filter[dataset_id]" = Option<String>, Query),
+        ("filter[parent_experiment_id]" = Option<Vec<String>>, Query), ("filter[metadata]" = Option<String>, Query),
+        ("page[limit]" = Option<i64>, Query), ("page[cursor]" = Option<String>, Query)),
+    responses((status = 200, body = Document<Vec<Resource<Experiment>>>)))]
 pub(crate) async fn list_experiments(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -120,6 +131,9 @@ pub(crate) async fn list_experiments(
 }
 
 /// E11: stores metrics (and replayed spans). Answers 202.
+#[utoipa::path(post, path = "/api/unstable/llm-obs/v1/experiments/{experiment_id}/events", tag = "experiments",
+    params(("experiment_id" = String, Path)), request_body = Request<PostEvents>,
+    responses((status = 202), (status = 400, body = llmobs_core::error::ErrorBody), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn post_events(
     State(state): State<AppState>,
     Writer(caller): Writer,
@@ -135,6 +149,9 @@ fn events(id: String, events: ExperimentEvents) -> JsonApi<Document<Resource<Exp
 }
 
 /// E12: the spans with their metrics, and the summary metrics.
+#[utoipa::path(get, path = "/api/unstable/llm-obs/v1/experiments/{experiment_id}/events", tag = "experiments",
+    params(("experiment_id" = String, Path)),
+    responses((status = 200, body = Document<Resource<ExperimentEvents>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn get_events(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -146,6 +163,9 @@ pub(crate) async fn get_events(
 
 /// E12, by name: the events of the newest experiment `filter[experiment_name]` in project
 /// `filter[project_name]`.
+#[utoipa::path(get, path = "/api/unstable/llm-obs/v1/experiments/events", tag = "experiments",
+    params(("filter[project_name]" = String, Query), ("filter[experiment_name]" = String, Query)),
+    responses((status = 200, body = Document<Resource<ExperimentEvents>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn events_by_name(
     State(state): State<AppState>,
     Reader(org): Reader,

@@ -92,6 +92,9 @@ fn spans_of(body: Value) -> Result<Vec<Map<String, Value>>, ApiError> {
 }
 
 /// E15: stores LLM Observability spans. Answers 202.
+#[utoipa::path(post, path = "/api/v2/llmobs", tag = "intake",
+    request_body(content = Vec<Object>, description = "event wrappers, each with a `spans` list; gzip accepted; also under /evp_proxy/v2"),
+    responses((status = 202), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn spans(
     State(state): State<AppState>,
     Intake(org): Intake,
@@ -104,6 +107,9 @@ pub(crate) async fn spans(
 }
 
 /// E16: stores evaluation metrics. Answers 202.
+#[utoipa::path(post, path = "/api/intake/llm-obs/v2/eval-metric", tag = "intake",
+    request_body(content = Object, description = "`data.attributes.metrics`; also under /evp_proxy/v2"),
+    responses((status = 202), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn eval_metrics(
     State(state): State<AppState>,
     Intake(org): Intake,

@@ -4,7 +4,8 @@ use axum::Json;
 use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
-use crate::prompts;
+use crate::jsonapi::FAMILIES;
+use crate::{datasets, evaluators, experiments, intake, pages, prompts};
 
 /// The document, built from the route annotations.
 #[derive(OpenApi)]
@@ -24,6 +25,25 @@ use crate::prompts;
         prompts::create_version,
         prompts::get_version,
         prompts::update_version,
+        datasets::create_project,
+        datasets::create_dataset,
+        datasets::find_datasets,
+        datasets::list_records,
+        datasets::batch_update,
+        datasets::upload_records,
+        datasets::delete_datasets,
+        experiments::create_experiment,
+        experiments::update_experiment,
+        experiments::list_experiments,
+        experiments::post_events,
+        experiments::get_events,
+        experiments::events_by_name,
+        evaluators::infer,
+        evaluators::publish,
+        intake::spans,
+        intake::eval_metrics,
+        pages::experiment,
+        pages::dataset,
     ),
     components(schemas(
         llmobs_core::error::ErrorBody,
@@ -31,7 +51,14 @@ use crate::prompts;
         llmobs_core::prompts::ResolveData,
         llmobs_core::prompts::ResolveAttributes,
     )),
-    tags((name = "prompts", description = "The prompt registry"))
+    tags(
+        (name = "prompts", description = "The prompt registry"),
+        (name = "datasets", description = "Projects, datasets and versioned records"),
+        (name = "experiments", description = "Experiments and their events"),
+        (name = "evaluators", description = "Remote evaluators"),
+        (name = "intake", description = "Span and eval-metric intake"),
+        (name = "pages", description = "HTML pages"),
+    )
 )]
 struct ApiDoc;
 
@@ -45,7 +72,24 @@ async fn healthz() {}
 #[allow(dead_code)]
 async fn openapi_json() {}
 
+/// The document, with every datasets and experiments path under both path families.
+fn build() -> utoipa::openapi::OpenApi {
+    let mut doc = ApiDoc::openapi();
+    let [first, second] = FAMILIES;
+    let copies: Vec<_> = doc
+        .paths
+        .paths
+        .iter()
+        .filter(|(path, _)| {
+            path.starts_with(first) && !path.starts_with(llmobs_core::prompts::PROMPTS_PATH)
+        })
+        .map(|(path, item)| (path.replacen(first, second, 1), item.clone()))
+        .collect();
+    doc.paths.paths.extend(copies);
+    doc
+}
+
 /// Serves the document.
 pub(crate) async fn document() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
+    Json(build())
 }

@@ -29,7 +29,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// Who may see a page: `None` for a loopback visitor without a key (any org).
-struct Viewer(Option<OrgId>);
+pub(crate) struct Viewer(Option<OrgId>);
 
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = ApiError;
@@ -92,7 +92,10 @@ async fn owner(state: &AppState, viewer: Viewer, table: &str, id: &str) -> Resul
     }
 }
 
-async fn experiment(
+/// The experiment page.
+#[utoipa::path(get, path = "/llm/experiments/{experiment_id}", tag = "pages",
+    params(("experiment_id" = String, Path)), responses((status = 200, content_type = "text/html")))]
+pub(crate) async fn experiment(
     State(state): State<AppState>,
     viewer: Viewer,
     Segments(id): Segments<String>,
@@ -156,7 +159,10 @@ async fn experiment(
     Ok(page(&escape(&experiment.name), &body))
 }
 
-async fn dataset(
+/// The dataset page.
+#[utoipa::path(get, path = "/llm/datasets/{dataset_id}", tag = "pages",
+    params(("dataset_id" = String, Path)), responses((status = 200, content_type = "text/html")))]
+pub(crate) async fn dataset(
     State(state): State<AppState>,
     viewer: Viewer,
     Segments(id): Segments<String>,

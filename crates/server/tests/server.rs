@@ -57,20 +57,48 @@ async fn the_openapi_document_lists_every_route() {
     let (status, doc) = app.call("GET", "/openapi.json", Keys::None, None).await;
     assert_eq!(status, StatusCode::OK);
     let paths = doc["paths"].as_object().unwrap();
-    let expected = [
-        ("/healthz", vec!["get"]),
-        ("/openapi.json", vec!["get"]),
-        (PROMPTS, vec!["get", "post"]),
-        ("/api/unstable/llm-obs/v1/prompts/{prompt_id}", vec!["get", "patch", "delete"]),
-        ("/api/unstable/llm-obs/v1/prompts/{prompt_id}/resolve", vec!["post"]),
-        ("/api/unstable/llm-obs/v1/prompts/{prompt_id}/versions", vec!["get", "post"]),
-        ("/api/unstable/llm-obs/v1/prompts/{prompt_id}/versions/{version}", vec!["get", "patch"]),
+    let mut expected = vec![
+        ("/healthz".to_owned(), vec!["get"]),
+        ("/openapi.json".to_owned(), vec!["get"]),
+        (PROMPTS.to_owned(), vec!["get", "post"]),
+        (format!("{PROMPTS}/{{prompt_id}}"), vec!["get", "patch", "delete"]),
+        (format!("{PROMPTS}/{{prompt_id}}/resolve"), vec!["post"]),
+        (format!("{PROMPTS}/{{prompt_id}}/versions"), vec!["get", "post"]),
+        (format!("{PROMPTS}/{{prompt_id}}/versions/{{version}}"), vec!["get", "patch"]),
+        ("/api/v2/llmobs".to_owned(), vec!["post"]),
+        ("/api/intake/llm-obs/v2/eval-metric".to_owned(), vec!["post"]),
+        ("/llm/experiments/{experiment_id}".to_owned(), vec!["get"]),
+        ("/llm/datasets/{dataset_id}".to_owned(), vec!["get"]),
     ];
-    assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());
-    for (route, methods) in expected {
-        for method in methods {
-            assert!(paths[route].get(method).is_some(), "{method} {route} missing");
+    for family in ["/api/unstable/llm-obs/v1", "/api/v2/llm-obs/v1"] {
+        for (route, methods) in [
+            ("/projects", vec!["post"]),
+            ("/{project_id}/datasets", vec!["get", "post"]),
+            ("/{project_id}/datasets/{dataset_id}/records", vec!["get"]),
+            ("/{project_id}/datasets/{dataset_id}/batch_update", vec!["post"]),
+            ("/datasets/{dataset_id}/records/upload", vec!["post"]),
+            ("/datasets/delete", vec!["post"]),
+            ("/experiments", vec!["get", "post"]),
+            ("/experiments/{experiment_id}", vec!["patch"]),
+            ("/experiments/{experiment_id}/events", vec!["get", "post"]),
+            ("/experiments/events", vec!["get"]),
+            ("/evaluators/{eval_name}/infer", vec!["post"]),
+            ("/config/evaluators/custom", vec!["put"]),
+        ] {
+            expected.push((format!("{family}{route}"), methods));
         }
     }
-    assert!(doc["components"]["schemas"].get("SdkPrompt").is_some());
+    for (route, methods) in &expected {
+        for method in methods {
+            assert!(
+                paths.get(route).and_then(|p| p.get(*method)).is_some(),
+                "{method} {route} missing"
+            );
+        }
+    }
+    assert_eq!(paths.len(), expected.len(), "{:?}", paths.keys());
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for schema in ["SdkPrompt", "Record", "BatchUpdate", "Experiment", "PostEvents", "ErrorBody"] {
+        assert!(schemas.contains_key(schema), "schema {schema} missing: {:?}", schemas.keys());
+    }
 }

@@ -4,6 +4,9 @@
 mod util;
 
 mod auth;
+mod datasets;
+mod experiments;
+
 mod prompts;
 mod resolve;
 mod server;

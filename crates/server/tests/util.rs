@@ -14,6 +14,8 @@ pub const APP: &str = "org-a-app-key";
 pub const OTHER_API: &str = "org-b-api-key";
 pub const OTHER_APP: &str = "org-b-app-key";
 pub const PROMPTS: &str = "/api/unstable/llm-obs/v1/prompts";
+pub const V1: &str = "/api/unstable/llm-obs/v1";
+pub const V2: &str = "/api/v2/llm-obs/v1";
 
 /// The keys a request carries.
 #[derive(Clone, Copy)]
@@ -52,6 +54,18 @@ impl App {
         keys: Keys,
         body: Option<String>,
     ) -> (StatusCode, Value) {
+        self.send(method, path, keys, &[], body.map(String::into_bytes)).await
+    }
+
+    /// Sends a request with extra headers and a raw body.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        keys: Keys,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, Value) {
         let (api, app) = match keys {
             Keys::None => (None, None),
             Keys::Api => (Some(API), None),
@@ -64,6 +78,12 @@ impl App {
         }
         if let Some(app) = app {
             request = request.header("DD-APPLICATION-KEY", app);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let request = request.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
         let response = self.router.clone().oneshot(request).await.unwrap();
