@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 VENV="${LLMOBS_TEST_VENV:-.ci/venv}"
+# ddtrace 4.7.0, the oldest client the bootstrap generator targets, in a venv of its own.
+VENV47="${LLMOBS_TEST_VENV47:-.ci/venv47}"
 PYTHON="${PYTHON:-python3}"
 
 step() { printf '\n==> %s\n' "$*"; }
@@ -34,7 +36,12 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/compat/requirements.txt
+if [ ! -x "$VENV47/bin/python" ]; then
+    step "creating the ddtrace 4.7.0 venv in $VENV47"
+    "$PYTHON" -m venv "$VENV47"
+fi
+"$VENV47/bin/pip" install --quiet --disable-pip-version-check -r tests/compat/requirements-4.7.txt
 
 step "compat suite (real ddtrace against target/release/llmobs)"
-LLMOBS_BIN="$PWD/target/release/llmobs" PYTHONDONTWRITEBYTECODE=1 \
+LLMOBS_BIN="$PWD/target/release/llmobs" DDTRACE_47_PYTHON="$PWD/$VENV47/bin/python" PYTHONDONTWRITEBYTECODE=1 \
     "$VENV/bin/python" -m pytest tests/compat -q -p no:cacheprovider

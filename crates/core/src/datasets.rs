@@ -85,9 +85,12 @@ pub struct Dataset {
 }
 
 /// A dataset record (E4 items, E5 answers).
+///
+/// `J` is how record values are held: [`Value`] by default; the server passes stored JSON
+/// through as `Box<RawValue>` without rebuilding it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Record {
+pub struct Record<J = Value> {
     /// Who last wrote it.
     pub author: Author,
     /// A server-assigned id that stays the same across versions.
@@ -98,15 +101,15 @@ pub struct Record {
     pub dataset_id: String,
     /// The input; any JSON.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub input: Value,
+    pub input: J,
     /// The expected output; omitted when never set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub expected_output: Option<Value>,
+    pub expected_output: Option<J>,
     /// Metadata; omitted when never set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
-    pub metadata: Option<Value>,
+    pub metadata: Option<J>,
     /// `key:value` tags; omitted when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<String>,

@@ -8,7 +8,7 @@ use llmobs_core::datasets::{
     Project, ProjectRequest, Record, UploadResult,
 };
 use llmobs_core::jsonapi::{Document, Request, Resource};
-use llmobs_store::UploadRow;
+use llmobs_store::{RawRecord, UploadRow};
 use serde_json::Value;
 
 use crate::auth::{Reader, Writer};
@@ -53,7 +53,7 @@ fn dataset(id: String, dataset: Dataset) -> Resource<Dataset> {
     Resource::new(id, DATASETS, dataset)
 }
 
-fn record((id, record): (String, Record)) -> Resource<Record> {
+fn record<J>((id, record): (String, Record<J>)) -> Resource<Record<J>> {
     Resource::new(id, DATASETS, record)
 }
 
@@ -128,7 +128,7 @@ pub(crate) async fn list_records(
     Reader(org): Reader,
     Segments((project_id, dataset_id)): Segments<(String, String)>,
     RawQuery(query): RawQuery,
-) -> Result<JsonApi<Document<Vec<Resource<Record>>>>, ApiError> {
+) -> Result<JsonApi<Document<Vec<Resource<RawRecord>>>>, ApiError> {
     let query = Query::parse(query.as_deref())?;
     let version = query.int("filter[version]", 0, i64::MIN..=i64::MAX)?;
     let max = llmobs_core::datasets::MAX_RECORDS_PAGE as i64;

@@ -71,6 +71,10 @@ fn cell(value: Option<&Value>) -> String {
     escape(&short)
 }
 
+fn parse(raw: &serde_json::value::RawValue) -> Value {
+    serde_json::from_str(raw.get()).unwrap_or(Value::Null)
+}
+
 fn page(title: &str, body: &str) -> Html<String> {
     Html(format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title} · llmobs</title>\
@@ -184,9 +188,9 @@ pub(crate) async fn dataset(
             body,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             escape(record_id),
-            cell(Some(&record.input)),
-            cell(record.expected_output.as_ref()),
-            cell(record.metadata.as_ref()),
+            cell(Some(&parse(&record.input))),
+            cell(record.expected_output.as_deref().map(parse).as_ref()),
+            cell(record.metadata.as_deref().map(parse).as_ref()),
             escape(&record.tags.join(", ")),
         );
     }

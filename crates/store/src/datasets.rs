@@ -19,6 +19,7 @@ use llmobs_core::datasets::{
 };
 use llmobs_core::jsonapi::Author;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -47,8 +48,11 @@ pub struct UploadRow {
     pub metadata: Option<Value>,
 }
 
+/// A record as stored: its values are the stored JSON text, not rebuilt.
+pub type RawRecord = Record<Box<RawValue>>;
+
 /// A page of records and the position to continue after, if more remain.
-pub type RecordPage = (Vec<(String, Record)>, Option<i64>);
+pub type RecordPage = (Vec<(String, RawRecord)>, Option<i64>);
 
 /// The state a record is written with.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,7 +146,16 @@ macro_rules! record_columns {
     };
 }
 
-fn record_from_row(row: &AnyRow, dataset_id: &str) -> Result<(String, Record)> {
+fn raw(text: String, what: &str) -> Result<Box<RawValue>> {
+    RawValue::from_string(text).map_err(|err| Error::Invalid(format!("stored {what} is not JSON: {err}")))
+}
+
+fn optional_raw(row: &AnyRow, column: &str) -> Result<Option<Box<RawValue>>> {
+    let text: Option<String> = row.try_get(column)?;
+    text.map(|t| raw(t, column)).transpose()
+}
+
+fn record_from_row(row: &AnyRow, dataset_id: &str) -> Result<(String, RawRecord)> {
     let tags: String = row.try_get("tags")?;
     Ok((
         row.try_get("record_id")?,
@@ -151,9 +164,9 @@ fn record_from_row(row: &AnyRow, dataset_id: &str) -> Result<(String, Record)> {
             canonical_id: row.try_get("canonical_id")?,
             created_at: row.try_get("created_at")?,
             dataset_id: dataset_id.to_owned(),
-            input: parse_json(&row.try_get::<String, _>("input")?, "input")?,
-            expected_output: optional_json(row, "expected_output")?,
-            metadata: optional_json(row, "metadata")?,
+            input: raw(row.try_get("input")?, "input")?,
+            expected_output: optional_raw(row, "expected_output")?,
+            metadata: optional_raw(row, "metadata")?,
             tags: tags_from_text(&tags)?,
             updated_at: row.try_get("updated_at")?,
             version: None,
