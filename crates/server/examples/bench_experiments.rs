@@ -43,8 +43,12 @@ impl Api {
     }
 
     async fn get(&self, path: &str) -> Result<Value, Error> {
-        let response =
-            self.http.get(format!("{}{path}", self.origin)).header("DD-API-KEY", &self.api).send().await?;
+        let response = self
+            .http
+            .get(format!("{}{path}", self.origin))
+            .header("DD-API-KEY", &self.api)
+            .send()
+            .await?;
         let status = response.status();
         if !status.is_success() {
             return Err(format!("GET {path}: {status}").into());
@@ -64,7 +68,8 @@ async fn main() -> Result<(), Error> {
     let [_, origin, api, app, records, spans, rounds] = &args[..] else {
         return Err("usage: bench_experiments ORIGIN API_KEY APP_KEY RECORDS SPANS ROUNDS".into());
     };
-    let (records, spans, rounds): (usize, usize, usize) = (records.parse()?, spans.parse()?, rounds.parse()?);
+    let (records, spans, rounds): (usize, usize, usize) =
+        (records.parse()?, spans.parse()?, rounds.parse()?);
     let api = std::sync::Arc::new(Api {
         http: reqwest::Client::new(),
         origin: origin.clone(),
@@ -72,18 +77,25 @@ async fn main() -> Result<(), Error> {
         app: app.clone(),
     });
 
-    let project = api.post(&format!("{V1}/projects"), &doc("projects", json!({"name": "bench"}))).await?;
+    let project =
+        api.post(&format!("{V1}/projects"), &doc("projects", json!({"name": "bench"}))).await?;
     let p = project["data"]["id"].as_str().ok_or("no project id")?.to_owned();
-    let dataset = api.post(&format!("{V1}/{p}/datasets"), &doc("datasets", json!({"name": "bench"}))).await?;
+    let dataset =
+        api.post(&format!("{V1}/{p}/datasets"), &doc("datasets", json!({"name": "bench"}))).await?;
     let d = dataset["data"]["id"].as_str().ok_or("no dataset id")?.to_owned();
 
     let started = Instant::now();
     for (batch, first) in (0..records).step_by(1000).enumerate() {
         let inserts: Vec<Value> = (first..(first + 1000).min(records))
-            .map(|i| json!({"id": format!("rec-{i:06}"), "input": {"question": format!("question {i}?")},
-                            "expected_output": format!("answer {i}"), "metadata": {"i": i}}))
+            .map(|i| {
+                json!({"id": format!("rec-{i:06}"), "input": {"question": format!("question {i}?")},
+                            "expected_output": format!("answer {i}"), "metadata": {"i": i}})
+            })
             .collect();
-        let body = doc("datasets", json!({"insert_records": inserts, "deduplicate": false, "create_new_version": batch == 0}));
+        let body = doc(
+            "datasets",
+            json!({"insert_records": inserts, "deduplicate": false, "create_new_version": batch == 0}),
+        );
         api.post(&format!("{V2}/{p}/datasets/{d}/batch_update"), &body).await?;
     }
     let push_s = started.elapsed().as_secs_f64();
@@ -91,7 +103,8 @@ async fn main() -> Result<(), Error> {
     let mut events_per_s = Vec::new();
     let mut pull_s = Vec::new();
     for _ in 0..rounds {
-        let (rate, seconds) = (ingest(&api, &p, &d, spans).await?, pull(&api, &p, &d, records).await?);
+        let (rate, seconds) =
+            (ingest(&api, &p, &d, spans).await?, pull(&api, &p, &d, records).await?);
         events_per_s.push(rate);
         pull_s.push(seconds);
     }
@@ -106,7 +119,10 @@ async fn main() -> Result<(), Error> {
 /// Ingests `spans` spans and their metrics into a new experiment; returns events per second.
 async fn ingest(api: &std::sync::Arc<Api>, p: &str, d: &str, spans: usize) -> Result<f64, Error> {
     let experiment = api
-        .post(&format!("{V1}/experiments"), &doc("experiments", json!({"name": "bench", "project_id": p, "dataset_id": d})))
+        .post(
+            &format!("{V1}/experiments"),
+            &doc("experiments", json!({"name": "bench", "project_id": p, "dataset_id": d})),
+        )
         .await?;
     let e = experiment["data"]["id"].as_str().ok_or("no experiment id")?.to_owned();
 
@@ -141,7 +157,7 @@ async fn ingest(api: &std::sync::Arc<Api>, p: &str, d: &str, spans: usize) -> Re
     for task in tasks {
         task.await??;
     }
-    
+
     Ok((spans * (1 + METRICS_PER_SPAN)) as f64 / started.elapsed().as_secs_f64())
 }
 

@@ -147,7 +147,8 @@ macro_rules! record_columns {
 }
 
 fn raw(text: String, what: &str) -> Result<Box<RawValue>> {
-    RawValue::from_string(text).map_err(|err| Error::Invalid(format!("stored {what} is not JSON: {err}")))
+    RawValue::from_string(text)
+        .map_err(|err| Error::Invalid(format!("stored {what} is not JSON: {err}")))
 }
 
 fn optional_raw(row: &AnyRow, column: &str) -> Result<Option<Box<RawValue>>> {
@@ -199,13 +200,59 @@ struct Change<'a> {
     conn: &'a mut AnyConnection,
     dataset_id: &'a str,
     author: &'a str,
+    /// The dataset's version before the change.
+    current: i64,
+    /// The version the change makes (or amends).
     target: i64,
     next_position: i64,
     now: String,
     touched: Vec<(String, Record)>,
 }
 
-impl Change<'_> {
+impl<'a> Change<'a> {
+    /// Starts changing `dataset_id`; `target` picks the version to make from the current one.
+    async fn begin(
+        conn: &'a mut AnyConnection,
+        dataset_id: &'a str,
+        author: &'a str,
+        target: impl FnOnce(i64) -> i64,
+    ) -> Result<Change<'a>> {
+        let (current, seq): (i64, i64) =
+            sqlx::query_as("SELECT current_version, record_seq FROM datasets WHERE uuid = $1")
+                .bind(dataset_id)
+                .fetch_one(&mut *conn)
+                .await?;
+        Ok(Change {
+            conn,
+            dataset_id,
+            author,
+            current,
+            target: target(current),
+            next_position: seq,
+            now: time::now(),
+            touched: Vec::new(),
+        })
+    }
+
+    /// Records the new version if anything changed. Returns the dataset's version and the
+    /// records touched.
+    async fn finish(self) -> Result<(i64, Vec<(String, Record)>)> {
+        if self.touched.is_empty() {
+            return Ok((self.current, self.touched));
+        }
+        sqlx::query(
+            "UPDATE datasets SET current_version = $2, record_seq = $3, updated_at = $4 \
+             WHERE uuid = $1",
+        )
+        .bind(self.dataset_id)
+        .bind(self.target)
+        .bind(self.next_position)
+        .bind(&self.now)
+        .execute(&mut *self.conn)
+        .await?;
+        Ok((self.target, self.touched))
+    }
+
     async fn live(&mut self, record_id: &str) -> Result<Option<Live>> {
         let row = sqlx::query(
             "SELECT from_version, position, canonical_id, created_at, input, expected_output, \
@@ -617,21 +664,11 @@ impl Store {
         }
         self.dataset(org, Some(project_id), dataset_id).await?;
         let mut tx = self.write.begin().await?;
-        let (current, seq): (i64, i64) =
-            sqlx::query_as("SELECT current_version, record_seq FROM datasets WHERE uuid = $1")
-                .bind(dataset_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        let target = if batch.create_new_version { current + 1 } else { current.max(1) };
-        let mut change = Change {
-            conn: &mut tx,
-            dataset_id,
-            author,
-            target,
-            next_position: seq,
-            now: time::now(),
-            touched: Vec::new(),
-        };
+        let new_version = batch.create_new_version;
+        let mut change = Change::begin(&mut tx, dataset_id, author, |current| {
+            if new_version { current + 1 } else { current.max(1) }
+        })
+        .await?;
         for (id, content) in inserts {
             change.insert(id, content, batch.deduplicate).await?;
         }
@@ -647,19 +684,7 @@ impl Store {
         for id in &batch.delete_records {
             change.delete(id).await?;
         }
-        let (touched, next_position, now) = (change.touched, change.next_position, change.now);
-        if touched.is_empty() {
-            return Ok(Vec::new());
-        }
-        sqlx::query(
-            "UPDATE datasets SET current_version = $2, record_seq = $3, updated_at = $4 WHERE uuid = $1",
-        )
-        .bind(dataset_id)
-        .bind(target)
-        .bind(next_position)
-        .bind(&now)
-        .execute(&mut *tx)
-        .await?;
+        let (_, touched) = change.finish().await?;
         tx.commit().await?;
         Ok(touched)
     }
@@ -681,20 +706,7 @@ impl Store {
         }
         self.dataset(org, None, dataset_id).await?;
         let mut tx = self.write.begin().await?;
-        let (current, seq): (i64, i64) =
-            sqlx::query_as("SELECT current_version, record_seq FROM datasets WHERE uuid = $1")
-                .bind(dataset_id)
-                .fetch_one(&mut *tx)
-                .await?;
-        let mut change = Change {
-            conn: &mut tx,
-            dataset_id,
-            author,
-            target: current + 1,
-            next_position: seq,
-            now: time::now(),
-            touched: Vec::new(),
-        };
+        let mut change = Change::begin(&mut tx, dataset_id, author, |current| current + 1).await?;
         let mut seen = HashSet::new();
         for row in rows {
             let mut content = Content {
@@ -715,21 +727,8 @@ impl Store {
             }
             change.write(&row.id, previous, content).await?;
         }
-        let (changed, next_position, now) =
-            (!change.touched.is_empty(), change.next_position, change.now);
-        let version = if changed { current + 1 } else { current };
-        if changed {
-            sqlx::query(
-                "UPDATE datasets SET current_version = $2, record_seq = $3, updated_at = $4 \
-                 WHERE uuid = $1",
-            )
-            .bind(dataset_id)
-            .bind(version)
-            .bind(next_position)
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let now = change.now.clone();
+        let (version, _) = change.finish().await?;
         tx.commit().await?;
         Ok(UploadResult {
             dataset_id: dataset_id.to_owned(),

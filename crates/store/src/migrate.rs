@@ -12,20 +12,10 @@ pub(crate) enum Backend {
     Postgres,
 }
 
-/// `(number, name, SQLite text, PostgreSQL text)`, in order.
-const MIGRATIONS: &[(i64, &str, &str, &str)] = &[
-    (
-        1,
-        "prompts",
-        include_str!("../migrations/sqlite/0001_prompts.sql"),
-        include_str!("../migrations/postgres/0001_prompts.sql"),
-    ),
-    (
-        2,
-        "experiments",
-        include_str!("../migrations/sqlite/0002_experiments.sql"),
-        include_str!("../migrations/postgres/0002_experiments.sql"),
-    ),
+/// `(number, name, SQL)`, in order. The SQL runs on both backends.
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "prompts", include_str!("../migrations/0001_prompts.sql")),
+    (2, "experiments", include_str!("../migrations/0002_experiments.sql")),
 ];
 
 /// Applies every migration not yet recorded, each in its own transaction.
@@ -41,7 +31,7 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
         // Servers sharing one database start together: let one migrate at a time.
         sqlx::query("SELECT pg_advisory_xact_lock(7358127)").execute(&mut *tx).await?;
     }
-    for &(version, name, sqlite, postgres) in MIGRATIONS {
+    for &(version, name, sql) in MIGRATIONS {
         let done: Option<i64> =
             sqlx::query_scalar("SELECT version FROM llmobs_migrations WHERE version = $1")
                 .bind(version)
@@ -50,10 +40,6 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
         if done.is_some() {
             continue;
         }
-        let sql = match backend {
-            Backend::Sqlite => sqlite,
-            Backend::Postgres => postgres,
-        };
         tracing::info!(version, name, "applying migration");
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
         sqlx::query(
