@@ -77,7 +77,7 @@ def table(path):
         "warm": "warm (disk, empty memory)",
         "cold": "cold (HTTP, loopback)",
     }
-    header = f"{'get_prompt':<28}{'llmobs (Rust)':>22}{'ddtrace 4.16.0':>22}{'ddtrace / llmobs':>18}"
+    header = f"{'get_prompt':<27}{'llmobs (Rust)':>26}{'ddtrace 4.16.0':>26}{'ddtrace / llmobs':>19}"
     print(header)
     print("-" * len(header))
     for mode, label in labels.items():
@@ -86,7 +86,7 @@ def table(path):
             continue
         cell = lambda r: f"{human(r['median_ns'])} (p90 {human(r['p90_ns'])})" if r else "n/a"  # noqa: E731
         ratio = f"{theirs['median_ns'] / ours['median_ns']:.1f}x" if theirs else ""
-        print(f"{label:<28}{cell(ours):>22}{cell(theirs):>22}{ratio:>18}")
+        print(f"{label:<27}{cell(ours):>26}{cell(theirs):>26}{ratio:>19}")
     hot = rows.get(("llmobs", "hot"))
     if hot and "allocs_per_call" in hot:
         print(f"\nllmobs hot path: {hot['allocs_per_call']} heap allocations per call (medians of batches)")

@@ -200,6 +200,24 @@ fn chat_item(value: &Value) -> Option<ChatItem> {
     (!role.is_empty()).then(|| ChatItem::message(role, content))
 }
 
+impl From<&str> for Template {
+    fn from(text: &str) -> Self {
+        Template::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Template {
+    fn from(text: String) -> Self {
+        Template::Text(text)
+    }
+}
+
+impl From<Vec<ChatItem>> for Template {
+    fn from(items: Vec<ChatItem>) -> Self {
+        Template::Chat(items)
+    }
+}
+
 impl Serialize for Template {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
@@ -314,18 +332,25 @@ pub struct Prompt {
     #[serde(default, skip_serializing_if = "is_empty_str")]
     pub description: Option<String>,
     /// `registry` for prompts managed through this API.
+    #[serde(default)]
     pub source: String,
     /// When the prompt was created (RFC 3339, UTC).
+    #[serde(default)]
     pub created_at: String,
     /// When its newest version was created (RFC 3339, UTC).
+    #[serde(default)]
     pub last_version_created_at: String,
     /// How many versions it has.
+    #[serde(default)]
     pub num_versions: i64,
     /// `true` for registry prompts.
+    #[serde(default)]
     pub in_registry: bool,
     /// `sdk-registry` for prompts created through the API.
+    #[serde(default)]
     pub created_from: String,
     /// The UUID of the user whose application key created it.
+    #[serde(default)]
     pub author: String,
 }
 
@@ -353,10 +378,13 @@ pub struct Version {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub labels: Vec<String>,
     /// When the version was created.
+    #[serde(default)]
     pub created_at: String,
     /// Same as `created_at`.
+    #[serde(default)]
     pub version_created_at: String,
     /// The UUID of the user who created it.
+    #[serde(default)]
     pub author: String,
     /// Description; omitted when empty.
     #[serde(default, skip_serializing_if = "is_empty_str")]

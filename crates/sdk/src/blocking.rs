@@ -1,0 +1,261 @@
+//! A blocking client, for programs without an async runtime.
+//!
+//! [`Client`] has the methods of [`crate::Client`] without `async`. It owns a private
+//! thread running a single-threaded Tokio runtime: each call is sent there and the
+//! calling thread waits for the answer, as `reqwest::blocking` does. A fresh in-memory
+//! hit never leaves the calling thread. The thread stops when the last clone of the
+//! client is dropped.
+//!
+//! # Panics
+//!
+//! Calling a blocking method from inside an async runtime panics (the wait would block
+//! the runtime). From async code, use [`crate::Client`], or wrap the call in
+//! `tokio::task::spawn_blocking`.
+//!
+//! ```no_run
+//! let client = llmobs::blocking::Client::from_env()?;
+//! let prompt = client.get_prompt("greeting")?;
+//! println!("{:?}", prompt.format([("name", "Ada")])?);
+//! # Ok::<(), llmobs::Error>(())
+//! ```
+
+use std::future::Future;
+use std::path::Path;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use llmobs_core::prompts::{
+    CreatePromptRequest, CreateVersionRequest, Deleted, Prompt as PromptRecord,
+    UpdatePromptRequest, UpdateVersionRequest, Version,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::prompt::{GetPrompt, Prompt};
+use crate::{Error, Result};
+
+type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// Builds a blocking [`Client`]; the same settings as [`crate::ClientBuilder`].
+#[derive(Debug, Clone, Default)]
+pub struct ClientBuilder {
+    inner: crate::ClientBuilder,
+}
+
+macro_rules! forward {
+    ($($(#[$doc:meta])* $name:ident($arg:ident: $ty:ty);)*) => {$(
+        $(#[$doc])*
+        pub fn $name(self, $arg: $ty) -> Self {
+            ClientBuilder { inner: self.inner.$name($arg) }
+        }
+    )*};
+}
+
+impl ClientBuilder {
+    /// Defaults and no keys; reads no environment variable.
+    pub fn new() -> Self {
+        ClientBuilder::default()
+    }
+
+    /// Preset from the environment, as [`crate::ClientBuilder::from_env`].
+    pub fn from_env() -> Self {
+        ClientBuilder { inner: crate::ClientBuilder::from_env() }
+    }
+
+    forward! {
+        /// See [`crate::ClientBuilder::api_key`].
+        api_key(key: impl Into<String>);
+        /// See [`crate::ClientBuilder::app_key`].
+        app_key(key: impl Into<String>);
+        /// See [`crate::ClientBuilder::site`].
+        site(site: impl Into<String>);
+        /// See [`crate::ClientBuilder::origin`].
+        origin(origin: impl Into<String>);
+        /// See [`crate::ClientBuilder::env`].
+        env(env: impl Into<String>);
+        /// See [`crate::ClientBuilder::cache_ttl`].
+        cache_ttl(ttl: Duration);
+        /// See [`crate::ClientBuilder::file_cache`].
+        file_cache(enabled: bool);
+        /// See [`crate::ClientBuilder::cache_dir`].
+        cache_dir(dir: impl AsRef<Path>);
+        /// See [`crate::ClientBuilder::timeout`].
+        timeout(timeout: Duration);
+        /// See [`crate::ClientBuilder::hot_capacity`].
+        hot_capacity(capacity: usize);
+    }
+
+    /// Builds the client and starts its runtime thread.
+    pub fn build(self) -> Result<Client> {
+        let client = self.inner.build()?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|err| Error::Config(format!("could not start the runtime: {err}")))?;
+        let handle = runtime.handle().clone();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
+        let thread = std::thread::Builder::new()
+            .name("llmobs-runtime".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    while let Some(job) = rx.recv().await {
+                        tokio::spawn(job);
+                    }
+                });
+            })
+            .map_err(|err| Error::Config(format!("could not start the runtime thread: {err}")))?;
+        Ok(Client {
+            inner: Arc::new(Shared { client, runtime: handle, tx: Some(tx), thread: Some(thread) }),
+        })
+    }
+}
+
+/// The blocking prompt registry client. Cheap to clone; clones share the caches and
+/// the runtime thread.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Shared>,
+}
+
+struct Shared {
+    client: crate::Client,
+    runtime: tokio::runtime::Handle,
+    tx: Option<mpsc::UnboundedSender<Job>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        // Closing the channel ends the runtime thread's loop.
+        self.tx.take();
+        if let Some(thread) = self.thread.take()
+            && thread.thread().id() != std::thread::current().id()
+        {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("blocking::Client").field(&self.inner.client).finish()
+    }
+}
+
+impl Client {
+    /// A builder with defaults and no keys.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::new()
+    }
+
+    /// A client configured from the environment.
+    pub fn from_env() -> Result<Client> {
+        ClientBuilder::from_env().build()
+    }
+
+    /// The async client this one drives, sharing its caches.
+    pub fn as_async(&self) -> &crate::Client {
+        &self.inner.client
+    }
+
+    /// Runs `work` on the runtime thread and waits for its result.
+    fn run<T, F>(&self, work: impl FnOnce(crate::Client) -> F) -> T
+    where
+        F: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let future = work(self.inner.client.clone());
+        let job: Job = Box::pin(async move {
+            let _ = reply.send(future.await);
+        });
+        let tx = self.inner.tx.as_ref().expect("the runtime thread runs while a client exists");
+        if tx.send(job).is_err() {
+            panic!("the llmobs runtime thread has stopped");
+        }
+        answer.blocking_recv().expect("the llmobs runtime thread dropped a call")
+    }
+
+    /// See [`crate::Client::get_prompt`].
+    pub fn get_prompt(&self, prompt_id: &str) -> Result<Arc<Prompt>> {
+        self.get_prompt_with(prompt_id, &crate::client::LATEST)
+    }
+
+    /// See [`crate::Client::get_prompt_with`]. A fresh in-memory hit is answered on the
+    /// calling thread.
+    pub fn get_prompt_with(&self, prompt_id: &str, options: &GetPrompt) -> Result<Arc<Prompt>> {
+        if let Some(answer) =
+            self.inner.client.get_hot(prompt_id, options, Some(&self.inner.runtime))
+        {
+            return answer;
+        }
+        let (id, options) = (prompt_id.to_owned(), options.clone());
+        self.run(|client| async move { client.get_prompt_slow(&id, &options).await })
+    }
+
+    /// See [`crate::Client::refresh_prompt`].
+    pub fn refresh_prompt(&self, prompt_id: &str, label: Option<&str>) -> Result<Arc<Prompt>> {
+        let (id, label) = (prompt_id.to_owned(), label.map(str::to_owned));
+        self.run(|client| async move { client.refresh_prompt(&id, label.as_deref()).await })
+    }
+
+    /// See [`crate::Client::clear_prompt_cache`].
+    pub fn clear_prompt_cache(&self, hot: bool, warm: bool) {
+        self.run(|client| async move { client.clear_prompt_cache(hot, warm).await })
+    }
+
+    /// See [`crate::Client::create_prompt`].
+    pub fn create_prompt(&self, request: impl Into<CreatePromptRequest>) -> Result<PromptRecord> {
+        let request = request.into();
+        self.run(|client| async move { client.create_prompt(request).await })
+    }
+
+    /// See [`crate::Client::create_prompt_version`].
+    pub fn create_prompt_version(
+        &self,
+        prompt_id: &str,
+        request: impl Into<CreateVersionRequest>,
+    ) -> Result<Version> {
+        let (id, request) = (prompt_id.to_owned(), request.into());
+        self.run(|client| async move { client.create_prompt_version(&id, request).await })
+    }
+
+    /// See [`crate::Client::update_prompt`].
+    pub fn update_prompt(
+        &self,
+        prompt_id: &str,
+        request: UpdatePromptRequest,
+    ) -> Result<PromptRecord> {
+        let id = prompt_id.to_owned();
+        self.run(|client| async move { client.update_prompt(&id, request).await })
+    }
+
+    /// See [`crate::Client::update_prompt_version`].
+    pub fn update_prompt_version(
+        &self,
+        prompt_id: &str,
+        version: u64,
+        request: UpdateVersionRequest,
+    ) -> Result<Version> {
+        let id = prompt_id.to_owned();
+        self.run(|client| async move { client.update_prompt_version(&id, version, request).await })
+    }
+
+    /// See [`crate::Client::delete_prompt`].
+    pub fn delete_prompt(&self, prompt_id: &str) -> Result<Deleted> {
+        let id = prompt_id.to_owned();
+        self.run(|client| async move { client.delete_prompt(&id).await })
+    }
+
+    /// See [`crate::Client::list_prompts`].
+    pub fn list_prompts(&self) -> Result<Vec<PromptRecord>> {
+        self.run(|client| async move { client.list_prompts().await })
+    }
+
+    /// See [`crate::Client::list_prompt_versions`].
+    pub fn list_prompt_versions(&self, prompt_id: &str) -> Result<Vec<Version>> {
+        let id = prompt_id.to_owned();
+        self.run(|client| async move { client.list_prompt_versions(&id).await })
+    }
+}
