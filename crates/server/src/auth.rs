@@ -73,6 +73,19 @@ impl FromRequestParts<AppState> for Reader {
     }
 }
 
+/// The outcome of checking a request's keys for a write, for handlers that need the
+/// application key only on some paths (a create-or-get that finds what exists is a read).
+#[derive(Debug)]
+pub(crate) struct MaybeWriter(pub Result<Caller, ApiError>);
+
+impl FromRequestParts<AppState> for MaybeWriter {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        Ok(MaybeWriter(Writer::from_request_parts(parts, state).await.map(|Writer(c)| c)))
+    }
+}
+
 /// A request with a valid API key and an application key of the same org: writes and
 /// resolve.
 #[derive(Debug)]

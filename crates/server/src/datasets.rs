@@ -11,7 +11,7 @@ use llmobs_core::jsonapi::{Document, Request, Resource};
 use llmobs_store::{RawRecord, UploadRow};
 use serde_json::Value;
 
-use crate::auth::{Reader, Writer};
+use crate::auth::{MaybeWriter, Reader, Writer};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Segments};
 use crate::jsonapi::{FAMILIES, JsonApi, Query};
@@ -57,15 +57,21 @@ fn record<J>((id, record): (String, Record<J>)) -> Resource<Record<J>> {
     Resource::new(id, DATASETS, record)
 }
 
-/// E1: returns the project with this name, creating it if needed.
+/// E1: returns the project with this name, creating it if needed. Finding an existing
+/// project needs only the API key; creating one needs the application key too.
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/projects", tag = "datasets", request_body = Request<ProjectRequest>,
     responses((status = 200, body = Document<Resource<Project>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_project(
     State(state): State<AppState>,
-    Writer(caller): Writer,
+    Reader(org): Reader,
+    MaybeWriter(writer): MaybeWriter,
     ApiJson(body): ApiJson<Request<ProjectRequest>>,
 ) -> Result<JsonApi<Document<Resource<Project>>>, ApiError> {
     let attributes = body.data.attributes;
+    if let Some((id, found)) = state.store.find_project(&org, &attributes.name).await? {
+        return Ok(JsonApi(Document::one(project(id, found))));
+    }
+    let caller = writer?;
     let (id, found) = state
         .store
         .project_by_name(

@@ -16,6 +16,18 @@ async fn setup(app: &App) -> (String, String) {
     let again =
         app.ok("POST", &format!("{V1}/projects"), doc("projects", json!({"name": "p"}))).await;
     assert_eq!(project["data"]["id"], again["data"]["id"], "create-or-get by name");
+    // Getting an existing project is a read: the API key alone will do; creating is not.
+    let (status, found) = app
+        .call("POST", &format!("{V1}/projects"), Keys::Api, doc("projects", json!({"name": "p"})))
+        .await;
+    assert_eq!(
+        (status, found["data"]["id"].clone()),
+        (StatusCode::OK, project["data"]["id"].clone())
+    );
+    let (status, _) = app
+        .call("POST", &format!("{V1}/projects"), Keys::Api, doc("projects", json!({"name": "new"})))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     let project = project["data"]["id"].as_str().unwrap().to_owned();
     let dataset = app
         .ok(

@@ -436,6 +436,19 @@ impl<'a> Change<'a> {
 }
 
 impl Store {
+    /// The org's project named `name`, if it exists.
+    pub async fn find_project(&self, org: &OrgId, name: &str) -> Result<Option<(String, Project)>> {
+        let row = sqlx::query(
+            "SELECT uuid, name, description, author, created_at, updated_at FROM projects \
+             WHERE org_uuid = $1 AND name = $2",
+        )
+        .bind(&org.0)
+        .bind(name)
+        .fetch_optional(&self.read)
+        .await?;
+        row.as_ref().map(project_from_row).transpose()
+    }
+
     /// Returns the org's project named `name`, creating it if needed.
     pub async fn project_by_name(
         &self,
