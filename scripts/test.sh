@@ -35,13 +35,20 @@ if [ ! -x "$VENV/bin/python" ]; then
     step "creating the ddtrace venv in $VENV"
     "$PYTHON" -m venv "$VENV"
 fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check -r tests/compat/requirements.txt
+"$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    -r tests/compat/requirements.txt -r tests/bootstrap_e2e/requirements.txt
 if [ ! -x "$VENV47/bin/python" ]; then
     step "creating the ddtrace 4.7.0 venv in $VENV47"
     "$PYTHON" -m venv "$VENV47"
 fi
 "$VENV47/bin/pip" install --quiet --disable-pip-version-check -r tests/compat/requirements-4.7.txt
 
+export LLMOBS_BIN="$PWD/target/release/llmobs"
+export DDTRACE_47_PYTHON="$(cd "$VENV47" && pwd)/bin/python"
+export PYTHONDONTWRITEBYTECODE=1
+
 step "compat suite (real ddtrace against target/release/llmobs)"
-LLMOBS_BIN="$PWD/target/release/llmobs" DDTRACE_47_PYTHON="$PWD/$VENV47/bin/python" PYTHONDONTWRITEBYTECODE=1 \
-    "$VENV/bin/python" -m pytest tests/compat -q -p no:cacheprovider
+"$VENV/bin/python" -m pytest tests/compat -q -p no:cacheprovider
+
+step "bootstrap end to end (generated experiments run by real ddtrace)"
+"$VENV/bin/python" -m pytest tests/bootstrap_e2e -q -p no:cacheprovider

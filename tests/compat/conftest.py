@@ -49,3 +49,21 @@ def make_server(tmp_path_factory):
     yield make
     for srv in started:
         srv.stop()
+
+
+@pytest.fixture(scope="module")
+def judge():
+    """A mock OpenAI-compatible chat-completions endpoint on 127.0.0.1 (see ``MockJudge``)."""
+    from harness import MockJudge
+
+    mock = MockJudge()
+    yield mock
+    mock.stop()
+
+
+@pytest.fixture(scope="module")
+def exp_server(module_servers, judge, tmp_path_factory):
+    """A server with the deterministic evaluators of ``EVALUATORS_CONFIG`` and the mock judge."""
+    from harness import evaluator_server
+
+    return evaluator_server(module_servers, tmp_path_factory.mktemp("evaluators"), judge)

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -109,6 +110,8 @@ class Server:
         base_path: Optional[str] = None,
         strict_labels: bool = False,
         max_body_bytes: Optional[int] = None,
+        extra_args: Optional[list[str]] = None,
+        extra_env: Optional[dict[str, str]] = None,
     ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -117,6 +120,8 @@ class Server:
         self.base_path = base_path or ""
         self.strict_labels = strict_labels
         self.max_body_bytes = max_body_bytes
+        self.extra_args = list(extra_args or [])
+        self.extra_env = dict(extra_env or {})
         self.api_key = "api" + secrets.token_hex(16)
         self.app_key = "app" + secrets.token_hex(16)
         self.stderr_path = self.workdir / "server.stderr"
@@ -131,6 +136,7 @@ class Server:
         env = dict(os.environ)
         env["LLMOBS_BOOTSTRAP_API_KEY"] = self.api_key
         env["LLMOBS_BOOTSTRAP_APP_KEY"] = self.app_key
+        env.update(self.extra_env)
         return env
 
     def start(self, timeout: float = 30.0) -> "Server":
@@ -144,6 +150,7 @@ class Server:
             args.append("--strict-labels")
         if self.max_body_bytes is not None:
             args += ["--max-body-bytes", str(self.max_body_bytes)]
+        args += self.extra_args
         self._stderr_file = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
             args,
@@ -486,3 +493,522 @@ def only_request(run: ClientRun, name: str) -> dict:
     reqs = run.requests(name)
     assert len(reqs) == 1, f"step {name!r}: expected exactly one request, got {reqs}"
     return reqs[0]
+
+
+# == datasets and experiments ============================================================
+#
+# The experiments/datasets API, the span writer and the eval-metric writer of ddtrace all
+# open their connections through ``ddtrace.llmobs._writer`` (``HTTPConnection(url, ...)``
+# in 4.16, ``get_connection(url, ...)`` in 4.7). ``run_llmobs`` wraps that factory, the same
+# non-invasive way ``run_client`` wraps the prompt transport, and records every request
+# with its answer.
+
+V1 = "/api/unstable/llm-obs/v1"
+V2 = "/api/v2/llm-obs/v1"
+
+EXACT_VERSION_DETAIL = "invalid version: version is greater than the current version or negative"
+
+
+def _server_api_helpers() -> None:
+    """Raw helpers for the experiments API, attached to ``Server`` (reads go to E1/E3/E4/E10/E12)."""
+
+    def x(self: Server, method: str, path: str, **kw: Any) -> Response:
+        """A request to an absolute API path (the base path is prepended)."""
+        return self.request(method, f"{self.base_path}{path}", **kw)
+
+    def project(self: Server, name: str) -> str:
+        r = self.x("POST", f"{V1}/projects",
+                   json_body={"data": {"type": "projects", "attributes": {"name": name, "description": ""}}})
+        assert r.status == 200, r
+        return r.json()["data"]["id"]
+
+    def datasets_named(self: Server, project_id: str, name: str) -> list[dict]:
+        r = self.x("GET", f"{V2}/{project_id}/datasets?filter[name]={quote(name)}")
+        assert r.status == 200, r
+        return r.json()["data"]
+
+    def dataset_named(self: Server, project_id: str, name: str) -> dict:
+        found = self.datasets_named(project_id, name)
+        assert len(found) == 1, f"E3 filter[name]={name!r}: expected one dataset, got {found}"
+        return found[0]
+
+    def records_pages(self: Server, project_id: str, dataset_id: str, *, version: Optional[int] = None,
+                      tags: Optional[list[str]] = None, limit: Optional[int] = None) -> list[Response]:
+        """Every page of E4, following ``meta.after`` (each answer must be 200)."""
+        opts = ""
+        if version is not None:
+            opts += f"&filter[version]={version}"
+        if limit is not None:
+            opts += f"&page[limit]={limit}"
+        for tag in tags or []:
+            opts += f"&filter[tags]={tag}"
+        pages: list[Response] = []
+        cursor = None
+        while True:
+            query = (f"page[cursor]={quote(cursor, safe='[]')}" if cursor else "") + opts
+            r = self.x("GET", f"{V2}/{project_id}/datasets/{dataset_id}/records?{query}", timeout=120)
+            assert r.status == 200, r
+            pages.append(r)
+            after = (r.json().get("meta") or {}).get("after")
+            if not after:
+                return pages
+            assert after != cursor, f"E4 cursor does not advance: {after!r}"
+            cursor = after
+            assert len(pages) < 100_000, "E4 pagination does not end"
+
+    def records(self: Server, project_id: str, dataset_id: str, **kw: Any) -> list[dict]:
+        """All records of E4 as ``{"id", **attributes}`` dicts, in listing order."""
+        out = []
+        for page in self.records_pages(project_id, dataset_id, **kw):
+            for item in page.json()["data"]:
+                out.append({"id": item["id"], **item["attributes"]})
+        return out
+
+    def experiment_get(self: Server, experiment_id: str) -> dict:
+        r = self.x("GET", f"{V2}/experiments?filter[id]={experiment_id}")
+        assert r.status == 200, r
+        data = r.json()["data"]
+        assert len(data) == 1, f"E10 filter[id]={experiment_id}: {data}"
+        return {"id": data[0]["id"], **data[0]["attributes"]}
+
+    def experiment_events(self: Server, experiment_id: str) -> dict:
+        r = self.x("GET", f"{V1}/experiments/{experiment_id}/events?include[eval_metrics]=true")
+        assert r.status == 200, r
+        return r.json()["data"]["attributes"]
+
+    def db_rows(self: Server, sql: str, params: tuple = ()) -> list[tuple]:
+        """Read-only query of the server's SQLite database (for state no API reads back)."""
+        import sqlite3
+
+        conn = sqlite3.connect(f"file:{self.data_dir / 'llmobs.db'}?mode=ro", uri=True, timeout=30)
+        try:
+            return conn.execute(sql, params).fetchall()
+        finally:
+            conn.close()
+
+    for fn in (x, project, datasets_named, dataset_named, records_pages, records, experiment_get,
+               experiment_events, db_rows):
+        setattr(Server, fn.__name__, fn)
+
+
+_server_api_helpers()
+
+
+def span_tags(span: dict) -> dict[str, list[str]]:
+    """A span's ``key:value`` tags as key → values."""
+    out: dict[str, list[str]] = {}
+    for tag in span.get("tags") or []:
+        k, _, v = tag.partition(":")
+        out.setdefault(k, []).append(v)
+    return out
+
+
+def span_tag(span: dict, key: str) -> Optional[str]:
+    values = span_tags(span).get(key)
+    return values[0] if values else None
+
+
+_LLMOBS_PRELUDE = r'''
+import json, os, sys, threading, time, warnings
+REQUESTS = []
+_REC_LOCK = threading.Lock()
+RECORD_BODIES = ARGS_RECORD_BODIES
+
+import ddtrace
+import ddtrace.llmobs._writer as _w
+
+def _decode(body):
+    if body is None:
+        return None
+    if isinstance(body, (bytes, bytearray, memoryview)):
+        raw = bytes(body)
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return {"_binary": len(raw)}
+    else:
+        text = str(body)
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+def _size(body):
+    if body is None:
+        return 0
+    return len(body) if isinstance(body, (bytes, bytearray, str)) else len(bytes(body))
+
+class _RecordedResponse:
+    def __init__(self, resp, data):
+        self._resp = resp
+        self._data = data
+        self.status = resp.status
+        self.reason = getattr(resp, "reason", None)
+        self.msg = getattr(resp, "msg", None)
+    def read(self, *a, **kw):
+        data, self._data = self._data, b""
+        return data
+    def __getattr__(self, name):
+        return getattr(self._resp, name)
+
+class _RecordingConnection:
+    """Wraps the real connection, only noting what goes through it."""
+    def __init__(self, conn, base):
+        self._conn = conn
+        self._base = base
+        self._entry = None
+    def request(self, method, url, body=None, headers=None, *a, **kw):
+        entry = {"method": method, "path": url, "base": self._base,
+                 "headers": {str(k).lower(): v for k, v in (headers or {}).items()},
+                 "size": _size(body), "t": time.time()}
+        if RECORD_BODIES:
+            entry["body"] = _decode(body)
+        with _REC_LOCK:
+            REQUESTS.append(entry)
+        self._entry = entry
+        return self._conn.request(method, url, body, headers, *a, **kw)
+    def getresponse(self, *a, **kw):
+        resp = self._conn.getresponse(*a, **kw)
+        data = resp.read()
+        if self._entry is not None:
+            self._entry["status"] = resp.status
+            self._entry["response_size"] = len(data or b"")
+            if RECORD_BODIES:
+                self._entry["response"] = _decode(data)
+        return _RecordedResponse(resp, data)
+    def __getattr__(self, name):
+        return getattr(self._conn, name)
+
+if hasattr(_w, "HTTPConnection"):
+    _orig_conn = _w.HTTPConnection
+    def _recording_conn(url, *a, **kw):
+        return _RecordingConnection(_orig_conn(url, *a, **kw), url)
+    _w.HTTPConnection = _recording_conn
+if hasattr(_w, "get_connection"):
+    _orig_get = _w.get_connection
+    def _recording_get(*a, **kw):
+        url = kw.get("url", a[0] if a else None)
+        return _RecordingConnection(_orig_get(*a, **kw), url)
+    _w.get_connection = _recording_get
+
+from ddtrace.llmobs import LLMObs
+
+_COMPAT_OUT = {"_ddtrace_version": ddtrace.__version__}
+R = _COMPAT_OUT.setdefault("_values", {})
+
+def enable(**kw):
+    opts = dict(ml_app="compat", project_name=ARGS.get("project", "compat-project"),
+                agentless_enabled=True, integrations_enabled=False)
+    opts.update(kw)
+    LLMObs.enable(**opts)
+
+def _plain(v):
+    if isinstance(v, str):
+        return str(v)
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple, set)):
+        return [_plain(x) for x in v]
+    if v is None or isinstance(v, (bool, int, float)):
+        return v
+    return repr(v)
+
+def ds_info(ds, records=True):
+    info = {"id": ds._id, "name": ds.name, "version": ds.version, "latest_version": ds.latest_version,
+            "len": len(ds), "url": getattr(ds, "url", None),
+            "filter_tags": _plain(getattr(ds, "filter_tags", None)),
+            "project": _plain(dict(ds.project)) if isinstance(ds.project, dict) else _plain(ds.project)}
+    if records:
+        info["records"] = [_plain(dict(r)) for r in ds]
+    return info
+
+def call(name, fn):
+    """Run fn(), record its value or exception, the requests it made and its warnings."""
+    start = len(REQUESTS)
+    value = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t0 = time.time()
+        try:
+            value = fn()
+            res = {"ok": True, "value": _plain(value)}
+        except BaseException as e:
+            import traceback
+            res = {"ok": False, "exc": type(e).__name__, "mro": [c.__name__ for c in type(e).__mro__],
+                   "msg": str(e), "trace": traceback.format_exc()[-3000:]}
+        res["seconds"] = time.time() - t0
+    with _REC_LOCK:
+        res["requests"] = REQUESTS[start:]
+    res["warnings"] = [{"category": w.category.__name__, "msg": str(w.message)} for w in caught]
+    _COMPAT_OUT[name] = res
+    return value
+'''
+
+_LLMOBS_EPILOGUE = r'''
+try:
+    if LLMObs.enabled:
+        LLMObs.flush()
+except Exception as e:
+    _COMPAT_OUT["_flush_error"] = repr(e)
+with _REC_LOCK:
+    _COMPAT_OUT["_requests"] = list(REQUESTS)
+sys.stdout.write("\n__COMPAT_RESULT__" + json.dumps(_COMPAT_OUT) + "\n")
+sys.stdout.flush()
+'''
+
+
+class LLMObsRun(ClientRun):
+    """A ``ClientRun`` whose ``all_requests`` holds every request ddtrace's LLMObs senders made."""
+
+    @property
+    def all_requests(self) -> list[dict]:
+        return self.get("_requests", [])
+
+    def matching(self, method: Optional[str] = None, contains: str = "", reqs: Optional[list[dict]] = None,
+                 endswith: Optional[str] = None) -> list[dict]:
+        out = []
+        for r in self.all_requests if reqs is None else reqs:
+            path = r["path"].split("?", 1)[0]
+            if method and r["method"] != method:
+                continue
+            if contains and contains not in r["path"]:
+                continue
+            if endswith is not None and not path.endswith(endswith):
+                continue
+            out.append(r)
+        return out
+
+
+def ddtrace_47_python() -> str:
+    """The interpreter with ddtrace 4.7.0 (``DDTRACE_47_PYTHON``); a missing one fails the test."""
+    import pytest
+
+    path = os.environ.get("DDTRACE_47_PYTHON")
+    if not path:
+        pytest.fail(
+            "DDTRACE_47_PYTHON is not set: point it at a python with ddtrace==4.7.0 "
+            "(pip install -r tests/compat/requirements-4.7.txt); the 4.7.0 compat tests must run, not skip",
+            pytrace=False,
+        )
+    if not os.path.exists(path):
+        pytest.fail(f"DDTRACE_47_PYTHON={path!r} does not exist", pytrace=False)
+    return path
+
+
+def run_llmobs(server: Server, code: str, *, python: Optional[str] = None,
+               env_extra: Optional[dict[str, Optional[str]]] = None, args: Any = None,
+               origin: Optional[str] = None, timeout: float = 240.0, record_bodies: bool = True) -> LLMObsRun:
+    """Run ``code`` in a fresh Python process with ddtrace's LLMObs pointed at ``server``.
+
+    ``code`` may use ``LLMObs``, ``enable(**kw)`` (agentless, project ``ARGS["project"]``),
+    ``call(name, fn)``, ``ds_info(ds)``, ``R`` (free results) and ``ARGS``. ``python`` is the
+    interpreter (default: the one running pytest, i.e. ddtrace 4.16.0).
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="compat-llmobs-"))
+    cwd = scratch / "cwd"
+    cwd.mkdir()
+    script = (
+        f"import json\nARGS = json.loads({json.dumps(json.dumps(args or {}))})\n"
+        + _LLMOBS_PRELUDE.replace("ARGS_RECORD_BODIES", "True" if record_bodies else "False")
+        + "\n"
+        + textwrap.dedent(code)
+        + _LLMOBS_EPILOGUE
+    )
+    script_path = scratch / "scenario.py"
+    script_path.write_text(script, "utf-8")
+    env = client_env(server, scratch, {"DD_TRACE_GIT_METADATA_ENABLED": "false", **(env_extra or {})},
+                     origin or server.root + server.base_path)
+    try:
+        proc = subprocess.run(
+            [python or sys.executable, str(script_path)],
+            cwd=str(cwd),
+            env=env,
+            capture_output=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    stdout = proc.stdout.decode("utf-8", "replace")
+    stderr = proc.stderr.decode("utf-8", "replace")
+    marker = "__COMPAT_RESULT__"
+    lines = [ln for ln in stdout.splitlines() if ln.startswith(marker)]
+    if proc.returncode != 0 or not lines:
+        raise AssertionError(
+            f"ddtrace scenario failed (exit {proc.returncode})\nstdout:\n{stdout[-3000:]}\nstderr:\n{stderr[-5000:]}"
+        )
+    run = LLMObsRun(json.loads(lines[-1][len(marker):]))
+    run.stdout = stdout
+    run.stderr = stderr
+    return run
+
+
+class MockJudge:
+    """An OpenAI-compatible chat-completions endpoint on 127.0.0.1 for the server's LLM judge.
+
+    Every ``POST …/chat/completions`` is recorded (path, headers, JSON body) and answered
+    with one choice whose content is ``content`` (by default a boolean verdict with reasoning).
+    """
+
+    DEFAULT_CONTENT = json.dumps({"verdict": True, "reasoning": "ok"})
+
+    def __init__(self, content: Optional[str] = None):
+        import http.server
+
+        self.content = content or self.DEFAULT_CONTENT
+        self.requests: list[dict] = []
+        judge = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server naming)
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                try:
+                    body = json.loads(raw)
+                except ValueError:
+                    body = raw.decode("utf-8", "replace")
+                judge.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()},
+                                       "body": body})
+                if not self.path.endswith("/chat/completions"):
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                answer = json.dumps({
+                    "id": "chatcmpl-mock", "object": "chat.completion", "created": int(time.time()),
+                    "model": body.get("model") if isinstance(body, dict) else None,
+                    "choices": [{"index": 0, "finish_reason": "stop",
+                                 "message": {"role": "assistant", "content": judge.content}}],
+                }).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._httpd.server_address[1]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """The base URL to give ``--judge-url`` (the judge appends ``/chat/completions``)."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+EVALUATORS_CONFIG = {
+    "evaluators": [
+        {"name": "exact", "kind": "exact_match"},
+        {"name": "has", "kind": "contains", "value": "Paris", "case_sensitive": False},
+        {"name": "re", "kind": "regex", "pattern": "^P"},
+        {"name": "json", "kind": "json_valid"},
+        {"name": "len", "kind": "length", "min": 1, "max": 5},
+        {"name": "fixed", "kind": "fixed", "value": 0.7, "assessment": "pass", "reasoning": "r"},
+        {"name": "judge", "kind": "llm_judge", "model_name": "m",
+         "prompt_template": [{"role": "user", "content": "Is {{output_data}} right for {{input_data.q}}?"}],
+         "output_schema": {"name": "verdict_eval", "strict": True, "schema": {
+             "type": "object", "additionalProperties": False, "required": ["verdict", "reasoning"],
+             "properties": {"verdict": {"type": "boolean"}, "reasoning": {"type": "string"}}}},
+         "assessment_criteria": {"pass_when": True}},
+    ]
+}
+
+
+def evaluator_server(make, workdir: Path, judge: Optional[MockJudge] = None, name: str = "exp", **kw: Any) -> Server:
+    """A server with ``EVALUATORS_CONFIG`` (and the mock judge, if given) from a ``make_server``-style factory."""
+    path = Path(workdir) / f"evaluators-{secrets.token_hex(3)}.json"
+    path.write_text(json.dumps(EVALUATORS_CONFIG), "utf-8")
+    args = ["--evaluators", str(path)] + list(kw.pop("extra_args", []))
+    env = dict(kw.pop("extra_env", {}))
+    if judge is not None:
+        args += ["--judge-url", judge.url]
+        env["LLMOBS_JUDGE_API_KEY"] = "judge-key"
+    return make(name, extra_args=args, extra_env=env, **kw)
+
+
+class FaultProxy:
+    """A forwarding HTTP proxy on 127.0.0.1 in front of a ``Server`` that can fake failures.
+
+    ``rule(method, path, body_json, seen)`` decides per request: ``None`` forwards it
+    unchanged; ``("fail", status)`` answers ``status`` without forwarding; ``("forward_fail",
+    status)`` forwards it (the server acts on it) but answers ``status`` to the client.
+    ``seen`` counts earlier requests with the same method and path. Every request is
+    recorded in ``log`` as ``(method, path, action, status)``.
+    """
+
+    def __init__(self, server: Server, rule):
+        import http.server
+
+        self.server = server
+        self.rule = rule
+        self.log: list[tuple[str, str, str, int]] = []
+        self._seen: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                path = self.path
+                if path.startswith("http://") or path.startswith("https://"):
+                    path = "/" + path.split("://", 1)[1].split("/", 1)[1]
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = None
+                key = (self.command, path.split("?")[0])
+                with proxy._lock:
+                    seen = proxy._seen.get(key, 0)
+                    proxy._seen[key] = seen + 1
+                decision = proxy.rule(self.command, path, body, seen)
+                status, data, ctype = 0, b"", "application/json"
+                if decision is None or decision[0] == "forward_fail":
+                    headers = {k: v for k, v in self.headers.items()
+                               if k.lower() not in ("host", "content-length", "connection")}
+                    conn = http.client.HTTPConnection("127.0.0.1", proxy.server.port, timeout=60)
+                    try:
+                        conn.request(self.command, path, body=raw or None, headers=headers)
+                        resp = conn.getresponse()
+                        status, data = resp.status, resp.read()
+                        ctype = resp.getheader("Content-Type") or ctype
+                    finally:
+                        conn.close()
+                action = "forward" if decision is None else decision[0]
+                if decision is not None:
+                    status = decision[1]
+                    data = json.dumps({"errors": [{"title": "Injected", "detail": "injected by the test"}]}).encode()
+                    ctype = "application/json"
+                proxy.log.append((self.command, path, action, status))
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(data)))
+                self.send_header("Connection", "close")
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self._httpd.server_address[1]
+        threading.Thread(target=self._httpd.serve_forever, daemon=True).start()
+
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()

@@ -4,6 +4,7 @@
 //! `main` parses the command line, runs the command and turns its result into the exit
 //! code, in this one place.
 
+mod bootstrap;
 mod keys;
 mod logging;
 mod serve;
@@ -29,6 +30,8 @@ enum Command {
     /// Manage API and application keys.
     #[command(subcommand)]
     Keys(keys::KeysCommand),
+    /// Write a ready-to-run Python experiment (.py or .ipynb) for ddtrace.llmobs.
+    Bootstrap(bootstrap::BootstrapArgs),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
         Command::Keys(command) => keys::run(command),
+        Command::Bootstrap(args) => bootstrap::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -44,8 +48,16 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             eprintln!("error: {err:#}");
-            ExitCode::FAILURE
+            exit_code(&err)
         }
+    }
+}
+
+/// 2 for a command-line mistake found after parsing (as clap uses for its own), else 1.
+fn exit_code(err: &anyhow::Error) -> ExitCode {
+    match err.downcast_ref::<llmobs_bootstrap::Error>() {
+        Some(err) if err.is_usage() => ExitCode::from(2),
+        _ => ExitCode::FAILURE,
     }
 }
 
