@@ -64,60 +64,7 @@ pub fn py_str(text: &str) -> String {
 ///
 /// Panics on NaN or an infinity: the JSON reader rejects those before they get here.
 pub fn py_float(value: f64) -> String {
-    assert!(value.is_finite(), "py_float needs a finite value");
-    // `{:e}` prints the shortest round-trip digits: "-1.2345e-7", "0e0". When two
-    // strings of that length round-trip, Python picks the one nearest the exact value,
-    // ties to even; Rust's shortest mode may pick the other. The nearest one is the
-    // correctly rounded `{:.N$e}` (half-even), used whenever it round-trips.
-    let shortest = format!("{value:e}");
-    let digits =
-        shortest.split('e').next().unwrap_or_default().bytes().filter(u8::is_ascii_digit).count();
-    let nearest = format!("{value:.*e}", digits.saturating_sub(1));
-    let sci = match nearest.parse::<f64>() {
-        Ok(back) if back.to_bits() == value.to_bits() => nearest,
-        _ => shortest,
-    };
-    let (mantissa, exponent) = sci.split_once('e').expect("LowerExp always has an exponent");
-    let exponent: i32 = exponent.parse().expect("LowerExp exponent is an integer");
-    let (negative, mantissa) = match mantissa.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, mantissa),
-    };
-    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
-    let mut out = String::new();
-    if negative {
-        out.push('-');
-    }
-    if (-4..16).contains(&exponent) {
-        if exponent < 0 {
-            out.push_str("0.");
-            for _ in 0..(-exponent - 1) {
-                out.push('0');
-            }
-            out.push_str(&digits);
-        } else {
-            let int_len = exponent as usize + 1;
-            if digits.len() <= int_len {
-                out.push_str(&digits);
-                for _ in digits.len()..int_len {
-                    out.push('0');
-                }
-                out.push_str(".0");
-            } else {
-                out.push_str(&digits[..int_len]);
-                out.push('.');
-                out.push_str(&digits[int_len..]);
-            }
-        }
-    } else {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        let _ = write!(out, "e{}{:02}", if exponent < 0 { '-' } else { '+' }, exponent.abs());
-    }
-    out
+    llmobs_core::pyjson::float_repr(value)
 }
 
 /// Renders a JSON value as an inline Python literal (spec §8.2).

@@ -26,4 +26,5 @@ pub mod error;
 pub mod experiments;
 pub mod jsonapi;
 pub mod prompts;
+pub mod pyjson;
 pub mod render;

@@ -16,7 +16,7 @@ use crate::clock;
 use crate::config::Config;
 use crate::error::{extract_detail, transport_text};
 use crate::hot::HotCache;
-use crate::key::{Key, KeyRef, SelectorRef, python_object};
+use crate::key::{Key, KeyRef, SelectorRef};
 use crate::prompt::{GetPrompt, Prompt, Source};
 use crate::warm::DiskCache;
 use crate::{ClientBuilder, Error, Result};
@@ -118,7 +118,7 @@ fn selector<'a>(
     }
     match &config.env {
         Some(env) => {
-            python_object(attributes, &options.attributes);
+            llmobs_core::pyjson::write_object(attributes, &options.attributes, true);
             SelectorRef::Resolve {
                 env,
                 targeting_key: options.targeting_key.as_deref(),

@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 use std::hash::{Hash, Hasher};
 
-use serde_json::{Map, Value};
+use llmobs_core::pyjson;
 use sha1::{Digest, Sha1};
 
 /// Which version of a prompt a call selects (spec §4.1 precedence: version, label,
@@ -108,15 +108,15 @@ impl KeyRef<'_> {
             }
             SelectorRef::Label(label) => {
                 json.push_str(r#"["label", "#);
-                python_string(&mut json, label);
+                pyjson::write_str(&mut json, label);
                 json.push(']');
             }
             SelectorRef::Resolve { env, targeting_key, attributes } => {
                 json.push_str(r#"["resolve", "#);
-                python_string(&mut json, env);
+                pyjson::write_str(&mut json, env);
                 json.push_str(", ");
                 match targeting_key {
-                    Some(key) => python_string(&mut json, key),
+                    Some(key) => pyjson::write_str(&mut json, key),
                     None => json.push_str("null"),
                 }
                 json.push_str(", ");
@@ -147,138 +147,14 @@ impl PartialEq for Key {
 
 impl Eq for Key {}
 
-/// Writes `value` as Python's `json.dumps(value, sort_keys=True)` would: separators
-/// `", "` and `": "`, keys sorted, non-ASCII as lowercase `\uXXXX` (surrogate pairs
-/// beyond the BMP), floats in Python's `repr` form.
-pub(crate) fn python_json(out: &mut String, value: &Value) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(true) => out.push_str("true"),
-        Value::Bool(false) => out.push_str("false"),
-        Value::Number(number) => {
-            if let Some(int) = number.as_i64() {
-                let _ = write!(out, "{int}");
-            } else if let Some(int) = number.as_u64() {
-                let _ = write!(out, "{int}");
-            } else if let Some(float) = number.as_f64() {
-                python_float(out, float);
-            }
-        }
-        Value::String(text) => python_string(out, text),
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push_str(", ");
-                }
-                python_json(out, item);
-            }
-            out.push(']');
-        }
-        Value::Object(map) => python_object(out, map),
-    }
-}
-
-/// An object with sorted keys (see [`python_json`]).
-pub(crate) fn python_object(out: &mut String, map: &Map<String, Value>) {
-    let mut entries: Vec<(&String, &Value)> = map.iter().collect();
-    // Python sorts str keys by code point, which is UTF-8 byte order.
-    entries.sort_by(|a, b| a.0.cmp(b.0));
-    out.push('{');
-    for (i, (key, value)) in entries.into_iter().enumerate() {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        python_string(out, key);
-        out.push_str(": ");
-        python_json(out, value);
-    }
-    out.push('}');
-}
-
-fn python_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
-                let mut units = [0u16; 2];
-                for unit in c.encode_utf16(&mut units) {
-                    let _ = write!(out, "\\u{unit:04x}");
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// Python's `repr(float)`: shortest round-tripping digits, positional notation for
-/// decimal exponents in `-4..16`, otherwise `d.ddde+XX`.
-fn python_float(out: &mut String, value: f64) {
-    if value.is_nan() {
-        out.push_str("NaN");
-        return;
-    }
-    if value.is_infinite() {
-        out.push_str(if value > 0.0 { "Infinity" } else { "-Infinity" });
-        return;
-    }
-    // `{:e}` gives the shortest digits: "-1.2345e-7".
-    let formatted = format!("{value:e}");
-    let (mantissa, exponent) = formatted.split_once('e').unwrap_or((&formatted, "0"));
-    let exponent: i32 = exponent.parse().unwrap_or(0);
-    let (sign, mantissa) = match mantissa.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", mantissa),
-    };
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    out.push_str(sign);
-    if (-4..16).contains(&exponent) {
-        if exponent < 0 {
-            out.push_str("0.");
-            for _ in 0..(-exponent - 1) {
-                out.push('0');
-            }
-            out.push_str(&digits);
-        } else {
-            let point = exponent as usize + 1;
-            if digits.len() <= point {
-                out.push_str(&digits);
-                for _ in digits.len()..point {
-                    out.push('0');
-                }
-                out.push_str(".0");
-            } else {
-                out.push_str(&digits[..point]);
-                out.push('.');
-                out.push_str(&digits[point..]);
-            }
-        }
-    } else {
-        out.push_str(&digits[..1]);
-        if digits.len() > 1 {
-            out.push('.');
-            out.push_str(&digits[1..]);
-        }
-        let _ = write!(out, "e{}{:02}", if exponent < 0 { '-' } else { '+' }, exponent.abs());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn resolve(env: &str, key: Option<&str>, attributes: Value) -> Selector {
         let mut text = String::new();
-        python_object(&mut text, attributes.as_object().unwrap());
+        pyjson::write_object(&mut text, attributes.as_object().unwrap(), true);
         Selector::Resolve {
             env: env.into(),
             targeting_key: key.map(Into::into),
@@ -306,10 +182,11 @@ mod tests {
     #[test]
     fn python_formatting() {
         let mut out = String::new();
-        python_json(
+        pyjson::write(
             &mut out,
             &json!({"b": [1, -2, 0.5, 1e20, 1.5e-7, 100.0, 1234567890123456.0, 1e16, 0.0001],
                     "a": "ü\"\\\n😀\u{7f}", "c": null, "d": {"z": true, "y": false}}),
+            true,
         );
         assert_eq!(
             out,
