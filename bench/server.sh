@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Prompt read throughput of `llmobs serve` against a bare axum "hello" server, side by side
 # in one run on this machine, with wrk on loopback. Prints the median requests/s and p99 of
-# each over ROUNDS interleaved rounds, and the ratio.
+# each over ROUNDS interleaved rounds, and the ratio. Both servers are pinned to CPU 0 and
+# wrk to CPU 1 (when taskset is there), so that they don't fight over one core by chance.
 #
 #   bash bench/server.sh            # ROUNDS=5 DURATION=5s CONNECTIONS=32
 set -euo pipefail
@@ -18,9 +19,12 @@ pids=()
 cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; rm -rf "$work"; }
 trap cleanup EXIT
 
+SERVER_CPU=() LOAD_CPU=()
+if command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; then SERVER_CPU=(taskset -c 0) LOAD_CPU=(taskset -c 1); fi
+
 start() { # name, command... (sets $url)
     local name="$1"; shift
-    "$@" >"$work/$name.out" 2>"$work/$name.err" &
+    "${SERVER_CPU[@]}" "$@" >"$work/$name.out" 2>"$work/$name.err" &
     pids+=("$!")
     for _ in $(seq 200); do grep -q '^listening on ' "$work/$name.out" 2>/dev/null && break; sleep 0.05; done
     url=$(sed -n 's/^listening on //p' "$work/$name.out")
@@ -40,7 +44,7 @@ curl -sf -o /dev/null -H "DD-API-KEY: $API" "$prompts/bench"
 
 run() { # url, extra wrk args... -> "rps p99_ms"
     local url="$1"; shift
-    wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" | awk '
+    "${LOAD_CPU[@]}" wrk -t1 -c"$CONNECTIONS" -d"$DURATION" --latency "$@" "$url" | awk '
         /Requests\/sec/ { rps = $2 }
         /^ +99%/ { v = $2; if (v ~ /us$/) { sub(/us/, "", v); v /= 1000 } else if (v ~ /ms$/) { sub(/ms/, "", v) } else if (v ~ /s$/) { sub(/s/, "", v); v *= 1000 }; p99 = v }
         END { printf "%s %s\n", rps, p99 }'

@@ -53,7 +53,19 @@ pub fn init() {
         )
         .with_writer(|| Buffered)
         .with_ansi(io::stderr().is_terminal())
+        .with_timer(Rfc3339Micros)
         .init();
+}
+
+/// Timestamps as RFC 3339 UTC with microseconds, like `2026-11-21T05:35:30.599699Z`.
+/// The subscriber's default timer costs a large share of a request's time; this one is
+/// a few dozen nanoseconds.
+struct Rfc3339Micros;
+
+impl tracing_subscriber::fmt::time::FormatTime for Rfc3339Micros {
+    fn format_time(&self, w: &mut tracing_subscriber::fmt::format::Writer<'_>) -> std::fmt::Result {
+        write!(w, "{}", humantime::format_rfc3339_micros(std::time::SystemTime::now()))
+    }
 }
 
 /// Writes every line logged so far to stderr.
