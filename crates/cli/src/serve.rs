@@ -145,7 +145,8 @@ async fn bootstrap_keys(store: &Store, origin: &str) -> anyhow::Result<()> {
                  Point ddtrace at this server with:\n\n\
                  export DD_API_KEY={}\n\
                  export DD_APP_KEY={}\n\
-                 export DD_LLMOBS_OVERRIDE_ORIGIN={origin}\n",
+                 export DD_LLMOBS_OVERRIDE_ORIGIN={origin}\n\
+                 export DD_LLMOBS_AGENTLESS_ENABLED=1\n",
                 keys.api_key, keys.app_key
             );
         }

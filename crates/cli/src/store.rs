@@ -37,9 +37,15 @@ impl StoreArgs {
         Ok(Database::Sqlite(dir.join(SQLITE_FILE)))
     }
 
-    /// Opens the store, creating it with its migrations on first use.
+    /// Opens the store, creating it with its migrations on first use. A data directory
+    /// created here is readable by its owner only: it holds every org's data.
     pub async fn open(&self) -> anyhow::Result<Store> {
         let database = self.database()?;
+        if let Database::Sqlite(path) = &database
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        }
         let store = Store::open(&database).await;
         match (&database, store) {
             (_, Ok(store)) => Ok(store),
@@ -51,4 +57,15 @@ impl StoreArgs {
             }
         }
     }
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
 }
