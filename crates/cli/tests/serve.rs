@@ -1,0 +1,87 @@
+//! `llmobs serve` and `llmobs keys` as a user types them: bad input is refused with a
+//! message that says what to do, and nothing is created.
+
+use assert_cmd::Command;
+
+fn llmobs() -> Command {
+    let mut cmd = Command::cargo_bin("llmobs").unwrap();
+    cmd.env_remove("LLMOBS_BOOTSTRAP_API_KEY").env_remove("LLMOBS_BOOTSTRAP_APP_KEY");
+    cmd
+}
+
+fn stderr(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn keys_create_prints_a_new_pair_once_and_stores_only_digests() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = llmobs()
+        .args(["keys", "create", "--org", "acme", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    let api = lines[0].strip_prefix("export DD_API_KEY=").unwrap();
+    let app = lines[1].strip_prefix("export DD_APP_KEY=").unwrap();
+    assert_eq!((api.len(), app.len()), (32, 40));
+    assert!(api.chars().chain(app.chars()).all(|c| c.is_ascii_hexdigit()));
+    let again = llmobs()
+        .args(["keys", "create", "--org", "acme", "--data-dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_ne!(again.stdout, stdout.as_bytes(), "every call makes a new pair");
+    let db = std::fs::read(dir.path().join("llmobs.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("llmobs.db-wal")).unwrap_or_default();
+    for key in [api, app] {
+        let clear = key.as_bytes();
+        let found = db.windows(clear.len()).chain(wal.windows(clear.len())).any(|w| w == clear);
+        assert!(!found, "a key is stored in clear");
+    }
+}
+
+#[test]
+fn bad_serve_options_are_refused_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (args, expected) in [
+        (vec!["--base-path", "no-slash"], "invalid base path"),
+        (vec!["--database-url", "mysql://u:secret@h/db"], "unsupported database URL"),
+        (vec!["--judge-url", "ftp://x"], "--judge-url must start with http"),
+        (vec!["--evaluators", "missing.json"], "cannot read --evaluators"),
+        (vec!["--listen", "not-an-address"], "invalid socket address"),
+    ] {
+        let output = llmobs()
+            .arg("serve")
+            .args(&args)
+            .arg("--data-dir")
+            .arg(&data)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?} was accepted");
+        let message = stderr(&output);
+        assert!(message.contains(expected), "{args:?}: {message}");
+        assert!(!message.contains("secret"), "a password leaked: {message}");
+        assert!(!data.exists(), "{args:?} created the data directory");
+    }
+}
+
+#[test]
+fn half_set_bootstrap_keys_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = llmobs()
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("LLMOBS_BOOTSTRAP_API_KEY", "only-the-api-key")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("set both LLMOBS_BOOTSTRAP_API_KEY and LLMOBS_BOOTSTRAP_APP_KEY")
+    );
+}
