@@ -24,6 +24,15 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
+# The SDK's interop test drives ddtrace 4.16.0 from this venv (DDTRACE_PYTHON).
+if [ ! -x "$VENV/bin/python" ]; then
+    step "creating the ddtrace venv in $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+"$VENV/bin/pip" install --quiet --disable-pip-version-check \
+    -r tests/compat/requirements.txt -r tests/bootstrap_e2e/requirements.txt
+export DDTRACE_PYTHON="$(cd "$VENV" && pwd)/bin/python"
+
 step "Rust tests"
 cargo nextest run --workspace --no-fail-fast
 cargo test --workspace --doc --quiet
@@ -31,12 +40,6 @@ cargo test --workspace --doc --quiet
 step "release build"
 cargo build --release -p llmobs-cli
 
-if [ ! -x "$VENV/bin/python" ]; then
-    step "creating the ddtrace venv in $VENV"
-    "$PYTHON" -m venv "$VENV"
-fi
-"$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    -r tests/compat/requirements.txt -r tests/bootstrap_e2e/requirements.txt
 if [ ! -x "$VENV47/bin/python" ]; then
     step "creating the ddtrace 4.7.0 venv in $VENV47"
     "$PYTHON" -m venv "$VENV47"

@@ -122,7 +122,8 @@ pub fn float_repr(value: f64) -> String {
     // shortest mode may pick the other. The correctly rounded `{:.N$e}` is that nearest
     // one, used whenever it round-trips.
     let shortest = format!("{value:e}");
-    let digits = shortest.split('e').next().unwrap_or_default().bytes().filter(u8::is_ascii_digit).count();
+    let digits =
+        shortest.split('e').next().unwrap_or_default().bytes().filter(u8::is_ascii_digit).count();
     let nearest = format!("{value:.*e}", digits.saturating_sub(1));
     let sci = match nearest.parse::<f64>() {
         Ok(back) if back.to_bits() == value.to_bits() => nearest,

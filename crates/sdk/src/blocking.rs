@@ -33,7 +33,11 @@ use llmobs_core::prompts::{
 use tokio::sync::{mpsc, oneshot};
 
 use crate::prompt::{GetPrompt, Prompt};
-use crate::{Error, Result};
+use crate::{
+    CallError, CreateDataset, CsvImport, Dataset, DatasetRecord, Error, Experiment,
+    ExperimentBuilder, ExperimentEvents, ExperimentInfo, ExperimentResults, ListExperiments,
+    PullDataset, Push, Result, RunOptions,
+};
 
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -84,6 +88,8 @@ impl ClientBuilder {
         timeout(timeout: Duration);
         /// See [`crate::ClientBuilder::hot_capacity`].
         hot_capacity(capacity: usize);
+        /// See [`crate::ClientBuilder::project_name`].
+        project_name(name: impl Into<String>);
     }
 
     /// Builds the client and starts its runtime thread.
@@ -257,5 +263,103 @@ impl Client {
     pub fn list_prompt_versions(&self, prompt_id: &str) -> Result<Vec<Version>> {
         let id = prompt_id.to_owned();
         self.run(|client| async move { client.list_prompt_versions(&id).await })
+    }
+
+    /// See [`crate::Client::create_dataset`].
+    pub fn create_dataset(
+        &self,
+        name: &str,
+        records: impl IntoIterator<Item = DatasetRecord>,
+    ) -> Result<Dataset> {
+        self.create_dataset_with(&CreateDataset::new(name), records)
+    }
+
+    /// See [`crate::Client::create_dataset_with`].
+    pub fn create_dataset_with(
+        &self,
+        options: &CreateDataset,
+        records: impl IntoIterator<Item = DatasetRecord>,
+    ) -> Result<Dataset> {
+        let (options, records) = (options.clone(), records.into_iter().collect::<Vec<_>>());
+        self.run(|client| async move { client.create_dataset_with(&options, records).await })
+    }
+
+    /// See [`crate::Client::create_dataset_from_csv`].
+    pub fn create_dataset_from_csv(&self, import: &CsvImport) -> Result<Dataset> {
+        let import = import.clone();
+        self.run(|client| async move { client.create_dataset_from_csv(&import).await })
+    }
+
+    /// See [`crate::Client::push_dataset_with`] with default options.
+    pub fn push_dataset(&self, dataset: &mut Dataset) -> Result<()> {
+        self.push_dataset_with(dataset, &Push::default())
+    }
+
+    /// See [`crate::Client::push_dataset_with`].
+    pub fn push_dataset_with(&self, dataset: &mut Dataset, options: &Push) -> Result<()> {
+        let (mut owned, options) = (std::mem::take(dataset), *options);
+        let (owned, result) = self.run(|client| async move {
+            let result = client.push_dataset_with(&mut owned, &options).await;
+            (owned, result)
+        });
+        *dataset = owned;
+        result
+    }
+
+    /// See [`crate::Client::pull_dataset`].
+    pub fn pull_dataset(&self, name: &str) -> Result<Dataset> {
+        self.pull_dataset_with(name, &PullDataset::default())
+    }
+
+    /// See [`crate::Client::pull_dataset_with`].
+    pub fn pull_dataset_with(&self, name: &str, options: &PullDataset) -> Result<Dataset> {
+        let (name, options) = (name.to_owned(), options.clone());
+        self.run(|client| async move { client.pull_dataset_with(&name, &options).await })
+    }
+
+    /// See [`crate::Client::delete_dataset`].
+    pub fn delete_dataset(&self, dataset_id: &str) -> Result<()> {
+        let id = dataset_id.to_owned();
+        self.run(|client| async move { client.delete_dataset(&id).await })
+    }
+
+    /// See [`crate::Client::experiment`]. The task is still an async closure; it runs
+    /// on this client's runtime thread. Run the experiment with
+    /// [`run_experiment`](Self::run_experiment).
+    pub fn experiment<F, Fut, O, E>(
+        &self,
+        name: impl Into<String>,
+        dataset: impl Into<Arc<Dataset>>,
+        task: F,
+    ) -> ExperimentBuilder
+    where
+        F: Fn(serde_json::Value, Arc<serde_json::Value>) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = std::result::Result<O, E>> + Send + 'static,
+        O: serde::Serialize,
+        E: Into<CallError>,
+    {
+        self.inner.client.experiment(name, dataset, task)
+    }
+
+    /// Runs an experiment and waits for it (see [`crate::Experiment::run`]).
+    pub fn run_experiment(
+        &self,
+        experiment: &Experiment,
+        options: RunOptions,
+    ) -> Result<ExperimentResults> {
+        let experiment = experiment.clone();
+        self.run(|_| async move { experiment.run(options).await })
+    }
+
+    /// See [`crate::Client::list_experiments`].
+    pub fn list_experiments(&self, filter: &ListExperiments) -> Result<Vec<ExperimentInfo>> {
+        let filter = filter.clone();
+        self.run(|client| async move { client.list_experiments(&filter).await })
+    }
+
+    /// See [`crate::Client::experiment_events`].
+    pub fn experiment_events(&self, experiment_id: &str) -> Result<ExperimentEvents> {
+        let id = experiment_id.to_owned();
+        self.run(|client| async move { client.experiment_events(&id).await })
     }
 }

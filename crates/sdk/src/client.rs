@@ -41,12 +41,14 @@ const NO_APP_KEY_FOR_RESOLVE: &str =
 /// copy of that prompt id in this process.
 #[derive(Clone)]
 pub struct Client {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
-    config: Config,
-    http: reqwest::Client,
+pub(crate) struct Inner {
+    pub(crate) config: Config,
+    pub(crate) http: reqwest::Client,
+    /// Project ids by name (create-or-get answers, spec E1).
+    pub(crate) projects: Mutex<std::collections::HashMap<String, String>>,
     hot: Option<HotCache>,
     /// The TTL in nanoseconds (when caching is on).
     ttl_nanos: u64,
@@ -160,6 +162,7 @@ impl Client {
                 hot,
                 warm,
                 refreshing: Mutex::new(HashSet::new()),
+                projects: Mutex::new(std::collections::HashMap::new()),
             }),
         })
     }

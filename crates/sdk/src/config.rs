@@ -27,6 +27,11 @@ pub(crate) struct Config {
     pub(crate) cache_dir: PathBuf,
     pub(crate) timeout: Duration,
     pub(crate) hot_capacity: usize,
+    /// The default project of datasets and experiments.
+    pub(crate) project_name: String,
+    /// Where UI links (`/llm/experiments/{id}`) point: the override origin when set,
+    /// else the site's UI host (spec §4.9).
+    pub(crate) ui_base: String,
 }
 
 /// Builds a [`Client`](crate::Client).
@@ -45,6 +50,7 @@ pub(crate) struct Config {
 /// | `DD_LLMOBS_PROMPTS_FILE_CACHE_ENABLED` | [`file_cache`](Self::file_cache) | **on** (ddtrace: off) |
 /// | `DD_LLMOBS_PROMPTS_CACHE_DIR` | [`cache_dir`](Self::cache_dir) | `~/.cache/datadog/llmobs/prompts` |
 /// | `DD_LLMOBS_PROMPTS_TIMEOUT` (seconds) | [`timeout`](Self::timeout) | 5 s |
+/// | `DD_LLMOBS_PROJECT_NAME` | [`project_name`](Self::project_name) | `default-project` (datasets, experiments) |
 ///
 /// The on-disk cache is **on by default**, unlike ddtrace: a process that starts while
 /// the registry is unreachable still gets the prompts an earlier process fetched. Set
@@ -64,6 +70,7 @@ pub struct ClientBuilder {
     cache_dir: Option<PathBuf>,
     timeout: Option<Duration>,
     hot_capacity: Option<usize>,
+    project_name: Option<String>,
     error: Option<String>,
 }
 
@@ -108,6 +115,7 @@ impl ClientBuilder {
         builder.site = env_var("DD_SITE");
         builder.origin = env_var("DD_LLMOBS_OVERRIDE_ORIGIN");
         builder.env = env_var("DD_ENV");
+        builder.project_name = env_var("DD_LLMOBS_PROJECT_NAME");
         let mut errors = Vec::new();
         if let Some(value) = env_var("DD_LLMOBS_PROMPTS_CACHE_TTL") {
             match parse_seconds("DD_LLMOBS_PROMPTS_CACHE_TTL", &value) {
@@ -201,6 +209,12 @@ impl ClientBuilder {
         self
     }
 
+    /// The project that datasets and experiments belong to when a call names none.
+    pub fn project_name(mut self, name: impl Into<String>) -> Self {
+        self.project_name = Some(name.into());
+        self
+    }
+
     pub(crate) fn into_config(self) -> Result<Config> {
         if let Some(error) = self.error {
             return Err(Error::Config(error));
@@ -213,8 +227,19 @@ impl ClientBuilder {
                 format!("https://api.{site}")
             }
         };
+        let ui_base = match self.origin.as_deref().filter(|o| !o.trim().is_empty()) {
+            Some(_) => base_url.clone(),
+            None => {
+                ui_base(self.site.as_deref().filter(|s| !s.is_empty()).unwrap_or("datadoghq.com"))
+            }
+        };
         let ttl = self.ttl.unwrap_or(DEFAULT_CACHE_TTL);
         Ok(Config {
+            project_name: self
+                .project_name
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| "default-project".to_owned()),
+            ui_base,
             api_key: self.api_key.filter(|key| !key.is_empty()),
             app_key: self.app_key.filter(|key| !key.is_empty()),
             base_url,
@@ -234,6 +259,15 @@ impl ClientBuilder {
     /// first write.
     pub fn build(self) -> Result<crate::Client> {
         crate::Client::from_config(self.into_config()?)
+    }
+}
+
+/// The UI host of a site (spec §4.9).
+fn ui_base(site: &str) -> String {
+    match site {
+        "datadoghq.com" | "datadoghq.eu" | "ddog-gov.com" => format!("https://app.{site}"),
+        "datad0g.com" => "https://dd.datad0g.com".to_owned(),
+        other => format!("https://{other}"),
     }
 }
 

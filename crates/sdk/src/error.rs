@@ -103,6 +103,38 @@ pub enum Error {
     /// A setting could not be parsed, such as a non-numeric `DD_LLMOBS_PROMPTS_CACHE_TTL`.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// Reading or writing a local file failed (a CSV to import, an export target).
+    #[error("i/o error on {}: {source}", path.display())]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A CSV file could not be used: empty, no header, a listed column missing, a
+    /// malformed row. Nothing was sent.
+    #[error("csv error: {detail}")]
+    Csv {
+        /// What is wrong, naming the column or row.
+        detail: String,
+    },
+    /// An experiment run stopped on a failure (`raise_errors`, or a failing summary
+    /// post); the experiment is marked `interrupted` and what finished is kept.
+    #[error("experiment {experiment_id} stopped: {detail}")]
+    Experiment {
+        /// The experiment's id (empty when it was never created).
+        experiment_id: String,
+        /// The failure, naming the record or evaluator.
+        detail: String,
+    },
+    /// An experiment run was cancelled (a cancellation token or Ctrl-C); the experiment
+    /// is marked `interrupted` and what finished is kept.
+    #[error("experiment {experiment_id} was interrupted")]
+    Interrupted {
+        /// The experiment's id (empty when it was never created).
+        experiment_id: String,
+    },
 }
 
 /// `Result` with this crate's [`Error`].
@@ -156,6 +188,9 @@ impl Error {
             Error::Unavailable { reason, .. } => reason.clone(),
             Error::Render(err) => err.to_string(),
             Error::Config(message) => message.clone(),
+            Error::Io { source, .. } => source.to_string(),
+            Error::Csv { detail } | Error::Experiment { detail, .. } => detail.clone(),
+            Error::Interrupted { .. } => "interrupted".to_owned(),
         }
     }
 
@@ -163,7 +198,9 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Auth { .. } => ErrorKind::Auth,
-            Error::Validation { .. } | Error::InvalidRequest { .. } => ErrorKind::Validation,
+            Error::Validation { .. } | Error::InvalidRequest { .. } | Error::Csv { .. } => {
+                ErrorKind::Validation
+            }
             Error::NotFound { .. } => ErrorKind::NotFound,
             Error::Unavailable { status: 404, .. } => ErrorKind::NotFound,
             Error::Conflict { .. } => ErrorKind::Conflict,

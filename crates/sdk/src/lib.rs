@@ -1,5 +1,5 @@
-//! Rust SDK for LLM Observability's prompt registry, wire-compatible with Datadog's API
-//! and with the self-hosted `llmobs` server.
+//! Rust SDK for LLM Observability (prompt registry, datasets, experiments),
+//! wire-compatible with Datadog's API and with the self-hosted `llmobs` server.
 //!
 //! The central type is [`Client`] (async; [`blocking::Client`] for synchronous code).
 //! [`Client::get_prompt`] returns an [`Arc<Prompt>`](Prompt): the template of one
@@ -37,13 +37,48 @@
 //! println!("{} v{} ({}): {:?}", prompt.id(), prompt.version(), prompt.source(), text);
 //! # Ok(()) }
 //! ```
+//!
+//! # Datasets and experiments
+//!
+//! [`Client::create_dataset`], [`Client::pull_dataset`] and
+//! [`Client::create_dataset_from_csv`] give a [`Dataset`]: records edited locally
+//! ([`Dataset::append`], [`Dataset::update`], [`Dataset::delete`], tag operations) and
+//! sent as one diff by [`Client::push_dataset`]. [`Client::experiment`] builds an
+//! [`Experiment`]: an async task over each record's input and the experiment's config,
+//! scored by evaluators (closures, the [`Evaluator`] trait, [`RemoteEvaluator`]) and
+//! summary evaluators, run with bounded concurrency, retries, timeouts and
+//! cancellation ([`RunOptions`]).
+//!
+//! ```no_run
+//! use llmobs::{CallError, Client, DatasetRecord, EvaluatorContext, RunOptions};
+//! use serde_json::{Value, json};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = Client::from_env()?;
+//! let records = [DatasetRecord::new(json!({"q": "2+2"})).expected_output(json!("4"))];
+//! let dataset = client.create_dataset("arithmetic", records).await?;
+//! let results = client
+//!     .experiment("calculator", dataset, |input: Value, _config| async move {
+//!         Ok::<_, CallError>(json!(if input["q"] == "2+2" { "4" } else { "?" }))
+//!     })
+//!     .evaluator("exact", |ctx: &EvaluatorContext| ctx.output == ctx.expected_output)
+//!     .build()?
+//!     .run(RunOptions::default())
+//!     .await?;
+//! println!("{results}");
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 
+mod api;
 pub mod blocking;
 mod client;
 mod clock;
 mod config;
+mod datasets;
 mod error;
+mod evaluators;
+mod experiments;
 mod hot;
 mod key;
 mod prompt;
@@ -52,7 +87,21 @@ mod warm;
 
 pub use client::Client;
 pub use config::{ClientBuilder, DEFAULT_CACHE_TTL, DEFAULT_HOT_CAPACITY, DEFAULT_TIMEOUT};
+pub use datasets::{
+    CreateDataset, CsvImport, Dataset, DatasetRecord, MAX_BATCH_BYTES, MAX_BATCH_RECORDS,
+    PullDataset, Push, RecordUpdate,
+};
 pub use error::{Error, ErrorKind, Result};
+pub use evaluators::{
+    Assessment, BoxFuture, CallError, ErrorInfo, Evaluation, Evaluator, EvaluatorContext,
+    EvaluatorResult, IntoEvaluation, MultiEvaluatorResult, Outcome, RemoteEvaluator, RemoteFailure,
+    SummaryContext, Transform,
+};
+pub use experiments::{
+    CancellationToken, EvaluationOutcome, Experiment, ExperimentBuilder, ExperimentInfo,
+    ExperimentResults, ListExperiments, Row, RunOptions, RunResult, Status,
+};
+pub use llmobs_core::experiments::{Experiment as ExperimentRecord, ExperimentEvents};
 pub use prompt::{Fallback, GetPrompt, Prompt, Source};
 pub use requests::{NewPrompt, NewVersion};
 

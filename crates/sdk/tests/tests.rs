@@ -4,8 +4,16 @@
 //! - `stub`: parsing, status mapping and transport against the stub (spec §7.8).
 //! - `server`: every registry call against the real server, async and blocking.
 //! - `props`: property tests of the on-disk layout.
+//! - `datasets`: create, push, pull, versions, CSV import and exports against the server.
+//! - `experiments`: the runner against the server (flow, failures, retries, timeouts,
+//!   cancellation, runs, blocking facade) and SDK retries against a stub.
+//! - `interop`: experiments of this SDK and of ddtrace 4.16.0 read by each other
+//!   (needs `DDTRACE_PYTHON`).
 
 mod cache;
+mod datasets;
+mod experiments;
+mod interop;
 mod props;
 mod server;
 mod stub;

@@ -1,0 +1,66 @@
+//! An experiment from Rust against a local server, with a deterministic task.
+//!
+//! ```text
+//! llmobs serve &   # prints: listening on http://127.0.0.1:PORT
+//! DD_LLMOBS_OVERRIDE_ORIGIN=http://127.0.0.1:PORT DD_API_KEY=… DD_APP_KEY=… \
+//!     cargo run -p llmobs --example experiment
+//! ```
+
+use std::error::Error;
+use std::sync::Arc;
+
+use llmobs::{
+    Assessment, CallError, Client, DatasetRecord, EvaluatorContext, EvaluatorResult, RunOptions,
+    SummaryContext,
+};
+use serde_json::{Value, json};
+
+/// The "model": a lookup table, so every run gives the same answers.
+async fn capital(input: Value, config: Arc<Value>) -> Result<Value, CallError> {
+    let country = input["country"].as_str().unwrap_or_default();
+    let answer = match country {
+        "France" => "Paris",
+        "Italy" => "Rome",
+        "Japan" => "Tokyo",
+        _ => "I don't know",
+    };
+    let style = config["style"].as_str().unwrap_or("plain");
+    Ok(json!(if style == "shout" { answer.to_uppercase() } else { answer.to_owned() }))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn Error>> {
+    let client = Client::from_env()?;
+    let records = [("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Peru", "Lima")]
+        .into_iter()
+        .map(|(country, answer)| {
+            DatasetRecord::new(json!({ "country": country }))
+                .expected_output(json!(answer))
+                .tags(["topic:geography"])
+        });
+    let name = format!("capitals-{}", std::process::id());
+    let dataset = client.create_dataset(&name, records).await?;
+    println!("dataset {} (version {}): {}", dataset.name(), dataset.version(), dataset.url());
+
+    let experiment = client
+        .experiment("capitals", dataset, capital)
+        .task_name("capital")
+        .description("capital cities, deterministic")
+        .config(json!({ "style": "plain" }))
+        .tags([("team", "examples")])
+        .evaluator("exact_match", |ctx: &EvaluatorContext| ctx.output == ctx.expected_output)
+        .evaluator("verdict", |ctx: &EvaluatorContext| {
+            let pass = ctx.output == ctx.expected_output;
+            EvaluatorResult::new(if pass { 1.0 } else { 0.0 })
+                .assessment(if pass { Assessment::Pass } else { Assessment::Fail })
+                .reasoning(format!("answered {}", ctx.output))
+        })
+        .summary_evaluator("accuracy", |ctx: &SummaryContext| {
+            ctx.rate_of("exact_match", &json!(true))
+        })
+        .build()?;
+    let results = experiment.run(RunOptions { jobs: 4, ..RunOptions::default() }).await?;
+    print!("{results}");
+    println!("{}", experiment.url());
+    Ok(())
+}
