@@ -50,12 +50,12 @@ use axum::routing::get;
 
 pub use error::ApiError;
 pub use judge::JudgeProvider;
-pub use state::{AppState, Config, ConfigError, EvaluatorSpec};
+pub use state::{AppState, Config, ConfigError, EvaluatorSpec, Shared};
 
 /// Builds the application: every route, under the configured base path, with the body
 /// limit, JSON 404/405 answers and per-request logging.
 pub fn router(state: AppState) -> Router {
-    let config = state.config.clone();
+    let (base_path, max_body_bytes) = (state.config.base_path.clone(), state.config.max_body_bytes);
     let api = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/openapi.json", get(openapi::document))
@@ -67,12 +67,12 @@ pub fn router(state: AppState) -> Router {
         .merge(pages::router())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method);
-    let app = match config.base_path.as_str() {
+    let app = match base_path.as_str() {
         "" => api,
         // Serve under the prefix and at the root, so a proxy may strip it or keep it.
         prefix => Router::new().nest(prefix, api.clone()).merge(api),
     };
-    app.layer(DefaultBodyLimit::max(config.max_body_bytes))
+    app.layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(axum::middleware::from_fn(log::request))
         .with_state(state)
 }

@@ -13,7 +13,9 @@ use crate::error::InternalDetail;
 pub(crate) async fn request(request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
-    let path = request.uri().path().to_owned();
+    // A `Uri` clone shares its bytes: no copy of the path.
+    let uri = request.uri().clone();
+    let path = uri.path();
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let micros = started.elapsed().as_micros() as u64;

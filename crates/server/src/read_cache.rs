@@ -33,6 +33,7 @@ pub(crate) enum Selector {
 }
 
 type Answers = Vec<(Selector, Bytes, Instant)>;
+type Map<V> = HashMap<String, V, foldhash::fast::RandomState>;
 
 /// The cache; one per server.
 #[derive(Debug)]
@@ -40,7 +41,7 @@ pub(crate) struct ReadCache {
     ttl: Duration,
     writes: AtomicU64,
     /// org → prompt_id → answers.
-    entries: RwLock<HashMap<String, HashMap<String, Answers>>>,
+    entries: RwLock<Map<Map<Answers>>>,
 }
 
 /// The write counter when a read started; see [`ReadCache::put`].

@@ -115,17 +115,22 @@ impl Config {
     }
 }
 
-/// The state handlers receive: the store and the settings. Cheap to clone.
+/// The state handlers receive: the store and the settings. Cloning it (once or more per
+/// request) costs one reference-count increment.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares; reached through `Deref`, as `state.store`.
+#[derive(Debug)]
+pub struct Shared {
     /// The storage handle.
     pub store: Store,
     /// The settings.
-    pub config: Arc<Config>,
+    pub config: Config,
     /// Keys already checked.
-    pub(crate) keys: Arc<crate::auth::KeyCache>,
+    pub(crate) keys: crate::auth::KeyCache,
     /// Recent `get_prompt` answers.
-    pub(crate) reads: Arc<crate::read_cache::ReadCache>,
+    pub(crate) reads: crate::read_cache::ReadCache,
     /// The client LLM judges use.
     pub(crate) http: reqwest::Client,
 }
@@ -133,9 +138,17 @@ pub struct AppState {
 impl AppState {
     /// State over `store` with `config`.
     pub fn new(store: Store, config: Config) -> Self {
-        let reads = Arc::new(crate::read_cache::ReadCache::new(config.read_cache_ttl));
+        let reads = crate::read_cache::ReadCache::new(config.read_cache_ttl);
         let http = crate::judge::http_client();
-        AppState { store, config: Arc::new(config), keys: Arc::default(), reads, http }
+        AppState(Arc::new(Shared { store, config, keys: Default::default(), reads, http }))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }
 
