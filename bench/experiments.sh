@@ -11,32 +11,15 @@ cd "$(dirname "$0")/.."
 RECORDS="${RECORDS:-100000}"
 SPANS="${SPANS:-20000}"
 ROUNDS="${ROUNDS:-3}"
-PYTHON="${DDTRACE_PYTHON:-.ci/venv/bin/python}"
-PYTHON="$(cd "$(dirname "$PYTHON")" 2>/dev/null && pwd)/$(basename "$PYTHON")"
-"$PYTHON" -c 'import ddtrace' 2>/dev/null || {
-    echo "set DDTRACE_PYTHON to a python with ddtrace==4.16.0 (bash scripts/test.sh makes .ci/venv)" >&2; exit 1; }
+source bench/lib.sh
+find_ddtrace_python
 
 cargo build --release --quiet -p llmobs-cli
 cargo build --release --quiet -p llmobs-server --example bench_experiments
-work="$(mktemp -d)"
-server=""
-cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-
-API=bench-api-key-0001 APP=bench-app-key-0001
-LLMOBS_BOOTSTRAP_API_KEY=$API LLMOBS_BOOTSTRAP_APP_KEY=$APP RUST_LOG=warn \
-    target/release/llmobs serve --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
-server=$!
-for _ in $(seq 200); do grep -q '^listening on ' "$work/out" 2>/dev/null && break; sleep 0.05; done
-origin=$(sed -n 's/^listening on //p' "$work/out")
-[ -n "$origin" ] || { cat "$work/err" >&2; exit 1; }
+start_llmobs
 
 ours=$(target/release/examples/bench_experiments "$origin" "$API" "$APP" "$RECORDS" "$SPANS" "$ROUNDS")
-theirs=$(cd "$work" && env -i PATH="$PATH" HOME="$work" DD_LLMOBS_OVERRIDE_ORIGIN="$origin" \
-    DD_API_KEY=$API DD_APP_KEY=$APP DD_SITE=datadoghq.com DD_TRACE_ENABLED=false \
-    DD_INSTRUMENTATION_TELEMETRY_ENABLED=false DD_REMOTE_CONFIGURATION_ENABLED=false \
-    DD_TRACE_AGENT_URL=http://127.0.0.1:9 "$PYTHON" "$OLDPWD/bench/experiments_ddtrace.py" "$RECORDS" "$ROUNDS" \
-    2>"$work/ddtrace.err") || { tail -20 "$work/ddtrace.err" >&2; exit 1; }
+theirs=$(run_ddtrace bench/experiments_ddtrace.py "$RECORDS" "$ROUNDS")
 
 python3 - "$ours" "$theirs" "$(nproc)" <<'PY'
 import json, statistics, sys
