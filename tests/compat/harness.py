@@ -449,6 +449,23 @@ class ClientRun(dict):
         return self.get("_values", {})
 
 
+def _scenario_result(proc: subprocess.CompletedProcess, kind: type) -> Any:
+    """The JSON a scenario printed after its result marker, as a ``kind`` with the
+    process output attached; fails with that output when the scenario failed."""
+    stdout = proc.stdout.decode("utf-8", "replace")
+    stderr = proc.stderr.decode("utf-8", "replace")
+    marker = "__COMPAT_RESULT__"
+    lines = [ln for ln in stdout.splitlines() if ln.startswith(marker)]
+    if proc.returncode != 0 or not lines:
+        raise AssertionError(
+            f"ddtrace scenario failed (exit {proc.returncode})\nstdout:\n{stdout[-3000:]}\nstderr:\n{stderr[-5000:]}"
+        )
+    run = kind(json.loads(lines[-1][len(marker):]))
+    run.stdout = stdout
+    run.stderr = stderr
+    return run
+
+
 def run_client(server: Server, code: str, *, env_extra: Optional[dict[str, Optional[str]]] = None,
                args: Any = None, origin: Optional[str] = None, timeout: float = 120.0) -> ClientRun:
     """Run ``code`` in a fresh Python process with ddtrace pointed at ``server``.
@@ -475,18 +492,7 @@ def run_client(server: Server, code: str, *, env_extra: Optional[dict[str, Optio
         timeout=timeout,
         stdin=subprocess.DEVNULL,
     )
-    stdout = proc.stdout.decode("utf-8", "replace")
-    stderr = proc.stderr.decode("utf-8", "replace")
-    marker = "__COMPAT_RESULT__"
-    lines = [ln for ln in stdout.splitlines() if ln.startswith(marker)]
-    if proc.returncode != 0 or not lines:
-        raise AssertionError(
-            f"ddtrace scenario failed (exit {proc.returncode})\nstdout:\n{stdout[-3000:]}\nstderr:\n{stderr[-5000:]}"
-        )
-    run = ClientRun(json.loads(lines[-1][len(marker):]))
-    run.stdout = stdout
-    run.stderr = stderr
-    return run
+    return _scenario_result(proc, ClientRun)
 
 
 def only_request(run: ClientRun, name: str) -> dict:
@@ -829,18 +835,7 @@ def run_llmobs(server: Server, code: str, *, python: Optional[str] = None,
         )
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    stdout = proc.stdout.decode("utf-8", "replace")
-    stderr = proc.stderr.decode("utf-8", "replace")
-    marker = "__COMPAT_RESULT__"
-    lines = [ln for ln in stdout.splitlines() if ln.startswith(marker)]
-    if proc.returncode != 0 or not lines:
-        raise AssertionError(
-            f"ddtrace scenario failed (exit {proc.returncode})\nstdout:\n{stdout[-3000:]}\nstderr:\n{stderr[-5000:]}"
-        )
-    run = LLMObsRun(json.loads(lines[-1][len(marker):]))
-    run.stdout = stdout
-    run.stderr = stderr
-    return run
+    return _scenario_result(proc, LLMObsRun)
 
 
 class MockJudge:

@@ -207,28 +207,23 @@ async fn a_bad_batch_stores_nothing() {
     assert!(pull(&app, &p, &d, None).await.is_empty());
 }
 
+/// Uploads `csv` to dataset `d` as ddtrace does: one multipart `file` field.
+async fn upload(app: &App, d: &str, csv: &str) -> (StatusCode, Value) {
+    let body = format!(
+        "------------boundary------\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.csv\"\r\n\
+         Content-Type: text/csv\r\n\r\n{csv}\r\n------------boundary--------\r\n"
+    );
+    let headers = [("Content-Type", "multipart/form-data; boundary=----------boundary------")];
+    let path = format!("{V1}/datasets/{d}/records/upload?deduplicate=True");
+    app.send("POST", &path, Keys::Both, &headers, Some(body.into_bytes())).await
+}
+
 #[tokio::test]
 async fn csv_uploads_make_one_version_and_a_broken_row_stores_nothing() {
     let app = App::new().await;
     let (p, d) = setup(&app).await;
-    let upload = |csv: &str| {
-        let body = format!(
-            "------------boundary------\r\nContent-Disposition: form-data; name=\"file\"; filename=\"x.csv\"\r\n\
-             Content-Type: text/csv\r\n\r\n{csv}\r\n------------boundary--------\r\n"
-        );
-        body.into_bytes()
-    };
-    let headers = [("Content-Type", "multipart/form-data; boundary=----------boundary------")];
     let good = "input,expected_output,metadata,id\r\n\"{\"\"q\"\": 1}\",\"\"\"A\"\"\",\"{}\",r1\r\n\"{\"\"q\"\": 2}\",\"\"\"\"\"\",\"\"\"\"\"\",r2\r\n";
-    let (status, body) = app
-        .send(
-            "POST",
-            &format!("{V1}/datasets/{d}/records/upload?deduplicate=True"),
-            Keys::Both,
-            &headers,
-            Some(upload(good)),
-        )
-        .await;
+    let (status, body) = upload(&app, &d, good).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["data"]["attributes"]["version_number"], 1);
     assert_eq!(
@@ -237,15 +232,7 @@ async fn csv_uploads_make_one_version_and_a_broken_row_stores_nothing() {
     );
 
     let broken = "input,expected_output,metadata,id\r\n\"{}\",\"\"\"\"\"\",\"{}\",r3\r\n{oops,\"\"\"\"\"\",\"{}\",r4\r\n";
-    let (status, body) = app
-        .send(
-            "POST",
-            &format!("{V1}/datasets/{d}/records/upload?deduplicate=True"),
-            Keys::Both,
-            &headers,
-            Some(upload(broken)),
-        )
-        .await;
+    let (status, body) = upload(&app, &d, broken).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(detail(&body).starts_with("row 3:"), "{body}");
     assert_eq!(pull(&app, &p, &d, None).await.len(), 2);
