@@ -448,9 +448,43 @@ impl SummaryContext {
     }
 }
 
-/// A closure over a [`SummaryContext`].
-pub(crate) type SummaryFn =
-    Arc<dyn Fn(&SummaryContext) -> Result<Evaluation, CallError> + Send + Sync>;
+/// An evaluator over a whole iteration (spec §4.7, §5.6): sees every row's results
+/// at once and produces one (or, with a multi-result, several) summary metrics.
+/// Implement it for summary evaluators with state or async work; closures go through
+/// [`ExperimentBuilder::summary_evaluator`](crate::ExperimentBuilder::summary_evaluator).
+pub trait SummaryEvaluator: Send + Sync + 'static {
+    /// The label of its metric: letters, digits, `_` and `-`.
+    fn name(&self) -> &str;
+
+    /// Summarizes one iteration.
+    fn evaluate<'a>(
+        &'a self,
+        context: &'a SummaryContext,
+    ) -> BoxFuture<'a, Result<Evaluation, CallError>>;
+}
+
+/// A closure as a [`SummaryEvaluator`].
+pub(crate) struct FnSummary<F> {
+    pub(crate) name: String,
+    pub(crate) f: F,
+}
+
+impl<F, R> SummaryEvaluator for FnSummary<F>
+where
+    F: Fn(&SummaryContext) -> R + Send + Sync + 'static,
+    R: IntoEvaluation,
+{
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn evaluate<'a>(
+        &'a self,
+        context: &'a SummaryContext,
+    ) -> BoxFuture<'a, Result<Evaluation, CallError>> {
+        Box::pin(std::future::ready((self.f)(context).into_evaluation()))
+    }
+}
 
 #[cfg(test)]
 mod tests {

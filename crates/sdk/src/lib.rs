@@ -95,11 +95,12 @@ pub use error::{Error, ErrorKind, Result};
 pub use evaluators::{
     Assessment, BoxFuture, CallError, ErrorInfo, Evaluation, Evaluator, EvaluatorContext,
     EvaluatorResult, IntoEvaluation, MultiEvaluatorResult, Outcome, RemoteEvaluator, RemoteFailure,
-    SummaryContext, Transform,
+    SummaryContext, SummaryEvaluator, Transform,
 };
 pub use experiments::{
-    CancellationToken, EvaluationOutcome, Experiment, ExperimentBuilder, ExperimentInfo,
-    ExperimentResults, ListExperiments, Row, RunOptions, RunResult, Status,
+    CancellationToken, EvaluationOutcome, Evaluations, Experiment, ExperimentBuilder,
+    ExperimentInfo, ExperimentResults, ListExperiments, MissingTask, PulledExperiment, Rerun, Row,
+    RunOptions, RunResult, SpanId, Status, TraceId,
 };
 pub use llmobs_core::experiments::{Experiment as ExperimentRecord, ExperimentEvents};
 pub use prompt::{Fallback, GetPrompt, Prompt, Source};
