@@ -183,12 +183,88 @@ pub struct Dataset {
     latest_version: i64,
     filter_tags: Vec<String>,
     records: Vec<DatasetRecord>,
-    ids: HashSet<String>,
+    ids: IdIndex,
     pending_inserts: HashSet<String>,
     pending_updates: HashMap<String, FieldUpdate>,
     pending_deletes: Vec<String>,
     tag_ops: HashMap<String, TagOps>,
     ui_base: String,
+}
+
+/// The positions of a dataset's records by id: 4 bytes a record, where a set of the
+/// ids would hold a second copy of every id.
+#[derive(Clone, Default)]
+struct IdIndex {
+    table: hashbrown::HashTable<u32>,
+    state: foldhash::fast::FixedState,
+}
+
+impl std::fmt::Debug for IdIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdIndex").field("len", &self.table.len()).finish()
+    }
+}
+
+impl IdIndex {
+    fn hash(&self, id: &str) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.state, id)
+    }
+
+    /// Whether a record of `records` has id `id`.
+    fn contains(&self, records: &[DatasetRecord], id: &str) -> bool {
+        self.table.find(self.hash(id), |&i| records[i as usize].id == id).is_some()
+    }
+
+    /// Indexes `records[index]`.
+    fn insert(&mut self, records: &[DatasetRecord], index: usize) {
+        let hash = self.hash(&records[index].id);
+        let state = &self.state;
+        self.table.insert_unique(hash, index as u32, |&i| {
+            std::hash::BuildHasher::hash_one(state, records[i as usize].id.as_str())
+        });
+    }
+
+    /// Indexes `records` from scratch (after a removal shifted positions).
+    fn rebuild(&mut self, records: &[DatasetRecord]) {
+        self.table.clear();
+        for index in 0..records.len() {
+            self.insert(records, index);
+        }
+    }
+}
+
+/// Rebuilds every object and array in `value` at its exact size. Objects built one key
+/// at a time (by `json!` or by parsing) keep room for four entries, several hundred
+/// bytes each with key order kept; a dataset holds many of them.
+fn compact(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            let old = std::mem::take(map);
+            let mut exact = Map::with_capacity(old.len());
+            for (key, mut item) in old {
+                compact(&mut item);
+                exact.insert(key, item);
+            }
+            *map = exact;
+        }
+        Value::Array(items) => {
+            items.iter_mut().for_each(compact);
+            items.shrink_to_fit();
+        }
+        _ => {}
+    }
+}
+
+/// [`compact`] on every value of a record.
+fn compact_record(record: &mut DatasetRecord) {
+    compact(&mut record.input);
+    if let Some(expected) = &mut record.expected_output {
+        compact(expected);
+    }
+    if let Some(metadata) = &mut record.metadata {
+        compact(metadata);
+    }
+    record.tags.shrink_to_fit();
 }
 
 /// Sorts and deduplicates a tag list.
@@ -218,7 +294,7 @@ impl Dataset {
             latest_version: attributes.current_version,
             filter_tags: Vec::new(),
             records: Vec::new(),
-            ids: HashSet::new(),
+            ids: IdIndex::default(),
             pending_inserts: HashSet::new(),
             pending_updates: HashMap::new(),
             pending_deletes: Vec::new(),
@@ -312,16 +388,51 @@ impl Dataset {
         if record.id.is_empty() {
             record.id = new_id();
         }
-        if self.ids.contains(&record.id) {
+        if self.ids.contains(&self.records, &record.id) {
             return Err(Error::InvalidRequest {
                 detail: format!("record id '{}' is already in the dataset", record.id),
             });
         }
         normalize(&mut record.tags);
-        self.ids.insert(record.id.clone());
+        compact_record(&mut record);
         self.pending_inserts.insert(record.id.clone());
         self.records.push(record);
+        self.ids.insert(&self.records, self.records.len() - 1);
         Ok(())
+    }
+
+    /// Takes `records` (already [`compact_record`]ed) as new local records without
+    /// marking them pending, as [`append`](Self::append) would otherwise (ids given, tags
+    /// checked and sorted). The vector becomes the dataset's own when it has none yet.
+    fn adopt(&mut self, mut records: Vec<DatasetRecord>) -> Result<std::ops::Range<usize>> {
+        let start = self.records.len();
+        for record in &mut records {
+            check_tags(&record.tags)?;
+            if record.id.is_empty() {
+                record.id = new_id();
+            }
+        }
+        let mut seen = HashSet::with_capacity(records.len());
+        for record in &records {
+            if self.ids.contains(&self.records, &record.id) || !seen.insert(record.id.as_str()) {
+                return Err(Error::InvalidRequest {
+                    detail: format!("record id '{}' is already in the dataset", record.id),
+                });
+            }
+        }
+        drop(seen);
+        for record in &mut records {
+            normalize(&mut record.tags);
+        }
+        if self.records.is_empty() {
+            self.records = records;
+        } else {
+            self.records.append(&mut records);
+        }
+        for index in start..self.records.len() {
+            self.ids.insert(&self.records, index);
+        }
+        Ok(start..self.records.len())
     }
 
     /// [`append`](Self::append)s every record; stops at the first refused one.
@@ -389,7 +500,7 @@ impl Dataset {
     pub fn delete(&mut self, index: usize) -> Result<DatasetRecord> {
         let index = self.index(index)?;
         let record = self.records.remove(index);
-        self.ids.remove(&record.id);
+        self.ids.rebuild(&self.records);
         if !self.pending_inserts.remove(&record.id) {
             self.pending_updates.remove(&record.id);
             self.tag_ops.remove(&record.id);
@@ -829,10 +940,16 @@ impl Client {
         options: &CreateDataset,
         records: impl IntoIterator<Item = DatasetRecord>,
     ) -> Result<Dataset> {
-        let records: Vec<DatasetRecord> = records.into_iter().collect();
-        for record in &records {
-            check_tags(&record.tags)?;
-        }
+        // Compacted as they arrive, so the caller's loosely built values are freed one
+        // record at a time rather than all held at once.
+        let records: Vec<DatasetRecord> = records
+            .into_iter()
+            .map(|mut record| {
+                check_tags(&record.tags)?;
+                compact_record(&mut record);
+                Ok(record)
+            })
+            .collect::<Result<_>>()?;
         let mut dataset = self
             .new_dataset(&options.name, &options.description, options.project_name.as_deref())
             .await?;
@@ -858,13 +975,13 @@ impl Client {
         let num_batches = total.div_ceil(MAX_BATCH_BYTES).max(1);
         let batch_size = records.len().div_ceil(num_batches).min(MAX_BATCH_RECORDS);
         let mut bumped = false;
-        let mut records = records.into_iter();
-        loop {
-            let slice: Vec<DatasetRecord> = records.by_ref().take(batch_size).collect();
-            if slice.is_empty() {
-                break;
+        // The records move into the dataset once; each batch is marked pending in turn.
+        let all = dataset.adopt(records)?;
+        for start in all.clone().step_by(batch_size) {
+            let end = (start + batch_size).min(all.end);
+            for record in &dataset.records[start..end] {
+                dataset.pending_inserts.insert(record.id.clone());
             }
-            dataset.extend(slice)?;
             let before = dataset.latest_version;
             let push =
                 Push { bulk_upload: Some(false), create_new_version: !bumped, ..Push::default() };
@@ -920,8 +1037,14 @@ impl Client {
             return Ok(());
         }
         let path = format!("{V2}/{}/datasets/{}/batch_update", dataset.project_id, dataset.id);
-        let positions: HashMap<String, usize> =
-            dataset.records.iter().enumerate().map(|(i, r)| (r.id.clone(), i)).collect();
+        // Only inserts come back with a canonical id to record.
+        let positions: HashMap<String, usize> = dataset
+            .records
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| dataset.pending_inserts.contains(&r.id))
+            .map(|(i, r)| (r.id.clone(), i))
+            .collect();
         let mut bumped = false;
         for (insert_records, update_records, delete_records) in batches(inserts, updates, deletes) {
             let mut request = Request::new(
@@ -1025,8 +1148,7 @@ impl Client {
                 self.call(Method::GET, &path, None, LIST_TIMEOUT, &[200]).await?;
             for item in page.data {
                 let listed = item.attributes;
-                dataset.ids.insert(item.id.clone());
-                dataset.records.push(DatasetRecord {
+                let mut record = DatasetRecord {
                     id: item.id,
                     input: listed.input,
                     expected_output: listed.expected_output,
@@ -1035,13 +1157,17 @@ impl Client {
                     ),
                     tags: listed.tags,
                     canonical_id: listed.canonical_id,
-                });
+                };
+                compact_record(&mut record);
+                dataset.records.push(record);
+                dataset.ids.insert(&dataset.records, dataset.records.len() - 1);
             }
             cursor = page.meta.map(|m| m.after).unwrap_or_default();
             if cursor.is_empty() {
                 break;
             }
         }
+        dataset.records.shrink_to_fit();
         if let Some(version) = requested {
             dataset.version = version;
         }
@@ -1195,7 +1321,7 @@ mod tests {
         let mut dataset = Dataset::empty(&client, ("p", "p"), "d".into(), attributes);
         for (id, tags) in [("r1", vec!["topic:geo"]), ("r2", vec![])] {
             dataset.records.push(DatasetRecord::new(json!({"q": id})).id(id).tags(tags));
-            dataset.ids.insert(id.into());
+            dataset.ids.insert(&dataset.records, dataset.records.len() - 1);
         }
         dataset
     }
