@@ -239,7 +239,7 @@ macro_rules! plain {
         }
     )*};
 }
-plain!(Value, bool, f64, f32, i64, i32, u64, u32, String, &str);
+plain!(Value, bool, f64, f32, i64, i32, i16, i8, isize, u64, u32, u16, u8, usize, String, &str);
 
 impl IntoEvaluation for EvaluatorResult {
     fn into_evaluation(self) -> Result<Evaluation, CallError> {

@@ -7,6 +7,8 @@
 //! - `datasets`: create, push, pull, versions, CSV import and exports against the server.
 //! - `experiments`: the runner against the server (flow, failures, retries, timeouts,
 //!   cancellation, runs, blocking facade) and SDK retries against a stub.
+//! - `rerun`: `pull_experiment`, list filters, `rerun_evaluators`, summary evaluators
+//!   with state, and Ctrl-C against a child process.
 //! - `interop`: experiments of this SDK and of ddtrace 4.16.0 read by each other
 //!   (needs `DDTRACE_PYTHON`).
 
@@ -15,6 +17,7 @@ mod datasets;
 mod experiments;
 mod interop;
 mod props;
+mod rerun;
 mod server;
 mod stub;
 mod util;

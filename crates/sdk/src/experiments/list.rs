@@ -293,7 +293,8 @@ pub(crate) fn row_of(span: &Value, position: usize) -> Row {
 }
 
 /// Results from stored events: spans grouped by `run_iteration` (1 when untagged), in
-/// start order; summary metrics go with the first iteration.
+/// record order (`dataset_record_index`, else start order); summary metrics go with the
+/// first iteration.
 fn rebuild(info: &ExperimentInfo, events: ExperimentEvents, url: String) -> ExperimentResults {
     let mut runs: BTreeMap<u32, RunResult> = BTreeMap::new();
     for span in &events.spans {
@@ -308,6 +309,9 @@ fn rebuild(info: &ExperimentInfo, events: ExperimentEvents, url: String) -> Expe
         run.rows.push(row_of(span, position));
     }
     let mut runs: Vec<RunResult> = runs.into_values().collect();
+    for run in &mut runs {
+        run.rows.sort_by_key(|r| r.index);
+    }
     if runs.is_empty() && !events.summary_metrics.is_empty() {
         runs.push(RunResult {
             run_id: String::new(),

@@ -479,10 +479,26 @@ impl Attempts {
     where
         Fut: Future<Output = std::result::Result<T, CallError>>,
     {
+        self.timed(limit, what, make).await.0
+    }
+
+    /// [`retried`](Self::retried), also returning when the first attempt started (once
+    /// it had its permit): Unix nanoseconds and an instant.
+    async fn timed<T, Fut>(
+        &self,
+        limit: Option<Duration>,
+        what: &str,
+        make: impl Fn() -> Fut,
+    ) -> ((std::result::Result<T, CallError>, u32), (u64, std::time::Instant))
+    where
+        Fut: Future<Output = std::result::Result<T, CallError>>,
+    {
         let mut tries = 0;
+        let mut started = None;
         loop {
             let result = {
                 let _permit = self.permits.acquire().await.expect("semaphore open");
+                started.get_or_insert_with(|| (wire::now_ns(), std::time::Instant::now()));
                 attempt(limit, what, make()).await
             };
             match result {
@@ -492,7 +508,10 @@ impl Attempts {
                     tokio::time::sleep(wait).await;
                     tries += 1;
                 }
-                other => return (other, tries),
+                other => {
+                    let started = started.expect("set by the first attempt");
+                    return ((other, tries), started);
+                }
             }
         }
     }
@@ -568,18 +587,16 @@ impl Iteration {
     async fn process(self: Arc<Self>, index: usize) -> Row {
         let setup = &self.setup;
         let record = &setup.dataset.records()[index];
-        let start_ns = wire::now_ns();
-        let span_id = wire::span_id();
-        let trace_id = wire::trace_id(start_ns);
-        let started = std::time::Instant::now();
         let task = &setup.task;
-        let (result, retries) = self
+        let ((result, retries), (start_ns, started)) = self
             .attempts
-            .retried(self.attempts.options.task_timeout, "task", || {
+            .timed(self.attempts.options.task_timeout, "task", || {
                 task(record.input.clone(), self.config.clone())
             })
             .await;
         let duration_ns = started.elapsed().as_nanos() as u64;
+        let span_id = wire::span_id();
+        let trace_id = wire::trace_id(start_ns);
         let (output, error) = match result {
             Ok(output) => (output, None),
             Err(err) => (Value::Null, Some(Box::new(err.info()))),

@@ -353,10 +353,8 @@ impl Rerun {
         let old = row_of(span, position);
         let task = self.task.as_ref().expect("checked before any request");
         let config = Arc::new(config.clone());
-        let start_ns = wire::now_ns();
-        let started = std::time::Instant::now();
-        let (result, retries) = attempts
-            .retried(attempts.options.task_timeout, "task", || {
+        let ((result, retries), (start_ns, started)) = attempts
+            .timed(attempts.options.task_timeout, "task", || {
                 task(old.input().clone(), config.clone())
             })
             .await;
