@@ -362,4 +362,21 @@ impl Client {
         let id = experiment_id.to_owned();
         self.run(|client| async move { client.experiment_events(&id).await })
     }
+
+    /// See [`crate::Client::pull_experiment`].
+    pub fn pull_experiment(&self, experiment_id: &str) -> Result<crate::PulledExperiment> {
+        let id = experiment_id.to_owned();
+        self.run(|client| async move { client.pull_experiment(&id).await })
+    }
+
+    /// See [`crate::Client::rerun_evaluators`]; run it with
+    /// [`run_rerun`](Self::run_rerun).
+    pub fn rerun_evaluators(&self, experiment_id: impl Into<String>) -> crate::Rerun {
+        self.inner.client.rerun_evaluators(experiment_id)
+    }
+
+    /// Runs a rerun and waits for it (see [`crate::Rerun::run`]).
+    pub fn run_rerun(&self, rerun: crate::Rerun, options: RunOptions) -> Result<ExperimentResults> {
+        self.run(|_| async move { rerun.run(options).await })
+    }
 }

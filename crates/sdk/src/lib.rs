@@ -98,9 +98,9 @@ pub use evaluators::{
     SummaryContext, SummaryEvaluator, Transform,
 };
 pub use experiments::{
-    CancellationToken, EvaluationOutcome, Evaluations, Experiment, ExperimentBuilder,
+    CancellationToken, ChildSpan, EvaluationOutcome, Evaluations, Experiment, ExperimentBuilder,
     ExperimentInfo, ExperimentResults, ListExperiments, MissingTask, PulledExperiment, Rerun, Row,
-    RunOptions, RunResult, SpanId, Status, TraceId,
+    RunOptions, RunResult, SpanId, SpanKind, Status, TraceId,
 };
 pub use llmobs_core::experiments::{Experiment as ExperimentRecord, ExperimentEvents};
 pub use prompt::{Fallback, GetPrompt, Prompt, Source};

@@ -517,3 +517,102 @@ async fn several_runs_make_one_experiment_with_distinct_run_ids() {
         2
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_open_child_spans_under_the_record_span() {
+    let stub = MockServer::start().await;
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    let mocks = [
+        (
+            "POST",
+            "/api/unstable/llm-obs/v1/projects",
+            ok(json!({"data": {"id": "p1", "type": "projects", "attributes": {}}})),
+        ),
+        (
+            "POST",
+            "/api/unstable/llm-obs/v1/p1/datasets",
+            ok(json!({"data": {"id": "d1", "type": "datasets", "attributes": {
+            "author": {"id": "a"}, "created_at": "", "current_version": 0, "name": "x",
+            "project_id": "p1", "updated_at": ""}}})),
+        ),
+        ("POST", "/api/v2/llm-obs/v1/p1/datasets/d1/batch_update", ok(json!({"data": []}))),
+        (
+            "POST",
+            "/api/unstable/llm-obs/v1/experiments",
+            ok(
+                json!({"data": {"id": "e1", "type": "experiments", "attributes": {"name": "spans-1"}}}),
+            ),
+        ),
+        ("PATCH", "/api/unstable/llm-obs/v1/experiments/e1", ResponseTemplate::new(200)),
+        ("POST", "/api/unstable/llm-obs/v1/experiments/e1/events", ResponseTemplate::new(202)),
+        ("POST", "/api/v2/llmobs", ResponseTemplate::new(202)),
+    ];
+    for (verb, route, answer) in mocks {
+        Mock::given(method(verb)).and(path(route)).respond_with(answer).mount(&stub).await;
+    }
+    let client = Client::builder()
+        .origin(stub.uri())
+        .api_key("k")
+        .app_key("a")
+        .file_cache(false)
+        .build()
+        .unwrap();
+    let ds = client.create_dataset("x", capitals()).await.unwrap();
+    let outside = llmobs::ChildSpan::start(llmobs::SpanKind::Llm, "outside");
+    assert!(!outside.is_recording());
+    let results = client
+        .experiment("spans", &ds, |input: Value, _| async move {
+            let mut llm = llmobs::ChildSpan::start(llmobs::SpanKind::Llm, "answer");
+            llm.input(input.clone()).metadata(json!({"model": "stub"}));
+            let output = llm
+                .run(async {
+                    let mut tool = llmobs::ChildSpan::start(llmobs::SpanKind::Tool, "lookup");
+                    tool.input(input.clone()).output(answer(&input));
+                    answer(&input)
+                })
+                .await;
+            llm.output(output.clone());
+            Ok::<_, CallError>(output)
+        })
+        .evaluator("exact", exact)
+        .build()
+        .unwrap()
+        .run(RunOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(results.status, Status::Completed);
+
+    let requests = stub.received_requests().await.unwrap();
+    let spans: Vec<Value> = requests
+        .iter()
+        .filter(|r| r.url.path() == "/api/v2/llmobs")
+        .flat_map(|r| serde_json::from_slice::<Vec<Value>>(&r.body).unwrap())
+        .map(|event| event["spans"][0].clone())
+        .collect();
+    assert_eq!(spans.len(), 9, "a record span, an llm span and a tool span per record");
+    for row in results.rows() {
+        let root = spans.iter().find(|s| s["span_id"] == json!(row.span_id.to_string())).unwrap();
+        assert_eq!(root["parent_id"], json!("undefined"));
+        let children: Vec<&Value> =
+            spans.iter().filter(|s| s["trace_id"] == root["trace_id"] && s != &root).collect();
+        let llm = children.iter().find(|s| s["name"] == json!("answer")).unwrap();
+        let tool = children.iter().find(|s| s["name"] == json!("lookup")).unwrap();
+        assert_eq!(llm["parent_id"], root["span_id"]);
+        assert_eq!(tool["parent_id"], llm["span_id"]);
+        assert_eq!(
+            (llm["meta"]["span"]["kind"].clone(), tool["meta"]["span"]["kind"].clone()),
+            (json!("llm"), json!("tool"))
+        );
+        assert_eq!(llm["meta"]["metadata"], json!({"model": "stub"}));
+        assert_eq!(llm["meta"]["output"], row.output);
+        assert_eq!(llm["_dd"]["scope"], json!("experiments"));
+        let tags: Vec<&str> =
+            llm["tags"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert!(tags.contains(&"experiment_id:e1"), "{tags:?}");
+        assert!(
+            tags.contains(&format!("dataset_record_id:{}", row.record_id()).as_str()),
+            "{tags:?}"
+        );
+        assert!(tool["start_ns"].as_u64() >= llm["start_ns"].as_u64());
+    }
+}

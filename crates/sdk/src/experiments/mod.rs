@@ -11,6 +11,7 @@ mod list;
 mod remote;
 mod rerun;
 mod results;
+mod spans;
 mod wire;
 
 use std::borrow::Cow;
@@ -34,6 +35,7 @@ pub use rerun::{MissingTask, Rerun};
 pub use results::{
     EvaluationOutcome, Evaluations, ExperimentResults, Row, RunResult, SpanId, TraceId,
 };
+pub use spans::{ChildSpan, SpanKind};
 
 use crate::api::{JSON_TIMEOUT, UNSTABLE, json_body};
 use crate::datasets::Dataset;
@@ -578,7 +580,7 @@ struct Iteration {
     config: Arc<Value>,
     experiment_id: String,
     /// The run's span tags (experiment tags, ids, `language`, `source`).
-    span_tags: Vec<(String, String)>,
+    span_tags: Arc<Vec<(String, String)>>,
     attempts: Attempts,
     tx: mpsc::Sender<Message>,
 }
@@ -588,15 +590,23 @@ impl Iteration {
         let setup = &self.setup;
         let record = &setup.dataset.records()[index];
         let task = &setup.task;
+        let span_id = wire::span_id();
+        let trace_id = wire::trace_id(wire::now_ns());
+        let scope = Arc::new(spans::Scope {
+            tx: self.tx.downgrade(),
+            trace_id,
+            parent: span_id,
+            tags: self.span_tags.clone(),
+            record_id: Arc::from(record.id.as_str()),
+        });
         let ((result, retries), (start_ns, started)) = self
             .attempts
             .timed(self.attempts.options.task_timeout, "task", || {
-                task(record.input.clone(), self.config.clone())
+                spans::within(scope.clone(), task(record.input.clone(), self.config.clone()))
             })
             .await;
+        drop(scope);
         let duration_ns = started.elapsed().as_nanos() as u64;
-        let span_id = wire::span_id();
-        let trace_id = wire::trace_id(start_ns);
         let (output, error) = match result {
             Ok(output) => (output, None),
             Err(err) => (Value::Null, Some(Box::new(err.info()))),
@@ -1014,7 +1024,7 @@ impl Experiment {
                 evaluators: evaluators.clone(),
                 config: task_config.clone(),
                 experiment_id: experiment_id.to_owned(),
-                span_tags,
+                span_tags: Arc::new(span_tags),
                 attempts: Attempts::new(options),
                 tx: tx.clone(),
             });
