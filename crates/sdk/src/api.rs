@@ -92,11 +92,18 @@ impl Client {
         intake: bool,
     ) -> Result<Answer> {
         let config = &self.inner.config;
-        let api_key = config.api_key.as_deref().ok_or_else(|| Error::Auth {
-            status: 0,
-            detail: "DD_API_KEY is required for datasets and experiments".into(),
-        })?;
-        let url = format!("{}{path}", config.base_url);
+        let route = config.route(path, intake);
+        let api_key = match (route.keys, config.api_key.as_deref()) {
+            (true, None) => {
+                return Err(Error::Auth {
+                    status: 0,
+                    detail: "DD_API_KEY is required for datasets and experiments".into(),
+                });
+            }
+            (true, key) => key,
+            (false, _) => None,
+        };
+        let url = route.url;
         let (json, mut other) = match body {
             Some(Body::Json(bytes)) => (Some(bytes), None),
             Some(Body::Other(body, kind)) => (None, Some((body, kind))),
@@ -105,15 +112,19 @@ impl Client {
         let attempts = if other.is_some() { 1 } else { ATTEMPTS };
         let mut attempt = 0;
         loop {
-            let mut request = self
-                .inner
-                .http
-                .request(method.clone(), &url)
-                .timeout(timeout)
-                .header("DD-API-KEY", api_key);
-            if !intake {
-                request =
-                    request.header("DD-APPLICATION-KEY", config.app_key.as_deref().unwrap_or(""));
+            let mut request = self.inner.http.request(method.clone(), &url).timeout(timeout);
+            if let Some(api_key) = api_key {
+                request = request.header("DD-API-KEY", api_key);
+                if !intake {
+                    request = request
+                        .header("DD-APPLICATION-KEY", config.app_key.as_deref().unwrap_or(""));
+                }
+            }
+            if let Some(subdomain) = route.subdomain {
+                request = request.header("X-Datadog-EVP-Subdomain", subdomain);
+            }
+            if route.needs_app_key {
+                request = request.header("X-Datadog-NeedsAppKey", "true");
             }
             if let Some((body, kind)) = other.take() {
                 request = request.header("Content-Type", kind).body(body);

@@ -32,6 +32,64 @@ pub(crate) struct Config {
     /// Where UI links (`/llm/experiments/{id}`) point: the override origin when set,
     /// else the site's UI host (spec §4.9).
     pub(crate) ui_base: String,
+    /// How datasets, experiments and span intake are reached (spec §1.1).
+    pub(crate) routing: Routing,
+}
+
+/// How experiment traffic travels (spec §1.1): straight to the API and intake hosts
+/// (agentless), or through a Datadog agent's `/evp_proxy/v2`.
+#[derive(Debug, Clone)]
+pub(crate) struct Routing {
+    /// Whether an override origin is set (it then receives all traffic).
+    pub(crate) overridden: bool,
+    pub(crate) agentless: bool,
+    /// The span intake host when agentless without an override.
+    pub(crate) intake_url: String,
+    /// The agent, without a trailing `/`.
+    pub(crate) agent_url: String,
+}
+
+/// Where one request goes, and with which keys and proxy headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub(crate) url: String,
+    /// Send `DD-API-KEY` (and, off intake, `DD-APPLICATION-KEY`).
+    pub(crate) keys: bool,
+    /// `X-Datadog-EVP-Subdomain`, when going through the agent proxy.
+    pub(crate) subdomain: Option<&'static str>,
+    /// `X-Datadog-NeedsAppKey: true`: the agent adds the application key.
+    pub(crate) needs_app_key: bool,
+}
+
+/// The agent's proxy prefix.
+const EVP_PROXY: &str = "/evp_proxy/v2";
+
+impl Config {
+    /// The route of a request to `path`: an API call, or span intake when `intake`.
+    pub(crate) fn route(&self, path: &str, intake: bool) -> Route {
+        let r = &self.routing;
+        let direct = |base: &str| Route {
+            url: format!("{base}{path}"),
+            keys: true,
+            subdomain: None,
+            needs_app_key: false,
+        };
+        let proxied = |base: &str, subdomain, needs_app_key| Route {
+            url: format!("{base}{EVP_PROXY}{path}"),
+            keys: false,
+            subdomain: Some(subdomain),
+            needs_app_key,
+        };
+        match (intake, r.agentless, r.overridden) {
+            (false, _, true) | (false, true, false) => direct(&self.base_url),
+            (false, false, false) if self.app_key.is_some() => direct(&self.base_url),
+            (false, false, false) => proxied(&r.agent_url, "api", true),
+            (true, true, true) => direct(&self.base_url),
+            (true, true, false) => direct(&r.intake_url),
+            (true, false, true) => proxied(&self.base_url, "llmobs-intake", false),
+            (true, false, false) => proxied(&r.agent_url, "llmobs-intake", false),
+        }
+    }
 }
 
 /// Builds a [`Client`](crate::Client).
@@ -51,6 +109,8 @@ pub(crate) struct Config {
 /// | `DD_LLMOBS_PROMPTS_CACHE_DIR` | [`cache_dir`](Self::cache_dir) | `~/.cache/datadog/llmobs/prompts` |
 /// | `DD_LLMOBS_PROMPTS_TIMEOUT` (seconds) | [`timeout`](Self::timeout) | 5 s |
 /// | `DD_LLMOBS_PROJECT_NAME` | [`project_name`](Self::project_name) | `default-project` (datasets, experiments) |
+/// | `DD_LLMOBS_AGENTLESS_ENABLED`, else `DD_AGENTLESS_ENABLED` | [`agentless`](Self::agentless) | agentless (ddtrace probes the agent instead) |
+/// | `DD_TRACE_AGENT_URL` | [`agent_url`](Self::agent_url) | `http://localhost:8126` |
 ///
 /// The on-disk cache is **on by default**, unlike ddtrace: a process that starts while
 /// the registry is unreachable still gets the prompts an earlier process fetched. Set
@@ -71,6 +131,8 @@ pub struct ClientBuilder {
     timeout: Option<Duration>,
     hot_capacity: Option<usize>,
     project_name: Option<String>,
+    agentless: Option<bool>,
+    agent_url: Option<String>,
     error: Option<String>,
 }
 
@@ -116,6 +178,11 @@ impl ClientBuilder {
         builder.origin = env_var("DD_LLMOBS_OVERRIDE_ORIGIN");
         builder.env = env_var("DD_ENV");
         builder.project_name = env_var("DD_LLMOBS_PROJECT_NAME");
+        builder.agentless = env_var("DD_LLMOBS_AGENTLESS_ENABLED")
+            .or_else(|| env_var("DD_AGENTLESS_ENABLED"))
+            .filter(|v| !v.trim().is_empty())
+            .map(|v| as_bool(&v));
+        builder.agent_url = env_var("DD_TRACE_AGENT_URL").filter(|v| !v.trim().is_empty());
         let mut errors = Vec::new();
         if let Some(value) = env_var("DD_LLMOBS_PROMPTS_CACHE_TTL") {
             match parse_seconds("DD_LLMOBS_PROMPTS_CACHE_TTL", &value) {
@@ -215,17 +282,38 @@ impl ClientBuilder {
         self
     }
 
+    /// Agentless (the default) or through a Datadog agent (spec §1.1). Through the
+    /// agent, spans go to its `/evp_proxy/v2/api/v2/llmobs` without keys, and API calls
+    /// too when no application key is set; with an override origin, only spans take
+    /// the proxy path, on the origin.
+    pub fn agentless(mut self, agentless: bool) -> Self {
+        self.agentless = Some(agentless);
+        self
+    }
+
+    /// The agent of agent mode (default `http://localhost:8126`).
+    pub fn agent_url(mut self, url: impl Into<String>) -> Self {
+        self.agent_url = Some(url.into());
+        self
+    }
+
     pub(crate) fn into_config(self) -> Result<Config> {
         if let Some(error) = self.error {
             return Err(Error::Config(error));
         }
+        let site = self.site.as_deref().filter(|s| !s.is_empty()).unwrap_or("datadoghq.com");
+        let overridden = self.origin.as_deref().is_some_and(|o| !o.trim().is_empty());
         let base_url = match self.origin.as_deref().filter(|o| !o.trim().is_empty()) {
             Some(origin) => normalize_origin(origin),
-            None => {
-                let site =
-                    self.site.as_deref().filter(|s| !s.is_empty()).unwrap_or("datadoghq.com");
-                format!("https://api.{site}")
-            }
+            None => format!("https://api.{site}"),
+        };
+        let routing = Routing {
+            overridden,
+            agentless: self.agentless.unwrap_or(true),
+            intake_url: format!("https://llmobs-intake.{site}"),
+            agent_url: normalize_origin(
+                self.agent_url.as_deref().unwrap_or("http://localhost:8126"),
+            ),
         };
         let ui_base = match self.origin.as_deref().filter(|o| !o.trim().is_empty()) {
             Some(_) => base_url.clone(),
@@ -240,6 +328,7 @@ impl ClientBuilder {
                 .filter(|name| !name.is_empty())
                 .unwrap_or_else(|| "default-project".to_owned()),
             ui_base,
+            routing,
             api_key: self.api_key.filter(|key| !key.is_empty()),
             app_key: self.app_key.filter(|key| !key.is_empty()),
             base_url,
@@ -311,6 +400,62 @@ fn default_cache_dir() -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn traffic_is_routed_as_the_reference_client_does() {
+        let config = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> =
+                vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            ClientBuilder::from_vars(|name| {
+                vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            })
+            .into_config()
+            .unwrap()
+        };
+        let api = "/api/unstable/llm-obs/v1/projects";
+        let spans = "/api/v2/llmobs";
+        let route = |c: &Config, path: &str, intake: bool| {
+            let r = c.route(path, intake);
+            (r.url, r.keys, r.subdomain, r.needs_app_key)
+        };
+        // Agentless, no override: the API host and the intake host, with keys.
+        let c = config(&[("DD_SITE", "datadoghq.eu")]);
+        assert_eq!(
+            route(&c, api, false),
+            (format!("https://api.datadoghq.eu{api}"), true, None, false)
+        );
+        assert_eq!(
+            route(&c, spans, true),
+            (format!("https://llmobs-intake.datadoghq.eu{spans}"), true, None, false)
+        );
+        // Agent mode without an app key: both through the agent's proxy.
+        let c = config(&[
+            ("DD_LLMOBS_AGENTLESS_ENABLED", "false"),
+            ("DD_TRACE_AGENT_URL", "http://agent:8126/"),
+        ]);
+        assert_eq!(
+            route(&c, api, false),
+            (format!("http://agent:8126/evp_proxy/v2{api}"), false, Some("api"), true)
+        );
+        assert_eq!(
+            route(&c, spans, true),
+            (format!("http://agent:8126/evp_proxy/v2{spans}"), false, Some("llmobs-intake"), false)
+        );
+        // With an app key the API goes direct.
+        let c = config(&[("DD_AGENTLESS_ENABLED", "0"), ("DD_APP_KEY", "k")]);
+        assert_eq!(route(&c, api, false).0, format!("https://api.datadoghq.com{api}"));
+        // An override origin takes everything; agent mode only changes the span path.
+        let o = "http://127.0.0.1:7580/base";
+        let c =
+            config(&[("DD_LLMOBS_OVERRIDE_ORIGIN", o), ("DD_LLMOBS_AGENTLESS_ENABLED", "false")]);
+        assert_eq!(route(&c, api, false), (format!("{o}{api}"), true, None, false));
+        assert_eq!(
+            route(&c, spans, true),
+            (format!("{o}/evp_proxy/v2{spans}"), false, Some("llmobs-intake"), false)
+        );
+        let c = config(&[("DD_LLMOBS_OVERRIDE_ORIGIN", o)]);
+        assert_eq!(route(&c, spans, true), (format!("{o}{spans}"), true, None, false));
+    }
 
     #[test]
     fn origins_keep_their_path_prefix() {

@@ -616,3 +616,33 @@ async fn tasks_open_child_spans_under_the_record_span() {
         assert!(tool["start_ns"].as_u64() >= llm["start_ns"].as_u64());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_proxy_mode_sends_spans_through_the_proxy_path() {
+    let server = TestServer::start().await;
+    let client = Client::builder()
+        .origin(server.origin())
+        .api_key(server.api_key())
+        .app_key(server.app_key())
+        .project_name("sdk-tests")
+        .file_cache(false)
+        .agentless(false)
+        .build()
+        .unwrap();
+    let ds = client.create_dataset("capitals", capitals()).await.unwrap();
+    let results =
+        client
+            .experiment("proxied", &ds, |input: Value, _| async move {
+                Ok::<_, CallError>(answer(&input))
+            })
+            .evaluator("exact", exact)
+            .build()
+            .unwrap()
+            .run(RunOptions::default())
+            .await
+            .unwrap();
+    // The server accepts keyless spans on the proxy path and files them under the run.
+    let events = client.experiment_events(&results.experiment_id).await.unwrap();
+    assert_eq!(events.spans.len(), 3);
+    assert_eq!(metric_labels(&events), vec![vec!["exact".to_owned()]; 3]);
+}

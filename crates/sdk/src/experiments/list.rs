@@ -239,6 +239,11 @@ fn outcome_of(metric: &Value) -> EvaluationOutcome {
     outcome.with(text("reasoning"), text("assessment"), metadata, tags)
 }
 
+/// A stored span's record position: its `dataset_record_index` tag, else `position`.
+pub(crate) fn record_index(span: &Value, position: usize) -> usize {
+    span_tag(span, "dataset_record_index").and_then(|i| i.parse().ok()).unwrap_or(position)
+}
+
 /// One stored span as a row: the record comes from the span's `meta`.
 pub(crate) fn row_of(span: &Value, position: usize) -> Row {
     let meta = span.get("meta").cloned().unwrap_or(Value::Null);
@@ -275,8 +280,7 @@ pub(crate) fn row_of(span: &Value, position: usize) -> Row {
         evaluations.insert(Arc::from(label), outcome_of(latest[label].1));
     }
     let number = |key: &str| span.get(key).and_then(Value::as_u64).unwrap_or(0);
-    let index =
-        span_tag(span, "dataset_record_index").and_then(|i| i.parse().ok()).unwrap_or(position);
+    let index = record_index(span, position);
     let text = |key: &str| span.get(key).and_then(Value::as_str).unwrap_or("");
     Row::new(
         RecordRef::Owned(Arc::new(record)),

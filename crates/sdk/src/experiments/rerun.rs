@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::{Map, Value, json};
 
-use super::list::{ExperimentInfo, row_of, span_tag};
+use super::list::{ExperimentInfo, record_index, row_of, span_tag};
 use super::results::{ExperimentResults, RecordRef, Row, RunResult, SpanId};
 use super::wire::{self, MetricsOf, Span, Tags, push_json};
 use super::{
@@ -162,8 +162,11 @@ impl Rerun {
                 .and_then(Value::as_str)
                 .is_some_and(|m| !m.is_empty())
         };
-        let (mut retry, mut keep): (Vec<Stored>, Vec<Stored>) =
-            spans.iter().copied().enumerate().partition(|(_, s)| failed(s));
+        let (mut retry, mut keep): (Vec<Stored>, Vec<Stored>) = spans
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (record_index(s, i), *s))
+            .partition(|(_, s)| failed(s));
         match self.missing {
             MissingTask::Raise if !retry.is_empty() => {
                 return Err(Error::InvalidRequest {
@@ -185,6 +188,7 @@ impl Rerun {
             _ => {}
         }
         keep.sort_by_key(|(i, _)| *i);
+        retry.sort_by_key(|(i, _)| *i);
 
         let attributes = &info.attributes;
         let evaluators = self.scoring.bind(client);
