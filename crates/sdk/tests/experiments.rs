@@ -132,7 +132,12 @@ async fn full_flow_create_push_pull_run_and_read_back() {
     for labels in metric_labels(&events) {
         assert_eq!(labels, deduped);
     }
-    let span = &events.spans[0];
+    // Spans are stored in start order; the first record's is the one with index 0.
+    let span = events
+        .spans
+        .iter()
+        .find(|s| s["tags"].as_array().unwrap().contains(&json!("dataset_record_index:0")))
+        .unwrap();
     assert_eq!(span["name"], json!("capital_task"));
     let tags: Vec<&str> =
         span["tags"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
