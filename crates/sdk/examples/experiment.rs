@@ -1,4 +1,6 @@
-//! An experiment from Rust against a local server, with a deterministic task.
+//! An experiment from Rust against a local server, with a deterministic task: a dataset,
+//! a run with a child span per "model call", the results read back, and a rerun that
+//! scores the same outputs with another evaluator.
 //!
 //! ```text
 //! llmobs serve &   # prints: listening on http://127.0.0.1:PORT
@@ -10,13 +12,16 @@ use std::error::Error;
 use std::sync::Arc;
 
 use llmobs::{
-    Assessment, CallError, Client, DatasetRecord, EvaluatorContext, EvaluatorResult, RunOptions,
-    SummaryContext,
+    Assessment, CallError, ChildSpan, Client, DatasetRecord, EvaluatorContext, EvaluatorResult,
+    RunOptions, SpanKind, SummaryContext,
 };
 use serde_json::{Value, json};
 
 /// The "model": a lookup table, so every run gives the same answers.
 async fn capital(input: Value, config: Arc<Value>) -> Result<Value, CallError> {
+    // Shown under the record's span in the experiment's trace.
+    let mut call = ChildSpan::start(SpanKind::Llm, "lookup");
+    call.input(input.clone()).metadata(json!({ "model": "table" }));
     let country = input["country"].as_str().unwrap_or_default();
     let answer = match country {
         "France" => "Paris",
@@ -25,7 +30,9 @@ async fn capital(input: Value, config: Arc<Value>) -> Result<Value, CallError> {
         _ => "I don't know",
     };
     let style = config["style"].as_str().unwrap_or("plain");
-    Ok(json!(if style == "shout" { answer.to_uppercase() } else { answer.to_owned() }))
+    let output = json!(if style == "shout" { answer.to_uppercase() } else { answer.to_owned() });
+    call.output(output.clone());
+    Ok(output)
 }
 
 #[tokio::main]
@@ -62,5 +69,17 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let results = experiment.run(RunOptions { jobs: 4, ..RunOptions::default() }).await?;
     print!("{results}");
     println!("{}", experiment.url());
+
+    // Read back from the server, then re-scored without running the task again.
+    let pulled = client.pull_experiment(&results.experiment_id).await?;
+    println!("pulled {} rows of {}", pulled.results.rows().len(), pulled.info.attributes.name);
+    let rerun = experiment
+        .rerun_evaluators()?
+        .evaluator("short_answer", |ctx: &EvaluatorContext| {
+            ctx.output.as_str().is_some_and(|answer| answer.len() <= 5)
+        })
+        .run(RunOptions::default())
+        .await?;
+    print!("{rerun}");
     Ok(())
 }

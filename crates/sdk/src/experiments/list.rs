@@ -239,6 +239,12 @@ fn outcome_of(metric: &Value) -> EvaluationOutcome {
     outcome.with(text("reasoning"), text("assessment"), metadata, tags)
 }
 
+/// Whether a stored span is a record's own span rather than a child span opened in a
+/// task (a server may list both).
+pub(crate) fn is_record_span(span: &Value) -> bool {
+    matches!(span.get("parent_id").and_then(Value::as_str), None | Some("" | "undefined" | "0"))
+}
+
 /// A stored span's record position: its `dataset_record_index` tag, else `position`.
 pub(crate) fn record_index(span: &Value, position: usize) -> usize {
     span_tag(span, "dataset_record_index").and_then(|i| i.parse().ok()).unwrap_or(position)
@@ -301,7 +307,7 @@ pub(crate) fn row_of(span: &Value, position: usize) -> Row {
 /// first iteration.
 fn rebuild(info: &ExperimentInfo, events: ExperimentEvents, url: String) -> ExperimentResults {
     let mut runs: BTreeMap<u32, RunResult> = BTreeMap::new();
-    for span in &events.spans {
+    for span in events.spans.iter().filter(|s| is_record_span(s)) {
         let iteration = span_tag(span, "run_iteration").and_then(|i| i.parse().ok()).unwrap_or(1);
         let run = runs.entry(iteration).or_insert_with(|| RunResult {
             run_id: span_tag(span, "run_id").unwrap_or("").to_owned(),

@@ -11,7 +11,7 @@ use serde::Serialize;
 use serde::ser::SerializeMap;
 use serde_json::{Map, Value, json};
 
-use super::list::{ExperimentInfo, record_index, row_of, span_tag};
+use super::list::{ExperimentInfo, is_record_span, record_index, row_of, span_tag};
 use super::results::{ExperimentResults, RecordRef, Row, RunResult, SpanId};
 use super::wire::{self, MetricsOf, Span, Tags, push_json};
 use super::{
@@ -146,6 +146,7 @@ impl Rerun {
         let first_run = events
             .spans
             .iter()
+            .filter(|s| is_record_span(s))
             .filter_map(|s| span_tag(s, "run_iteration"))
             .filter_map(|i| i.parse::<u32>().ok())
             .min()
@@ -153,6 +154,7 @@ impl Rerun {
         let spans: Vec<&Value> = events
             .spans
             .iter()
+            .filter(|s| is_record_span(s))
             .filter(|s| {
                 span_tag(s, "run_iteration").and_then(|i| i.parse().ok()).unwrap_or(1) == first_run
             })
