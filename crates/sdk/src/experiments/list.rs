@@ -11,10 +11,10 @@ use llmobs_core::jsonapi::{Document, Resource};
 use reqwest::Method;
 use serde_json::Value;
 
-use super::Status;
 use super::results::{
     EvaluationOutcome, Evaluations, ExperimentResults, RecordRef, Row, RunResult, SpanId, TraceId,
 };
+use super::{Status, TaskRun};
 use crate::api::{JSON_TIMEOUT, UNSTABLE, V2};
 use crate::datasets::DatasetRecord;
 use crate::evaluators::ErrorInfo;
@@ -288,18 +288,16 @@ pub(crate) fn row_of(span: &Value, position: usize) -> Row {
     let number = |key: &str| span.get(key).and_then(Value::as_u64).unwrap_or(0);
     let index = record_index(span, position);
     let text = |key: &str| span.get(key).and_then(Value::as_str).unwrap_or("");
-    Row::new(
-        RecordRef::Owned(Arc::new(record)),
-        index,
-        SpanId(text("span_id").parse().unwrap_or(0)),
-        TraceId(u128::from_str_radix(text("trace_id"), 16).unwrap_or(0)),
-        number("start_ns"),
-        number("duration"),
+    let run = TaskRun {
+        span_id: SpanId(text("span_id").parse().unwrap_or(0)),
+        trace_id: TraceId(u128::from_str_radix(text("trace_id"), 16).unwrap_or(0)),
+        start_ns: number("start_ns"),
+        duration_ns: number("duration"),
         output,
         error,
-        span_tag(span, "retries").and_then(|r| r.parse().ok()).unwrap_or(0),
-        evaluations,
-    )
+        retries: span_tag(span, "retries").and_then(|r| r.parse().ok()).unwrap_or(0),
+    };
+    Row::new(RecordRef::Owned(Arc::new(record)), index, run, evaluations)
 }
 
 /// Results from stored events: spans grouped by `run_iteration` (1 when untagged), in

@@ -38,10 +38,10 @@ pub use results::{
 pub use spans::{ChildSpan, SpanKind};
 
 use crate::api::{JSON_TIMEOUT, UNSTABLE, json_body};
-use crate::datasets::Dataset;
+use crate::datasets::{Dataset, DatasetRecord};
 use crate::evaluators::{
-    BoxFuture, CallError, Evaluator, EvaluatorContext, FnEvaluator, FnSummary, IntoEvaluation,
-    Outcome, RemoteEvaluator, SummaryContext, SummaryEvaluator, valid_name,
+    BoxFuture, CallError, ErrorInfo, Evaluator, EvaluatorContext, FnEvaluator, FnSummary,
+    IntoEvaluation, Outcome, RemoteEvaluator, SummaryContext, SummaryEvaluator, valid_name,
 };
 use crate::{Client, Error, Result};
 use results::RecordRef;
@@ -547,6 +547,93 @@ impl Attempts {
     }
 }
 
+/// A run's span tags as `(key, value)`, shared by its records and child spans.
+pub(crate) type RunTags = Arc<Vec<(String, String)>>;
+
+/// One task call on a record, all attempts included: what its span and row need.
+pub(crate) struct TaskRun {
+    pub(crate) span_id: SpanId,
+    pub(crate) trace_id: TraceId,
+    /// When the first attempt started (once it had its permit), Unix nanoseconds.
+    pub(crate) start_ns: u64,
+    pub(crate) duration_ns: u64,
+    /// `null` when the task failed.
+    pub(crate) output: Value,
+    pub(crate) error: Option<Box<ErrorInfo>>,
+    pub(crate) retries: u32,
+}
+
+impl Attempts {
+    /// Runs `task` on `record` with retries. Child spans the task opens go to `scope`'s
+    /// run, under this record's span.
+    async fn run_task(
+        &self,
+        task: &TaskFn,
+        record: &DatasetRecord,
+        config: &Arc<Value>,
+        scope: Option<(&mpsc::Sender<Message>, &RunTags)>,
+    ) -> TaskRun {
+        let span_id = wire::span_id();
+        let trace_id = wire::trace_id(wire::now_ns());
+        let scope = scope.map(|(tx, tags)| {
+            Arc::new(spans::Scope {
+                tx: tx.downgrade(),
+                trace_id,
+                parent: span_id,
+                tags: tags.clone(),
+                record_id: Arc::from(record.id.as_str()),
+            })
+        });
+        let ((result, retries), (start_ns, started)) = self
+            .timed(self.options.task_timeout, "task", || {
+                let call = task(record.input.clone(), config.clone());
+                let scope = scope.clone();
+                async move {
+                    match scope {
+                        Some(scope) => spans::within(scope, call).await,
+                        None => call.await,
+                    }
+                }
+            })
+            .await;
+        let duration_ns = started.elapsed().as_nanos() as u64;
+        let (output, error) = match result {
+            Ok(output) => (output, None),
+            Err(err) => (Value::Null, Some(Box::new(err.info()))),
+        };
+        TaskRun { span_id, trace_id, start_ns, duration_ns, output, error, retries }
+    }
+}
+
+/// The tags a record's span adds to its run's: ids, position, error, the record's own
+/// tags (which override), retries.
+fn record_tags<'a>(
+    record: &'a DatasetRecord,
+    index: usize,
+    run: &'a TaskRun,
+) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
+    let mut tags: Vec<(Cow<str>, Cow<str>)> = vec![
+        (Cow::Borrowed("dataset_record_id"), Cow::Borrowed(&record.id)),
+        (Cow::Borrowed("error"), Cow::Borrowed(if run.error.is_some() { "1" } else { "0" })),
+        (Cow::Borrowed("dataset_record_index"), Cow::Owned(index.to_string())),
+    ];
+    if let Some(canonical) = &record.canonical_id {
+        set_tag(&mut tags, "dataset_record_canonical_id", Cow::Borrowed(canonical));
+    }
+    for tag in &record.tags {
+        if let Some((k, v)) = tag.split_once(':') {
+            set_tag(&mut tags, k, Cow::Borrowed(v));
+        }
+    }
+    if let Some(error) = &run.error {
+        set_tag(&mut tags, "error_type", Cow::Borrowed(&error.kind));
+    }
+    if run.retries > 0 {
+        set_tag(&mut tags, "retries", Cow::Owned(run.retries.to_string()));
+    }
+    tags
+}
+
 /// The metadata evaluators see: the record's, with `experiment_config` added.
 fn context_metadata(record_metadata: Option<&Value>, config: &Value) -> Value {
     let mut metadata = match record_metadata {
@@ -580,7 +667,7 @@ struct Iteration {
     config: Arc<Value>,
     experiment_id: String,
     /// The run's span tags (experiment tags, ids, `language`, `source`).
-    span_tags: Arc<Vec<(String, String)>>,
+    span_tags: RunTags,
     attempts: Attempts,
     tx: mpsc::Sender<Message>,
 }
@@ -589,98 +676,39 @@ impl Iteration {
     async fn process(self: Arc<Self>, index: usize) -> Row {
         let setup = &self.setup;
         let record = &setup.dataset.records()[index];
-        let task = &setup.task;
-        let span_id = wire::span_id();
-        let trace_id = wire::trace_id(wire::now_ns());
-        let scope = Arc::new(spans::Scope {
-            tx: self.tx.downgrade(),
-            trace_id,
-            parent: span_id,
-            tags: self.span_tags.clone(),
-            record_id: Arc::from(record.id.as_str()),
-        });
-        let ((result, retries), (start_ns, started)) = self
+        let mut run = self
             .attempts
-            .timed(self.attempts.options.task_timeout, "task", || {
-                spans::within(scope.clone(), task(record.input.clone(), self.config.clone()))
-            })
+            .run_task(&setup.task, record, &self.config, Some((&self.tx, &self.span_tags)))
             .await;
-        drop(scope);
-        let duration_ns = started.elapsed().as_nanos() as u64;
-        let (output, error) = match result {
-            Ok(output) => (output, None),
-            Err(err) => (Value::Null, Some(Box::new(err.info()))),
-        };
         let context = EvaluatorContext {
             input: record.input.clone(),
-            output,
+            output: std::mem::take(&mut run.output),
             expected_output: record.expected_output.clone().unwrap_or(Value::Null),
             metadata: context_metadata(record.metadata.as_ref(), &self.config),
-            span_id: span_id.to_string(),
-            trace_id: trace_id.to_string(),
-            task_error: error.as_deref().cloned(),
+            span_id: run.span_id.to_string(),
+            trace_id: run.trace_id.to_string(),
+            task_error: run.error.as_deref().cloned(),
         };
         let metrics_of = MetricsOf {
-            span: Some((span_id, trace_id)),
-            timestamp_ms: start_ns / 1_000_000,
+            span: Some((run.span_id, run.trace_id)),
+            timestamp_ms: run.start_ns / 1_000_000,
             experiment_id: &self.experiment_id,
         };
         let (evaluations, metrics, count) =
             self.attempts.evaluate(&self.evaluators, &context, &metrics_of).await;
-        let output = context.output;
-
-        let index_text = index.to_string();
-        let retries_text = retries.to_string();
-        let mut record_tags: Vec<(Cow<str>, Cow<str>)> = vec![
-            (Cow::Borrowed("dataset_record_id"), Cow::Borrowed(&record.id)),
-            (Cow::Borrowed("error"), Cow::Borrowed(if error.is_some() { "1" } else { "0" })),
-            (Cow::Borrowed("dataset_record_index"), Cow::Borrowed(&index_text)),
-        ];
-        if let Some(canonical) = &record.canonical_id {
-            set_tag(&mut record_tags, "dataset_record_canonical_id", Cow::Borrowed(canonical));
-        }
-        for tag in &record.tags {
-            if let Some((k, v)) = tag.split_once(':') {
-                set_tag(&mut record_tags, k, Cow::Borrowed(v));
-            }
-        }
-        if let Some(error) = &error {
-            set_tag(&mut record_tags, "error_type", Cow::Borrowed(&error.kind));
-        }
-        if retries > 0 {
-            set_tag(&mut record_tags, "retries", Cow::Borrowed(&retries_text));
-        }
-        let span = Span {
-            name: &setup.task_name,
-            span_id,
-            trace_id,
-            parent_id: None,
-            start_ns,
-            duration_ns,
-            kind: "experiment",
-            input: &record.input,
-            output: &output,
-            expected_output: record.expected_output.as_ref(),
-            metadata: record.metadata.as_ref(),
-            error: error.as_deref(),
-            config: Some(&setup.config),
-            tags: Tags { run: &self.span_tags, record: &record_tags },
-        };
+        run.output = context.output;
+        let tags = record_tags(record, index, &run);
+        let span = Span::of_record(
+            &setup.task_name,
+            record,
+            &run,
+            &setup.config,
+            Tags { run: &self.span_tags, record: &tags },
+        );
         let mut spans = Vec::new();
         push_json(&mut spans, &SpanEvent(&span));
         let _ = self.tx.send(Message::Record { spans, metrics, count }).await;
-        Row::new(
-            RecordRef::Dataset(setup.dataset.clone()),
-            index,
-            span_id,
-            trace_id,
-            start_ns,
-            duration_ns,
-            output,
-            error,
-            retries,
-            evaluations,
-        )
+        Row::new(RecordRef::Dataset(setup.dataset.clone()), index, run, evaluations)
     }
 }
 

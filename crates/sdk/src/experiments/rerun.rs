@@ -16,7 +16,7 @@ use super::results::{ExperimentResults, RecordRef, Row, RunResult, SpanId};
 use super::wire::{self, MetricsOf, Span, Tags, push_json};
 use super::{
     Attempts, EvaluatorSlot, RunOptions, Scoring, Status, TaskFn, context_metadata,
-    create_experiment, scoring_methods, set_status, summarize, task_fn,
+    create_experiment, record_tags, scoring_methods, set_status, summarize, task_fn,
 };
 use crate::evaluators::{
     CallError, Evaluator, EvaluatorContext, FnEvaluator, FnSummary, IntoEvaluation,
@@ -358,63 +358,16 @@ impl Rerun {
     ) -> Row {
         let old = row_of(span, position);
         let task = self.task.as_ref().expect("checked before any request");
-        let config = Arc::new(config.clone());
-        let ((result, retries), (start_ns, started)) = attempts
-            .timed(attempts.options.task_timeout, "task", || {
-                task(old.input().clone(), config.clone())
-            })
-            .await;
-        let duration_ns = started.elapsed().as_nanos() as u64;
-        let (output, error) = match result {
-            Ok(output) => (output, None),
-            Err(err) => (Value::Null, Some(Box::new(err.info()))),
-        };
-        let span_id = wire::span_id();
-        let trace_id = wire::trace_id(start_ns);
-        let run_tags = super::tag_pairs(tags);
-        let record = old.record();
-        let record_tags = vec![
-            (record_key("dataset_record_id"), std::borrow::Cow::Borrowed(record.id.as_str())),
-            (
-                record_key("error"),
-                std::borrow::Cow::Borrowed(if error.is_some() { "1" } else { "0" }),
-            ),
-        ];
         let config_map = config.as_object().cloned().unwrap_or_default();
-        let new_span = Span {
-            name: span.get("name").and_then(Value::as_str).unwrap_or("task"),
-            span_id,
-            trace_id,
-            parent_id: None,
-            start_ns,
-            duration_ns,
-            kind: "experiment",
-            input: &record.input,
-            output: &output,
-            expected_output: record.expected_output.as_ref(),
-            metadata: record.metadata.as_ref(),
-            error: error.as_deref(),
-            config: Some(&config_map),
-            tags: Tags { run: &run_tags, record: &record_tags },
-        };
-        push_json(spans, &new_span);
-        Row::new(
-            RecordRef::Owned(Arc::new(record.clone())),
-            old.index,
-            span_id,
-            trace_id,
-            start_ns,
-            duration_ns,
-            output,
-            error,
-            retries,
-            Default::default(),
-        )
+        let record = old.record();
+        let run = attempts.run_task(task, record, &Arc::new(config.clone()), None).await;
+        let run_tags = super::tag_pairs(tags);
+        let own_tags = record_tags(record, old.index, &run);
+        let name = span.get("name").and_then(Value::as_str).unwrap_or("task");
+        let tags = Tags { run: &run_tags, record: &own_tags };
+        push_json(spans, &Span::of_record(name, record, &run, &config_map, tags));
+        Row::new(RecordRef::Owned(Arc::new(record.clone())), old.index, run, Default::default())
     }
-}
-
-fn record_key(key: &'static str) -> std::borrow::Cow<'static, str> {
-    std::borrow::Cow::Borrowed(key)
 }
 
 #[cfg(test)]

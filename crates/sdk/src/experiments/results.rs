@@ -14,7 +14,7 @@ use serde::ser::{SerializeMap, SerializeStruct};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
-use super::Status;
+use super::{Status, TaskRun};
 use crate::datasets::{Dataset, DatasetRecord};
 use crate::evaluators::{ErrorInfo, Outcome};
 use crate::{Error, Result};
@@ -290,19 +290,13 @@ impl PartialEq for Row {
 }
 
 impl Row {
-    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         record: RecordRef,
         index: usize,
-        span_id: SpanId,
-        trace_id: TraceId,
-        start_ns: u64,
-        duration_ns: u64,
-        output: Value,
-        error: Option<Box<ErrorInfo>>,
-        retries: u32,
+        run: TaskRun,
         evaluations: Evaluations,
     ) -> Self {
+        let TaskRun { span_id, trace_id, start_ns, duration_ns, output, error, retries } = run;
         Row {
             record,
             index,

@@ -58,7 +58,7 @@ pub(crate) struct Scope {
     pub trace_id: TraceId,
     pub parent: SpanId,
     /// The run's span tags.
-    pub tags: Arc<Vec<(String, String)>>,
+    pub tags: super::RunTags,
     /// The record's id, also a tag.
     pub record_id: Arc<str>,
 }

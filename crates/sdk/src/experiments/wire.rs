@@ -15,8 +15,10 @@ use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use tokio::sync::{mpsc, oneshot};
 
+use super::TaskRun;
 use super::results::{EvaluationOutcome, SpanId, TraceId};
 use crate::api::{Body, JSON_TIMEOUT, SPANS, UNSTABLE};
+use crate::datasets::DatasetRecord;
 use crate::evaluators::{CallError, ErrorInfo, Evaluation, EvaluatorResult};
 use crate::{Client, Result};
 
@@ -231,6 +233,34 @@ pub(crate) struct Span<'a> {
     pub error: Option<&'a ErrorInfo>,
     pub config: Option<&'a Map<String, Value>>,
     pub tags: Tags<'a>,
+}
+
+impl<'a> Span<'a> {
+    /// The span of a record's task run (kind `experiment`, a root).
+    pub fn of_record(
+        name: &'a str,
+        record: &'a DatasetRecord,
+        run: &'a TaskRun,
+        config: &'a Map<String, Value>,
+        tags: Tags<'a>,
+    ) -> Self {
+        Span {
+            name,
+            span_id: run.span_id,
+            trace_id: run.trace_id,
+            parent_id: None,
+            start_ns: run.start_ns,
+            duration_ns: run.duration_ns,
+            kind: "experiment",
+            input: &record.input,
+            output: &run.output,
+            expected_output: record.expected_output.as_ref(),
+            metadata: record.metadata.as_ref(),
+            error: run.error.as_deref(),
+            config: Some(config),
+            tags,
+        }
+    }
 }
 
 struct Meta<'s, 'a>(&'s Span<'a>);
