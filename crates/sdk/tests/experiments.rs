@@ -58,6 +58,17 @@ fn metric_labels(events: &llmobs::ExperimentEvents) -> Vec<Vec<String>> {
         .collect()
 }
 
+/// A client of `stub` with both keys and no disk cache.
+fn stub_client(stub: &MockServer) -> Client {
+    Client::builder()
+        .origin(stub.uri())
+        .api_key("k")
+        .app_key("a")
+        .file_cache(false)
+        .build()
+        .unwrap()
+}
+
 async fn status_of(client: &Client, id: &str) -> Option<String> {
     let listed = client.list_experiments(&ListExperiments::default()).await.unwrap();
     listed.into_iter().find(|e| e.id == id).unwrap().attributes.status
@@ -425,13 +436,7 @@ async fn sdk_calls_retry_429_after_retry_after() {
         ))
         .mount(&stub)
         .await;
-    let client = Client::builder()
-        .origin(stub.uri())
-        .api_key("k")
-        .app_key("a")
-        .file_cache(false)
-        .build()
-        .unwrap();
+    let client = stub_client(&stub);
     let ds = client.create_dataset("x", Vec::new()).await.unwrap();
     assert_eq!(ds.id(), "d1");
     let requests = stub.received_requests().await.unwrap();
@@ -555,13 +560,7 @@ async fn tasks_open_child_spans_under_the_record_span() {
     for (verb, route, answer) in mocks {
         Mock::given(method(verb)).and(path(route)).respond_with(answer).mount(&stub).await;
     }
-    let client = Client::builder()
-        .origin(stub.uri())
-        .api_key("k")
-        .app_key("a")
-        .file_cache(false)
-        .build()
-        .unwrap();
+    let client = stub_client(&stub);
     let ds = client.create_dataset("x", capitals()).await.unwrap();
     let outside = llmobs::ChildSpan::start(llmobs::SpanKind::Llm, "outside");
     assert!(!outside.is_recording());
