@@ -7,6 +7,8 @@
 //! - `datasets`: create, push, pull, versions, CSV import and exports against the server.
 //! - `experiments`: the runner against the server (flow, failures, retries, timeouts,
 //!   cancellation, runs, blocking facade) and SDK retries against a stub.
+//! - `judge`: `LLMJudge` against a mock OpenAI-compatible endpoint, in an experiment,
+//!   and published to the server then run remotely.
 //! - `interop`: experiments of this SDK and of ddtrace 4.16.0 read by each other
 //!   (needs `DDTRACE_PYTHON`).
 
@@ -14,6 +16,7 @@ mod cache;
 mod datasets;
 mod experiments;
 mod interop;
+mod judge;
 mod props;
 mod server;
 mod stub;
