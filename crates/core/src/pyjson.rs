@@ -1,6 +1,7 @@
 //! Python's JSON dialect, for the places where bytes must match what the reference client
 //! computes: `json.dumps` with its default separators (`", "`, `": "`), `ensure_ascii`,
-//! optional `sort_keys`, and floats written as Python's `repr()`.
+//! optional `sort_keys`, and floats written as Python's `repr()`; also the `indent=N`
+//! layout ([`dumps_indent`]) and `str()` of a JSON scalar ([`str_of`]).
 //!
 //! The SDK derives disk-cache file names from it (so a cache directory can be shared with
 //! ddtrace) and estimates push sizes with it; the bootstrap generator writes Python float
@@ -68,6 +69,75 @@ pub fn write_object(out: &mut String, map: &Map<String, Value>, sort_keys: bool)
         write(out, item, sort_keys);
     }
     out.push('}');
+}
+
+/// `json.dumps(value, indent=indent)` as Python writes it: one member per line indented
+/// by `indent` spaces per level, separators `","` and `": "` (no space before a line
+/// break), empty containers as `[]` / `{}`, keys in their order, `ensure_ascii`.
+pub fn dumps_indent(value: &Value, indent: usize) -> String {
+    let mut out = String::new();
+    write_indent(&mut out, value, indent, 0);
+    out
+}
+
+fn write_indent(out: &mut String, value: &Value, indent: usize, level: usize) {
+    let newline = |out: &mut String, level: usize| {
+        out.push('\n');
+        out.extend(std::iter::repeat_n(' ', indent * level));
+    };
+    match value {
+        Value::Array(items) if !items.is_empty() => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, level + 1);
+                write_indent(out, item, indent, level + 1);
+            }
+            newline(out, level);
+            out.push(']');
+        }
+        Value::Object(map) if !map.is_empty() => {
+            out.push('{');
+            for (i, (key, item)) in map.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                newline(out, level + 1);
+                write_str(out, key);
+                out.push_str(": ");
+                write_indent(out, item, indent, level + 1);
+            }
+            newline(out, level);
+            out.push('}');
+        }
+        other => write(out, other, false),
+    }
+}
+
+/// Python's `str()` of a decoded JSON scalar: text as is, `True` / `False`, `None`,
+/// integers, floats as `repr()` (`nan`, `inf`, `-inf` when not finite). Lists and dicts
+/// are written as [`dumps`] writes them (Python's `str()` would give their `repr()`).
+pub fn str_of(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        Value::Null => "None".to_owned(),
+        Value::Bool(b) => (if *b { "True" } else { "False" }).to_owned(),
+        Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => {
+                if f.is_nan() {
+                    "nan".to_owned()
+                } else if f.is_infinite() {
+                    (if f > 0.0 { "inf" } else { "-inf" }).to_owned()
+                } else {
+                    float_repr(f)
+                }
+            }
+            _ => n.to_string(),
+        },
+        other => dumps(other, false),
+    }
 }
 
 /// Appends a JSON string with `ensure_ascii`: everything outside printable ASCII becomes
@@ -202,5 +272,33 @@ mod tests {
         );
         assert_eq!(dumps(&value, false).chars().nth(2), Some('z'));
         assert_eq!(dumps(&json!(["latest"]), true), r#"["latest"]"#);
+    }
+
+    #[test]
+    fn indented_dumps_match_python() {
+        // json.dumps(v, indent=2) in CPython 3.11
+        let value =
+            json!({"q": "caf\u{e9} \u{1f600}", "n": [1, 2.5, [], {}], "d": {"k": null, "b": true}});
+        assert_eq!(
+            dumps_indent(&value, 2),
+            "{\n  \"q\": \"caf\\u00e9 \\ud83d\\ude00\",\n  \"n\": [\n    1,\n    2.5,\n    [],\n    {}\n  ],\n  \"d\": {\n    \"k\": null,\n    \"b\": true\n  }\n}"
+        );
+        assert_eq!(dumps_indent(&json!([]), 2), "[]");
+        assert_eq!(dumps_indent(&json!({}), 4), "{}");
+        assert_eq!(dumps_indent(&json!(["a"]), 4), "[\n    \"a\"\n]");
+        assert_eq!(dumps_indent(&json!(1e16), 2), "1e+16");
+    }
+
+    #[test]
+    fn str_of_scalars_matches_python() {
+        assert_eq!(str_of(&json!("plain")), "plain");
+        assert_eq!(str_of(&json!(true)), "True");
+        assert_eq!(str_of(&json!(false)), "False");
+        assert_eq!(str_of(&Value::Null), "None");
+        assert_eq!(str_of(&json!(42)), "42");
+        assert_eq!(str_of(&json!(-7)), "-7");
+        assert_eq!(str_of(&json!(0.5)), "0.5");
+        assert_eq!(str_of(&json!(1.0)), "1.0");
+        assert_eq!(str_of(&json!(1e-5)), "1e-05");
     }
 }

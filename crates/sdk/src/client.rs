@@ -88,7 +88,7 @@ impl Failure {
     }
 }
 
-fn install_crypto_provider() {
+pub(crate) fn install_crypto_provider() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // Fails only when the application installed a provider already: keep theirs.

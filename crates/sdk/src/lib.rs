@@ -47,7 +47,9 @@
 //! [`Experiment`]: an async task over each record's input and the experiment's config,
 //! scored by evaluators (closures, the [`Evaluator`] trait, [`RemoteEvaluator`]) and
 //! summary evaluators, run with bounded concurrency, retries, timeouts and
-//! cancellation ([`RunOptions`]).
+//! cancellation ([`RunOptions`]). [`LLMJudge`] grades records with a model (any
+//! [`JudgeClient`]; [`OpenAiClient`] for OpenAI-compatible endpoints) and
+//! [`Client::publish_evaluator`] stores it on the server for remote inference.
 //!
 //! ```no_run
 //! use llmobs::{CallError, Client, DatasetRecord, EvaluatorContext, RunOptions};
@@ -80,6 +82,7 @@ mod error;
 mod evaluators;
 mod experiments;
 mod hot;
+mod judge;
 mod key;
 mod prompt;
 mod requests;
@@ -101,6 +104,11 @@ pub use experiments::{
     CancellationToken, ChildSpan, EvaluationOutcome, Evaluations, Experiment, ExperimentBuilder,
     ExperimentInfo, ExperimentResults, ListExperiments, MissingTask, PulledExperiment, Rerun, Row,
     RunOptions, RunResult, SpanId, SpanKind, Status, TraceId,
+};
+pub use judge::{
+    BooleanStructuredOutput, CategoricalStructuredOutput, IntoNumber, JudgeClient, JudgeMessage,
+    JudgeRequest, LLMJudge, LLMJudgeBuilder, OpenAiClient, PROVIDERS, PublishEvaluator,
+    ScoreStructuredOutput, StructuredOutput,
 };
 pub use llmobs_core::experiments::{Experiment as ExperimentRecord, ExperimentEvents};
 pub use prompt::{Fallback, GetPrompt, Prompt, Source};

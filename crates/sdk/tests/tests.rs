@@ -9,6 +9,8 @@
 //!   cancellation, runs, blocking facade) and SDK retries against a stub.
 //! - `rerun`: `pull_experiment`, list filters, `rerun_evaluators`, summary evaluators
 //!   with state, and Ctrl-C against a child process.
+//! - `judge`: `LLMJudge` against a mock OpenAI-compatible endpoint, in an experiment,
+//!   and published to the server then run remotely.
 //! - `interop`: experiments of this SDK and of ddtrace 4.16.0 read by each other
 //!   (needs `DDTRACE_PYTHON`).
 
@@ -16,6 +18,7 @@ mod cache;
 mod datasets;
 mod experiments;
 mod interop;
+mod judge;
 mod props;
 mod rerun;
 mod server;
