@@ -386,9 +386,13 @@ async fn cancellation_interrupts_and_keeps_what_finished() {
     let Error::Interrupted { experiment_id } = err else { panic!("{err}") };
     assert_eq!(experiment.id().as_deref(), Some(experiment_id.as_str()));
     assert_eq!(status_of(&client, &experiment_id).await.as_deref(), Some("interrupted"));
+    // Records 0–2 may or may not have finished their evaluator when record 3 (sharing
+    // the one permit) cancels; those that finished are kept whole, none after them.
     let events = client.experiment_events(&experiment_id).await.unwrap();
-    assert_eq!(events.spans.len(), 3);
-    assert_eq!(metric_labels(&events), vec![vec!["any".to_owned()]; 3]);
+    let kept = events.spans.len();
+    assert!((2..=3).contains(&kept), "{kept} spans");
+    assert_eq!(metric_labels(&events), vec![vec!["any".to_owned()]; kept]);
+    assert!(events.spans.iter().all(|s| s["meta"]["input"].as_i64().unwrap() < 3));
 
     // raise_errors stops at the first failure, also as interrupted.
     let err = client

@@ -284,9 +284,10 @@ async fn ctrl_c_interrupts_a_run() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until the three quick records are stored: the run is then under way.
+    // Wait until quick records are stored: the run is then under way. Record 3 never
+    // ends and holds the one permit, so record 2 may never get to its evaluator.
     let mut id = None;
-    for _ in 0..200 {
+    for _ in 0..600 {
         let listed = client
             .list_experiments(&ListExperiments {
                 experiment_name: Some("ctrl-c".into()),
@@ -296,14 +297,22 @@ async fn ctrl_c_interrupts_a_run() {
             .unwrap();
         if let Some(found) = listed.first() {
             let spans = client.experiment_events(&found.id).await.unwrap().spans.len();
-            if spans == 3 {
+            if spans >= 2 {
                 id = Some(found.id.clone());
                 break;
             }
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let id = id.expect("the child's run never stored three records");
+    let Some(id) = id else {
+        let _ = std::process::Command::new("kill").arg(child.id().to_string()).status();
+        let output = child.wait_with_output().unwrap();
+        panic!(
+            "the child's run never stored two records:\n{}\n{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
     let killed = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -319,5 +328,7 @@ async fn ctrl_c_interrupts_a_run() {
     );
     let pulled = client.pull_experiment(&id).await.unwrap();
     assert_eq!(pulled.results.status, Status::Interrupted);
-    assert_eq!(pulled.results.rows().len(), 3);
+    let rows = pulled.results.rows();
+    assert!((2..=3).contains(&rows.len()), "{} rows", rows.len());
+    assert!(rows.iter().all(|r| r.input().as_i64().unwrap() < 3 && r.evaluations.len() == 1));
 }
