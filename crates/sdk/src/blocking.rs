@@ -375,6 +375,19 @@ impl Client {
         self.inner.client.rerun_evaluators(experiment_id)
     }
 
+    /// See [`crate::Client::publish_evaluator_with`]; returns the UI link.
+    pub fn publish_evaluator(
+        &self,
+        judge: &crate::LLMJudge,
+        agent_service: &str,
+        options: &crate::PublishEvaluator,
+    ) -> Result<String> {
+        let (judge, service, options) = (judge.clone(), agent_service.to_owned(), options.clone());
+        self.run(
+            |client| async move { client.publish_evaluator_with(&judge, &service, &options).await },
+        )
+    }
+
     /// Runs a rerun and waits for it (see [`crate::Rerun::run`]).
     pub fn run_rerun(&self, rerun: crate::Rerun, options: RunOptions) -> Result<ExperimentResults> {
         self.run(|_| async move { rerun.run(options).await })

@@ -492,6 +492,24 @@ fn the_blocking_facade_runs_the_same_flow() {
     let listed = client.list_experiments(&ListExperiments::default()).unwrap();
     assert_eq!(listed[0].attributes.status.as_deref(), Some("completed"));
     assert_eq!(client.experiment_events(&results.experiment_id).unwrap().spans.len(), 2);
+
+    // Pull, rerun and publish through the same facade.
+    let pulled = client.pull_experiment(&results.experiment_id).unwrap();
+    assert_eq!(pulled.results.rows().len(), 2);
+    let rerun = client.rerun_evaluators(&results.experiment_id).evaluator("again", exact);
+    let rerun = client.run_rerun(rerun, RunOptions::default()).unwrap();
+    let parent = client.pull_experiment(&rerun.experiment_id).unwrap().info.attributes;
+    assert_eq!(parent.parent_experiment_id.as_deref(), Some(results.experiment_id.as_str()));
+    let judge = llmobs::LLMJudge::builder("Is {{output_data}} right?")
+        .structured_output(llmobs::BooleanStructuredOutput::new("correct").pass_when(true))
+        .provider("openai")
+        .model("m")
+        .client(|_: llmobs::JudgeRequest| async { Ok::<_, CallError>("{}".to_owned()) })
+        .name("sync_judge")
+        .build()
+        .unwrap();
+    let url = client.publish_evaluator(&judge, "svc", &Default::default()).unwrap();
+    assert!(url.contains("evalName=sync_judge"), "{url}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
