@@ -842,7 +842,8 @@ class MockJudge:
     """An OpenAI-compatible chat-completions endpoint on 127.0.0.1 for the server's LLM judge.
 
     Every ``POST …/chat/completions`` is recorded (path, headers, JSON body) and answered
-    with one choice whose content is ``content`` (by default a boolean verdict with reasoning).
+    with one choice whose content is ``content`` (by default a boolean verdict with reasoning),
+    or ``content(body)`` when ``content`` is callable.
     """
 
     DEFAULT_CONTENT = json.dumps({"verdict": True, "reasoning": "ok"})
@@ -868,11 +869,12 @@ class MockJudge:
                     self.send_response(404)
                     self.end_headers()
                     return
+                reply = judge.content(body) if callable(judge.content) else judge.content
                 answer = json.dumps({
                     "id": "chatcmpl-mock", "object": "chat.completion", "created": int(time.time()),
                     "model": body.get("model") if isinstance(body, dict) else None,
                     "choices": [{"index": 0, "finish_reason": "stop",
-                                 "message": {"role": "assistant", "content": judge.content}}],
+                                 "message": {"role": "assistant", "content": reply}}],
                 }).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

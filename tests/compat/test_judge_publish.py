@@ -8,7 +8,9 @@ member order); refused publishes must fail on both sides with the same message.
 
 The Rust program is built with ``cargo build -p llmobs --example judge_publish`` unless
 ``LLMOBS_JUDGE_PUBLISH_BIN`` names a built one. A judge the SDK published is then run by
-the server's ``llm_judge`` through E13 against the mock judge endpoint.
+the server's ``llm_judge`` through E13 against the mock judge endpoint; and judges ddtrace
+published must render their prompts and assess their verdicts on the server exactly as
+ddtrace's ``LLMJudge`` does locally (§5.7, §7.4).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import REPO, V1, FaultProxy, run_llmobs, unique
+from harness import REPO, V1, FaultProxy, MockJudge, run_llmobs, unique
 
 SCENARIO = r'''
 from ddtrace.llmobs import (LLMJudge, BooleanStructuredOutput, ScoreStructuredOutput,
@@ -255,7 +257,8 @@ def test_publish_bodies_equal_ddtrace(exp_server):
 
 
 def test_a_judge_published_by_the_sdk_runs_through_e13(exp_server, judge):
-    """The server's llm_judge runs what the SDK stored: rendered prompts, schema, criteria (§7.4)."""
+    """The server's llm_judge runs what the SDK stored: rendered prompts (an unknown placeholder
+    as empty text, as the client renders it), schema, criteria (§7.4)."""
     name = unique("sdk-judge")
     case = {"id": "e13", "agent_service": "compat-app", "eval_name": name,
             "variable_mapping": {"answer": "output_data"},
@@ -278,9 +281,120 @@ def test_a_judge_published_by_the_sdk_runs_through_e13(exp_server, judge):
     body = sent["body"]
     assert body["messages"] == [
         {"role": "system", "content": "You are a strict grader."},
-        {"role": "user", "content": "Is Paris the capital asked in What is the capital of France?? ({{meta_topic}})"},
+        {"role": "user", "content": "Is Paris the capital asked in What is the capital of France?? ()"},
     ]
     assert body["temperature"] == 0
     fmt = body["response_format"]
     assert fmt["type"] == "json_schema" and fmt["json_schema"]["name"] == "boolean_eval", fmt
     assert fmt["json_schema"]["schema"]["required"] == ["boolean_eval", "reasoning"]
+
+
+PARITY = r'''
+from ddtrace.llmobs import (LLMJudge, BooleanStructuredOutput, ScoreStructuredOutput,
+                            CategoricalStructuredOutput, RemoteEvaluator)
+from ddtrace.llmobs._experiment import EvaluatorContext
+enable()
+
+SEEN = []
+def fake_llm(provider, messages, json_schema, model, model_params):
+    SEEN.append(messages)
+    return ARGS["replies"][model]
+
+KINDS = {"boolean": BooleanStructuredOutput, "score": ScoreStructuredOutput,
+         "categorical": CategoricalStructuredOutput}
+
+for case in ARGS["cases"]:
+    spec = dict(case["structured_output"])
+    output = KINDS[spec.pop("kind")](**spec)
+    judge = LLMJudge(user_prompt=ARGS["user_prompt"], system_prompt=case.get("system_prompt"),
+                     structured_output=output, provider="openai", model=case["model"], client=fake_llm,
+                     name=case["name"])
+    call("publish-" + case["name"], lambda: LLMObs.publish_evaluator(judge, agent_service="compat-app"))
+    remote = RemoteEvaluator(eval_name=case["name"])
+    for i, ctx in enumerate(ARGS["contexts"]):
+        context = EvaluatorContext(**ctx)
+        local = judge.evaluate(context)
+        got = call(f"remote-{case['name']}-{i}", lambda: remote.evaluate(context))
+        R[f"{case['name']}/{i}"] = {
+            "messages": SEEN[-1],
+            "local": [local.value, local.assessment, local.reasoning],
+            "remote": [getattr(got, "value", got), getattr(got, "assessment", None),
+                       getattr(got, "reasoning", None)],
+        }
+'''
+
+PARITY_PROMPT = ("Q: {{input_data.question}} | input: {{ input_data }} | tags: {{input_data.tags}} | "
+                 "n={{input_data.n}} flag={{input_data.flag}} none=[{{input_data.none}}] | "
+                 "output: {{output_data}} | expected: {{expected_output}} | "
+                 "config: {{metadata.experiment_config}} | missing: [{{metadata.nope}}][{{nope}}]"
+                 "[{{input_data.tags.0}}] | span {{span_id}} trace {{trace_id}} | {{{output_data}}}")
+
+PARITY_CONTEXTS = [
+    {"input_data": {"question": "Capitale de la France ?", "tags": ["géo", 1, 2.5, None, True],
+                    "n": 1.0, "flag": False, "none": None, "nested": {"deep": {"k": "v"}}},
+     "output_data": {"answer": "Paris", "confidence": 0.9},
+     "expected_output": {"answer": "Paris", "alts": ["Lutèce"]},
+     "metadata": {"difficulty": "easy", "experiment_config": {"model": "stub-2", "temperature": 0}},
+     "span_id": "2994000556794804270", "trace_id": "6b011b1b0000000063274df45619adb3"},
+    {"input_data": "plain text input", "output_data": "Paris", "expected_output": None, "metadata": {}},
+]
+
+
+def test_the_server_renders_and_assesses_like_ddtrace(exp_server, judge):
+    """Judges ddtrace published (E14) and ran through E13 give the prompts ddtrace's LLMJudge
+    renders locally, and the verdicts and assessments it computes from the same replies."""
+    replies = {}
+    cases = []
+    for kind, spec, verdict in [
+        ("boolean", {"description": "ok?", "reasoning": True, "pass_when": True}, False),
+        ("boolean", {"description": "ok?", "reasoning": True, "pass_when": False}, False),
+        ("score", {"description": "q", "min_score": 0, "max_score": 10, "reasoning": True,
+                   "min_threshold": 7, "max_threshold": 3}, 8),
+        ("score", {"description": "q", "min_score": 0, "max_score": 10, "reasoning": True,
+                   "min_threshold": 7, "max_threshold": 3}, 5),
+        ("score", {"description": "q", "min_score": 0, "max_score": 10, "reasoning": True,
+                   "min_threshold": 3, "max_threshold": 7.5}, 7.5),
+        ("score", {"description": "q", "min_score": 0.0, "max_score": 1.0, "reasoning": True,
+                   "max_threshold": 0.25}, 0.3),
+        ("categorical", {"categories": {"positive": "+", "neutral": "=", "negative": "-"}, "reasoning": True,
+                         "pass_values": ["positive", "neutral"]}, "neutral"),
+        ("categorical", {"categories": {"positive": "+", "negative": "-"}, "reasoning": True,
+                         "pass_values": ["positive"]}, "negative"),
+        ("categorical", {"categories": {"positive": "+"}, "reasoning": True, "pass_values": []}, "positive"),
+    ]:
+        name = unique(f"parity-{kind}")
+        model = f"parity-model-{len(cases)}"
+        replies[model] = json.dumps({f"{kind}_eval": verdict, "reasoning": f"why {len(cases)}"})
+        case = {"name": name, "model": model, "structured_output": {"kind": kind, **spec}}
+        if len(cases) % 2 == 0:
+            case["system_prompt"] = "Grade {{output_data}} strictly."  # sent as written
+        cases.append(case)
+
+    before = len(judge.requests)
+    judge.content = lambda body: replies.get(body.get("model"), MockJudge.DEFAULT_CONTENT)
+    try:
+        run = run_llmobs(exp_server, PARITY, args={"cases": cases, "replies": replies,
+                                                   "user_prompt": PARITY_PROMPT, "contexts": PARITY_CONTEXTS})
+    finally:
+        judge.content = MockJudge.DEFAULT_CONTENT
+    sent = judge.requests[before:]
+
+    assessments = set()
+    for case in cases:
+        run.ok("publish-" + case["name"])
+        asked = [j["body"] for j in sent if j["body"].get("model") == case["model"]]
+        assert len(asked) == len(PARITY_CONTEXTS), (case["name"], asked)
+        for i, body in enumerate(asked):
+            run.ok(f"remote-{case['name']}-{i}")
+            values = run.values[f"{case['name']}/{i}"]
+            # ddtrace's messages: optional system prompt (not templated), then the rendered user prompt
+            assert body["messages"] == values["messages"], (case["name"], i, body["messages"], values["messages"])
+            assert values["remote"] == values["local"], (case["name"], i, values)
+            assessments.add(values["local"][1])
+    assert assessments == {"pass", "fail"}
+    # the renders compared above are the reference's: a spot check of the rules they show
+    user = run.values[f"{cases[0]['name']}/0"]["messages"][-1]["content"]
+    assert '"tags": [\n    "g\\u00e9o",' in user and "n=1.0 flag=False none=[]" in user, user
+    assert "missing: [][][]" in user and "span 2994000556794804270 trace 6b011b1b" in user, user
+    sparse = run.values[f"{cases[0]['name']}/1"]["messages"][-1]["content"]
+    assert "input: plain text input |" in sparse and "expected:  |" in sparse and "config:  |" in sparse, sparse

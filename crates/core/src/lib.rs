@@ -8,6 +8,8 @@
 //! - [`error`]: the JSON error body every non-2xx answer carries.
 //! - [`encoding`]: how a prompt id becomes a path segment and a label a query value,
 //!   exactly as the reference Python client encodes them.
+//! - [`judge`]: how an LLM judge renders its prompt template and assesses its verdict,
+//!   the same in the SDK's `LLMJudge` and the server's `llm_judge`.
 //!
 //! ```
 //! use llmobs_core::prompts::Template;
@@ -25,6 +27,7 @@ pub mod encoding;
 pub mod error;
 pub mod experiments;
 pub mod jsonapi;
+pub mod judge;
 pub mod prompts;
 pub mod pyjson;
 pub mod render;

@@ -140,6 +140,12 @@ pub fn str_of(value: &Value) -> String {
     }
 }
 
+/// Python's `str.isspace()` of one character, which `str.strip()` and the regex `\s`
+/// use: Unicode whitespace plus the separators U+001C–U+001F.
+pub fn is_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
 /// Appends a JSON string with `ensure_ascii`: everything outside printable ASCII becomes
 /// `\uXXXX` (UTF-16 units, lower-case hex), with the short escapes Python uses.
 pub fn write_str(out: &mut String, text: &str) {

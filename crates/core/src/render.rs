@@ -35,6 +35,7 @@ use std::borrow::Cow;
 use serde_json::{Map, Value};
 
 use crate::prompts::{ChatItem, Template};
+use crate::pyjson::is_space;
 
 /// Variables for rendering: names mapped to JSON values, in insertion order.
 ///
@@ -265,11 +266,6 @@ impl<'a> Iterator for Pieces<'a> {
 
 fn memchr_brace(bytes: &[u8]) -> Option<usize> {
     bytes.iter().position(|&b| b == b'{')
-}
-
-/// Whitespace as Python's `str.isspace` sees it (close enough: see the module docs).
-fn is_space(c: char) -> bool {
-    c.is_whitespace() || ('\x1c'..='\x1f').contains(&c)
 }
 
 /// A word character as Python's `\w` sees it (see the module docs).

@@ -15,8 +15,17 @@
 //! | `llm_judge` | `model_name`, `prompt_template`, `output_schema`, `assessment_criteria`, `inference_params` | what the model answers |
 //!
 //! Deterministic verdicts are booleans with assessment `pass` / `fail`.
+//!
+//! An `llm_judge` renders its prompt and assesses the model's verdict by the rules the
+//! SDK's `LLMJudge` and ddtrace's apply in the client ([`llmobs_core::judge`]): the
+//! context's fields are `input_data`, `output_data`, `expected_output`, `metadata`,
+//! `span_id` and `trace_id`; `{{dotted.path}}` placeholders of the user messages insert
+//! objects and lists as indented JSON and missing values as empty text; system messages
+//! are sent as written (an empty one is left out); `assessment_criteria` give `pass` /
+//! `fail` by `pass_when`, `min_threshold` / `max_threshold` or `pass_values`.
 
 use llmobs_core::experiments::InferResult;
+use llmobs_core::judge::{self, AssessmentCriteria};
 use serde_json::{Map, Value, json};
 
 /// An evaluator failure, answered as the structured error the client reads.
@@ -70,7 +79,7 @@ pub(crate) enum Evaluator {
     JsonValid,
     Length { min: Option<u64>, max: Option<u64> },
     Fixed { value: Value, assessment: Option<String>, reasoning: Option<String> },
-    LlmJudge(Box<Map<String, Value>>),
+    LlmJudge(Box<LlmJudge>),
 }
 
 fn text_of(value: &Value) -> String {
@@ -121,7 +130,7 @@ impl Evaluator {
                 assessment: get("assessment").and_then(Value::as_str).map(str::to_owned),
                 reasoning: get("reasoning").and_then(Value::as_str).map(str::to_owned),
             },
-            "llm_judge" => Evaluator::LlmJudge(Box::new(judge_settings(config)?)),
+            "llm_judge" => Evaluator::LlmJudge(Box::new(LlmJudge::from_config(config)?)),
             other => {
                 return Err(format!(
                     "unknown evaluator kind '{other}': use exact_match, contains, regex, json_valid, \
@@ -211,119 +220,133 @@ impl Evaluator {
                 status: "OK".to_owned(),
                 error: None,
             },
-            Evaluator::LlmJudge(settings) => judge(settings, context, provider, http).await?,
+            Evaluator::LlmJudge(settings) => settings.evaluate(context, provider, http).await?,
         })
     }
 }
 
-/// The judge's settings, from a published evaluation (E14: `applications[0]` with a
+/// An LLM judge's settings, from a published evaluation (E14: `applications[0]` with a
 /// `byop_config`) or from flat settings.
-fn judge_settings(config: &Value) -> Result<Map<String, Value>, String> {
-    let mut settings = Map::new();
-    let application = config.pointer("/applications/0");
-    let source = application.and_then(|a| a.get("byop_config")).unwrap_or(config);
-    for key in ["prompt_template", "output_schema", "assessment_criteria", "inference_params"] {
-        if let Some(value) = source.get(key) {
-            settings.insert(key.to_owned(), value.clone());
-        }
-    }
-    let model = application
-        .and_then(|a| a.get("model_name"))
-        .or(config.get("model_name"))
-        .or(config.get("model"));
-    settings.insert("model_name".into(), model.cloned().unwrap_or(Value::Null));
-    if !settings.get("prompt_template").is_some_and(Value::is_array) {
-        return Err("an llm_judge needs a 'prompt_template' list of messages".into());
-    }
-    Ok(settings)
+#[derive(Debug, Clone)]
+pub(crate) struct LlmJudge {
+    model_name: Value,
+    /// `(role, content)` pairs.
+    prompt_template: Vec<(String, String)>,
+    output_schema: Option<Value>,
+    inference_params: Map<String, Value>,
+    criteria: AssessmentCriteria,
 }
 
-/// Replaces `{{path.to.value}}` with values from the context.
-fn render(template: &str, variables: &Value) -> String {
-    let pattern = regex::Regex::new(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}").expect("valid pattern");
-    pattern
-        .replace_all(template, |caps: &regex::Captures<'_>| {
-            let path = format!("/{}", caps[1].replace('.', "/"));
-            variables.pointer(&path).map(text_of).unwrap_or_else(|| caps[0].to_owned())
+impl LlmJudge {
+    fn from_config(config: &Value) -> Result<Self, String> {
+        let application = config.pointer("/applications/0");
+        let source = application.and_then(|a| a.get("byop_config")).unwrap_or(config);
+        let get = |key: &str| source.get(key).filter(|v| !v.is_null());
+        let messages = get("prompt_template")
+            .and_then(Value::as_array)
+            .ok_or("an llm_judge needs a 'prompt_template' list of messages")?;
+        let text = |m: &Value, key: &str, default: &str| {
+            m.get(key).and_then(Value::as_str).unwrap_or(default).to_owned()
+        };
+        let model = application
+            .and_then(|a| a.get("model_name"))
+            .or(config.get("model_name"))
+            .or(config.get("model"));
+        Ok(LlmJudge {
+            model_name: model.cloned().unwrap_or(Value::Null),
+            prompt_template: messages
+                .iter()
+                .map(|m| (text(m, "role", "user"), text(m, "content", "")))
+                .collect(),
+            output_schema: get("output_schema").cloned(),
+            inference_params: get("inference_params")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            criteria: AssessmentCriteria::from_value(
+                get("assessment_criteria").unwrap_or(&Value::Null),
+            )?,
         })
-        .into_owned()
-}
-
-async fn judge(
-    settings: &Map<String, Value>,
-    context: &Value,
-    provider: Option<&JudgeProvider>,
-    http: &reqwest::Client,
-) -> Result<InferResult, Failure> {
-    let provider = provider.ok_or_else(|| {
-        Failure::new(
-            "judge_not_configured",
-            "this server has no LLM provider for judges",
-            "start the server with --judge-url (and LLMOBS_JUDGE_API_KEY)",
-        )
-    })?;
-    let variables = json!({
-        "input_data": context.get("span_input"),
-        "output_data": context.get("span_output"),
-        "expected_output": context.pointer("/meta/expected_output"),
-        "metadata": context.pointer("/meta/metadata"),
-    });
-    let messages: Vec<Value> = settings["prompt_template"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| json!({"role": m.get("role").and_then(Value::as_str).unwrap_or("user"),
-                        "content": render(m.get("content").and_then(Value::as_str).unwrap_or(""), &variables)}))
-        .collect();
-    let mut body = json!({"model": settings["model_name"], "messages": messages});
-    if let Some(schema) = settings.get("output_schema") {
-        body["response_format"] = json!({"type": "json_schema", "json_schema": schema});
     }
-    if let Some(Value::Object(params)) = settings.get("inference_params") {
-        for (k, v) in params {
+
+    /// The chat-completions request for an E13 `context`: the messages as the client
+    /// sends them (see the module documentation), the schema and the parameters.
+    fn request_body(&self, context: &Value) -> Value {
+        let variables = judge::infer_context(context);
+        let messages: Vec<Value> = self
+            .prompt_template
+            .iter()
+            .filter(|(role, content)| !(role == "system" && content.is_empty()))
+            .map(|(role, content)| {
+                let content = if role == "system" {
+                    content.clone()
+                } else {
+                    judge::render(content, &variables)
+                };
+                json!({"role": role, "content": content})
+            })
+            .collect();
+        let mut body = json!({"model": self.model_name, "messages": messages});
+        if let Some(schema) = &self.output_schema {
+            body["response_format"] = json!({"type": "json_schema", "json_schema": schema});
+        }
+        for (k, v) in &self.inference_params {
             body[k] = v.clone();
         }
+        body
     }
-    let url = format!("{}/chat/completions", provider.url.trim_end_matches('/'));
-    let mut request = http.post(&url).json(&body);
-    if let Some(key) = &provider.api_key {
-        request = request.bearer_auth(key);
-    }
-    let failed = |message: String| {
-        Failure::new("judge_request_failed", message, "check the provider URL, key and model")
-    };
-    let response =
-        request.send().await.map_err(|e| failed(format!("calling the judge failed: {e}")))?;
-    let status = response.status();
-    let answer: Value = response
-        .json()
-        .await
-        .map_err(|e| failed(format!("the judge answered {status} with no JSON: {e}")))?;
-    if !status.is_success() {
-        return Err(failed(format!("the judge answered {status}: {answer}")));
-    }
-    let content =
-        answer.pointer("/choices/0/message/content").and_then(Value::as_str).ok_or_else(|| {
+
+    async fn evaluate(
+        &self,
+        context: &Value,
+        provider: Option<&JudgeProvider>,
+        http: &reqwest::Client,
+    ) -> Result<InferResult, Failure> {
+        let provider = provider.ok_or_else(|| {
+            Failure::new(
+                "judge_not_configured",
+                "this server has no LLM provider for judges",
+                "start the server with --judge-url (and LLMOBS_JUDGE_API_KEY)",
+            )
+        })?;
+        let url = format!("{}/chat/completions", provider.url.trim_end_matches('/'));
+        let mut request = http.post(&url).json(&self.request_body(context));
+        if let Some(key) = &provider.api_key {
+            request = request.bearer_auth(key);
+        }
+        let failed = |message: String| {
+            Failure::new("judge_request_failed", message, "check the provider URL, key and model")
+        };
+        let response =
+            request.send().await.map_err(|e| failed(format!("calling the judge failed: {e}")))?;
+        let status = response.status();
+        let answer: Value = response
+            .json()
+            .await
+            .map_err(|e| failed(format!("the judge answered {status} with no JSON: {e}")))?;
+        if !status.is_success() {
+            return Err(failed(format!("the judge answered {status}: {answer}")));
+        }
+        let content = answer.pointer("/choices/0/message/content").and_then(Value::as_str);
+        let content = content.ok_or_else(|| {
             failed(format!("the judge's answer has no choices[0].message.content: {answer}"))
         })?;
-    let (value, reasoning) = match serde_json::from_str::<Value>(content) {
-        Ok(Value::Object(mut object)) => {
-            let reasoning = object.remove("reasoning").map(|r| text_of(&r));
-            let value = if object.len() == 1 {
-                object.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null)
-            } else {
-                Value::Object(object)
-            };
-            (value, reasoning)
-        }
-        Ok(other) => (other, None),
-        Err(_) => (Value::from(content), None),
-    };
-    let assessment = settings
-        .get("assessment_criteria")
-        .and_then(|c| c.get("pass_when"))
-        .map(|pass_when| if *pass_when == value { "pass" } else { "fail" }.to_owned());
-    Ok(InferResult { value, assessment, reasoning, status: "OK".to_owned(), error: None })
+        let (value, reasoning) = match serde_json::from_str::<Value>(content) {
+            Ok(Value::Object(mut object)) => {
+                let reasoning = object.remove("reasoning").map(|r| text_of(&r));
+                let value = if object.len() == 1 {
+                    object.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null)
+                } else {
+                    Value::Object(object)
+                };
+                (value, reasoning)
+            }
+            Ok(other) => (other, None),
+            Err(_) => (Value::from(content), None),
+        };
+        let assessment = self.criteria.assess(&value).map(|v| v.as_str().to_owned());
+        Ok(InferResult { value, assessment, reasoning, status: "OK".to_owned(), error: None })
+    }
 }
 
 #[cfg(test)]
@@ -413,11 +436,30 @@ mod tests {
     }
 
     #[test]
-    fn judge_prompts_take_dotted_paths() {
-        let vars = json!({"input_data": {"question": "Q?"}, "output_data": "A"});
+    fn judges_send_what_the_client_sends() {
+        let config = json!({"model_name": "m", "inference_params": {"temperature": 0},
+            "prompt_template": [
+                {"role": "system", "content": "Grade {{output_data}} strictly."},
+                {"role": "user", "content": "Is {{output_data}} right for {{ input_data }}? {{missing}}"}],
+            "assessment_criteria": {"min_threshold": 7}});
+        let judge = LlmJudge::from_config(&config).unwrap();
+        let context = json!({"span_input": {"q": "Q?"}, "span_output": "A", "meta": {}});
         assert_eq!(
-            render("Is {{output_data}} right for {{ input_data.question }}? {{missing}}", &vars),
-            "Is A right for Q?? {{missing}}"
+            judge.request_body(&context),
+            json!({"model": "m", "temperature": 0, "messages": [
+                {"role": "system", "content": "Grade {{output_data}} strictly."},
+                {"role": "user", "content": "Is A right for {\n  \"q\": \"Q?\"\n}? "}]})
+        );
+        // an empty system prompt (what a judge without one publishes) is not sent
+        let published = json!({"applications": [{"model_name": "m", "byop_config": {
+            "prompt_template": [{"role": "system", "content": ""},
+                                {"role": "user", "content": "{{output_data}}"}]}}]});
+        let body = LlmJudge::from_config(&published).unwrap().request_body(&context);
+        assert_eq!(body["messages"], json!([{"role": "user", "content": "A"}]));
+        // malformed criteria are refused when the judge is configured or published
+        let bad = json!({"prompt_template": [], "assessment_criteria": {"pass_values": "a"}});
+        assert!(
+            LlmJudge::from_config(&bad).unwrap_err().starts_with("invalid assessment_criteria")
         );
     }
 }

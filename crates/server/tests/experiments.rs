@@ -223,18 +223,22 @@ async fn status_updates_and_listing_filters() {
     assert_eq!(seen.len(), 3, "{seen:?}");
 }
 
-/// A stand-in for an OpenAI-compatible endpoint; remembers the last request.
-async fn mock_judge(answer: &'static str) -> (String, Arc<Mutex<Option<Value>>>) {
+/// A stand-in for an OpenAI-compatible endpoint; remembers the last request and replies
+/// `answer(request)`.
+async fn mock_judge(
+    answer: impl Fn(&Value) -> String + Clone + Send + Sync + 'static,
+) -> (String, Arc<Mutex<Option<Value>>>) {
     let seen = Arc::new(Mutex::new(None));
     let store = seen.clone();
     let app = axum::Router::new().route(
         "/v1/chat/completions",
         axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let store = store.clone();
+            let (store, answer) = (store.clone(), answer.clone());
             async move {
+                let content = answer(&body);
                 *store.lock().unwrap() = Some(body);
                 axum::Json(
-                    json!({"choices": [{"message": {"role": "assistant", "content": answer}}]}),
+                    json!({"choices": [{"message": {"role": "assistant", "content": content}}]}),
                 )
             }
         }),
@@ -255,7 +259,8 @@ fn infer_body() -> Option<Value> {
 
 #[tokio::test]
 async fn remote_evaluators_run_configured_kinds_and_llm_judges() {
-    let (url, seen) = mock_judge("{\"verdict\": true, \"reasoning\": \"correct capital\"}").await;
+    let (url, seen) =
+        mock_judge(|_| r#"{"verdict": true, "reasoning": "correct capital"}"#.to_owned()).await;
     let specs = EvaluatorSpec::parse_file(r#"{"evaluators": [
         {"name": "exact", "kind": "exact_match"},
         {"name": "judge", "kind": "llm_judge", "model_name": "m-1",
@@ -306,6 +311,107 @@ async fn remote_evaluators_run_configured_kinds_and_llm_judges() {
     assert_eq!(published["data"]["id"], "pub");
     app.ok("POST", &format!("{V1}/evaluators/pub/infer"), infer_body()).await;
     assert_eq!(seen.lock().unwrap().as_ref().unwrap()["model"], "m-2");
+}
+
+/// Publishes (E14) a judge of `ml_app` whose user prompt is `{{output_data}}`, with the
+/// output schema and criteria `ddtrace` publishes for an Anthropic judge.
+async fn publish_judge(app: &App, name: &str, label: &str, criteria: Value) {
+    let schema = json!({"type": "object", "additionalProperties": false,
+        "required": [label, "reasoning"],
+        "properties": {label: {}, "reasoning": {"type": "string"}}});
+    let evaluation = json!({"eval_name": name, "applications": [{
+        "application_name": "app", "enabled": false, "integration_provider": "anthropic",
+        "model_provider": "anthropic", "model_name": "claude",
+        "byop_config": {"inference_params": {},
+            "prompt_template": [{"role": "system", "content": ""},
+                                {"role": "user", "content": "{{output_data}}"}],
+            "output_schema": schema, "parsing_type": "structured_output",
+            "assessment_criteria": criteria}}]});
+    let path = format!("{V1}/config/evaluators/custom");
+    app.ok("PUT", &path, doc("evaluator_config", json!({"evaluation": evaluation}))).await;
+}
+
+#[tokio::test]
+async fn published_judges_assess_scores_and_categories_by_their_criteria() {
+    // The mock model replies with the rendered user prompt: the task's output, an object
+    // inserted as indented JSON, is the verdict.
+    let (url, seen) = mock_judge(|body| {
+        body["messages"].as_array().unwrap().last().unwrap()["content"].as_str().unwrap().to_owned()
+    })
+    .await;
+    let config = Config { judge: Some(JudgeProvider { url, api_key: None }), ..Config::default() };
+    let app = App::with_config(config).await;
+    let judges = [
+        ("outside", "score_eval", json!({"min_threshold": 7, "max_threshold": 3})),
+        ("inside", "score_eval", json!({"min_threshold": 3, "max_threshold": 7.5})),
+        ("at-least", "score_eval", json!({"min_threshold": 0.5})),
+        ("tone", "categorical_eval", json!({"pass_values": ["positive", "neutral"]})),
+        ("none-pass", "categorical_eval", json!({"pass_values": []})),
+    ];
+    for (name, label, criteria) in &judges {
+        publish_judge(&app, name, label, criteria.clone()).await;
+    }
+
+    let infer = |name: &'static str, verdict: Value| {
+        let app = &app;
+        let label = judges.iter().find(|j| j.0 == name).unwrap().1;
+        async move {
+            let output = json!({label: verdict, "reasoning": "because"});
+            let context = json!({"span_input": {"q": "?"}, "span_output": output, "meta": {}});
+            let body = doc("evaluator_inference", json!({"context": context}));
+            let answer = app.ok("POST", &format!("{V1}/evaluators/{name}/infer"), body).await;
+            let attrs = &answer["data"]["attributes"];
+            assert_eq!((&attrs["value"], &attrs["reasoning"]), (&verdict, &json!("because")));
+            assert_eq!(attrs["status"], "OK");
+            attrs["assessment"].as_str().map(str::to_owned)
+        }
+    };
+    let cases = [
+        // max < min: pass outside (3, 7)
+        ("outside", json!(8), "pass"),
+        ("outside", json!(2.5), "pass"),
+        ("outside", json!(5), "fail"),
+        ("outside", json!(3), "fail"),
+        ("outside", json!(7.0), "fail"),
+        // max >= min: pass inside [3, 7.5]
+        ("inside", json!(3), "pass"),
+        ("inside", json!(7.5), "pass"),
+        ("inside", json!(8), "fail"),
+        ("at-least", json!(0.5), "pass"),
+        ("at-least", json!(0.4), "fail"),
+        ("tone", json!("neutral"), "pass"),
+        ("tone", json!("negative"), "fail"),
+        ("none-pass", json!("positive"), "fail"),
+    ];
+    for (name, verdict, expected) in cases {
+        let assessment = infer(name, verdict.clone()).await;
+        assert_eq!(assessment.as_deref(), Some(expected), "{name} {verdict}");
+    }
+    // A score that is not a number gets no assessment.
+    assert_eq!(infer("outside", json!("high")).await, None);
+    // What the model was asked: the empty system prompt left out, the object indented.
+    let request = seen.lock().unwrap().clone().unwrap();
+    assert_eq!(
+        request["messages"],
+        json!([{"role": "user", "content": "{\n  \"score_eval\": \"high\",\n  \"reasoning\": \"because\"\n}"}])
+    );
+    assert_eq!(request["response_format"]["json_schema"]["required"][0], "score_eval");
+
+    // Criteria the rules cannot read are refused when published.
+    let evaluation = json!({"eval_name": "bad", "applications": [{"application_name": "app",
+        "model_name": "m", "byop_config": {
+            "prompt_template": [{"role": "user", "content": "{{output_data}}"}],
+            "assessment_criteria": {"min_threshold": "7"}}}]});
+    let (status, error) = app
+        .call(
+            "PUT",
+            &format!("{V1}/config/evaluators/custom"),
+            Keys::Both,
+            doc("evaluator_config", json!({"evaluation": evaluation})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(detail(&error).contains("assessment_criteria"), "{error}");
 }
 
 #[tokio::test]
