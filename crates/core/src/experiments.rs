@@ -106,21 +106,26 @@ pub struct Experiment {
 }
 
 /// E11 request attributes.
+///
+/// `J` is how each metric and span is held: a JSON object by default; the server keeps
+/// them as the text it received (`Box<RawValue>`) and stores that text as it is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct PostEvents {
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(bound = ""))]
+pub struct PostEvents<J = Map<String, Value>> {
     /// `experiments`.
     #[serde(default)]
     pub scope: Option<String>,
     /// Metric objects.
-    #[serde(default)]
-    pub metrics: Vec<Map<String, Value>>,
+    #[serde(default = "Vec::new")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub metrics: Vec<J>,
     /// Tags of the run (`run_id:…`, `run_iteration:…`, …).
     #[serde(default)]
     pub tags: Vec<String>,
     /// Replayed spans (evaluator reruns).
-    #[serde(default)]
-    pub spans: Vec<Map<String, Value>>,
+    #[serde(default = "Vec::new")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
+    pub spans: Vec<J>,
 }
 
 /// E12 answer attributes.

@@ -10,12 +10,12 @@ use llmobs_core::experiments::{
     UpdateExperiment,
 };
 use llmobs_core::jsonapi::{Document, Request, Resource};
-use llmobs_store::{ExperimentCursor, ExperimentFilter};
+use llmobs_store::{ExperimentCursor, ExperimentFilter, RawEvents};
 use serde_json::Value;
 
 use crate::auth::{Reader, Writer};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Segments};
+use crate::extract::{ApiJson, ApiJsonRaw, Lenient, Segments};
 use crate::jsonapi::{FAMILIES, JsonApi, Query};
 use crate::state::AppState;
 
@@ -138,10 +138,21 @@ pub(crate) async fn post_events(
     State(state): State<AppState>,
     Writer(caller): Writer,
     Segments(id): Segments<String>,
-    ApiJson(body): ApiJson<Request<PostEvents>>,
+    ApiJsonRaw(body): ApiJsonRaw<Request<RawEvents>>,
 ) -> Result<impl IntoResponse, ApiError> {
     state.store.post_events(&caller.org, &id, body.data.attributes).await?;
     Ok(StatusCode::ACCEPTED)
+}
+
+/// Metrics and spans stay the text received; one that is not an object gets the typed
+/// form's error.
+impl Lenient for Request<RawEvents> {
+    type Strict = Request<PostEvents>;
+
+    fn refused(&self) -> bool {
+        let events = &self.data.attributes;
+        events.metrics.iter().chain(&events.spans).any(|json| !json.get().starts_with('{'))
+    }
 }
 
 fn events(id: String, events: ExperimentEvents) -> JsonApi<Document<Resource<ExperimentEvents>>> {

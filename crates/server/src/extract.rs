@@ -18,32 +18,69 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge(format!(
-                    "request body is over the limit of {} bytes",
-                    state.config.max_body_bytes
-                ))
-            } else {
-                ApiError::invalid(format!("cannot read the request body: {rejection}"))
-            }
-        })?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
-            let path = err.path().to_string();
-            let inner = err.into_inner();
-            let detail = if inner.is_syntax() || inner.is_eof() {
-                format!("malformed JSON body: {inner}")
-            } else if path == "." {
-                format!("invalid request body: {inner}")
-            } else {
-                format!("invalid request body: {path}: {inner}")
-            };
-            ApiError::invalid(detail)
-        })?;
-        de.end().map_err(|err| ApiError::invalid(format!("malformed JSON body: {err}")))?;
-        Ok(ApiJson(value))
+        decode(&body(request, state).await?).map(ApiJson)
     }
+}
+
+/// A JSON body read as `T`, which keeps some values as the JSON text received: when one
+/// of them is not what the typed form [`Lenient::Strict`] takes, the answer is the error
+/// the typed form gives, word for word.
+#[derive(Debug)]
+pub(crate) struct ApiJsonRaw<T>(pub T);
+
+/// A body type that keeps some values as JSON text, and its typed form.
+pub(crate) trait Lenient: DeserializeOwned {
+    /// The same body with every value typed.
+    type Strict: DeserializeOwned;
+    /// Whether the typed form would refuse this body.
+    fn refused(&self) -> bool;
+}
+
+impl<T: Lenient> FromRequest<AppState> for ApiJsonRaw<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = body(request, state).await?;
+        let value: T = decode(&bytes)?;
+        if value.refused() {
+            decode::<T::Strict>(&bytes)?;
+        }
+        Ok(ApiJsonRaw(value))
+    }
+}
+
+/// The request body; over the limit is a 413.
+async fn body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state).await.map_err(|rejection| {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::PayloadTooLarge(format!(
+                "request body is over the limit of {} bytes",
+                state.config.max_body_bytes
+            ))
+        } else {
+            ApiError::invalid(format!("cannot read the request body: {rejection}"))
+        }
+    })
+}
+
+/// A JSON body as `T`: malformed JSON or a wrong type is a 400 whose detail names the
+/// field.
+fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let detail = if inner.is_syntax() || inner.is_eof() {
+            format!("malformed JSON body: {inner}")
+        } else if path == "." {
+            format!("invalid request body: {inner}")
+        } else {
+            format!("invalid request body: {path}: {inner}")
+        };
+        ApiError::invalid(detail)
+    })?;
+    de.end().map_err(|err| ApiError::invalid(format!("malformed JSON body: {err}")))?;
+    Ok(value)
 }
 
 /// The path parameters of a route, percent-decoded. A segment that does not decode to

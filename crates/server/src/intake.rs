@@ -1,6 +1,7 @@
 //! Span intake (E15) and eval-metric intake (E16), also under the agent-proxy prefix
 //! `/evp_proxy/v2`. Bodies may be gzip-compressed.
 
+use std::borrow::Cow;
 use std::io::Read;
 
 use axum::body::Bytes;
@@ -9,7 +10,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
-use serde_json::{Map, Value, json};
+use serde::Deserializer;
+use serde::de::{self, DeserializeSeed, MapAccess, Visitor};
+use serde_json::json;
+use serde_json::value::RawValue;
 
 use crate::auth::Intake;
 use crate::error::ApiError;
@@ -29,39 +33,92 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(&format!("{PROXY}{EVAL_METRICS}"), post(eval_metrics).layer(limit))
 }
 
-/// The body as JSON, inflating it first when `Content-Encoding: gzip`.
-fn json_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Value, ApiError> {
+/// The body, inflated first when `Content-Encoding: gzip`.
+fn inflate<'b>(
+    headers: &HeaderMap,
+    body: &'b [u8],
+    limit: usize,
+) -> Result<Cow<'b, [u8]>, ApiError> {
     let gzip = headers
         .get(axum::http::header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-    let inflated;
-    let bytes = if gzip {
-        let mut out = Vec::new();
-        flate2::read::GzDecoder::new(body)
-            .take(limit as u64 + 1)
-            .read_to_end(&mut out)
-            .map_err(|err| ApiError::invalid(format!("body is not valid gzip: {err}")))?;
-        if out.len() > limit {
-            return Err(ApiError::PayloadTooLarge(format!(
-                "inflated body is over the limit of {limit} bytes"
-            )));
-        }
-        inflated = out;
-        &inflated[..]
-    } else {
-        body
-    };
-    serde_json::from_slice(bytes)
-        .map_err(|err| ApiError::invalid(format!("malformed JSON body: {err}")))
+    if !gzip {
+        return Ok(Cow::Borrowed(body));
+    }
+    let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
+    flate2::read::GzDecoder::new(body)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|err| ApiError::invalid(format!("body is not valid gzip: {err}")))?;
+    if out.len() > limit {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "inflated body is over the limit of {limit} bytes"
+        )));
+    }
+    Ok(Cow::Owned(out))
 }
 
-/// The spans of an intake body: a list of event wrappers (or one), each with `spans`.
-fn spans_of(body: Value) -> Result<Vec<Map<String, Value>>, ApiError> {
-    let wrappers = match body {
-        Value::Array(items) => items,
-        object @ Value::Object(_) => vec![object],
+fn malformed(err: serde_json::Error) -> ApiError {
+    ApiError::invalid(format!("malformed JSON body: {err}"))
+}
+
+/// The first byte of a JSON text after whitespace.
+fn first(json: &[u8]) -> Option<u8> {
+    json.iter().copied().find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// The value of `key` in the JSON object `object` (the last one if the key repeats), as
+/// text; the whole of `object` is checked to be JSON.
+fn member<'a>(object: &'a [u8], key: &str) -> Result<Option<&'a RawValue>, serde_json::Error> {
+    struct Member<'k>(&'k str);
+    struct KeyIs<'k>(&'k str);
+    impl<'de> DeserializeSeed<'de> for KeyIs<'_> {
+        type Value = bool;
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<bool, D::Error> {
+            deserializer.deserialize_str(self)
+        }
+    }
+    impl Visitor<'_> for KeyIs<'_> {
+        type Value = bool;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a key")
+        }
+        fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+            Ok(key == self.0)
+        }
+    }
+    impl<'de> Visitor<'de> for Member<'_> {
+        type Value = Option<&'de RawValue>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut found = None;
+            while let Some(is) = map.next_key_seed(KeyIs(self.0))? {
+                if is {
+                    found = Some(map.next_value::<&RawValue>()?);
+                } else {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+            Ok(found)
+        }
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(object);
+    let found = deserializer.deserialize_map(Member(key))?;
+    deserializer.end()?;
+    Ok(found)
+}
+
+/// The spans of an intake body, each as the JSON text received: the body is a list of
+/// event wrappers (or one), each with `spans`.
+fn spans_of(body: &[u8]) -> Result<Vec<&RawValue>, ApiError> {
+    let wrappers: Vec<&RawValue> = match first(body) {
+        Some(b'[') => serde_json::from_slice(body).map_err(malformed)?,
+        Some(b'{') => vec![serde_json::from_slice(body).map_err(malformed)?],
         _ => {
+            serde_json::from_slice::<de::IgnoredAny>(body).map_err(malformed)?;
             return Err(ApiError::invalid(
                 "span intake takes a list of events, each with a 'spans' list",
             ));
@@ -69,26 +126,52 @@ fn spans_of(body: Value) -> Result<Vec<Map<String, Value>>, ApiError> {
     };
     let mut spans = Vec::new();
     for (index, wrapper) in wrappers.into_iter().enumerate() {
-        let Value::Object(mut wrapper) = wrapper else {
+        let wrapper = wrapper.get().as_bytes();
+        if first(wrapper) != Some(b'{') {
             return Err(ApiError::invalid(format!("event {index} is not an object")));
-        };
-        match wrapper.remove("spans") {
-            Some(Value::Array(items)) => {
-                for (n, span) in items.into_iter().enumerate() {
-                    match span {
-                        Value::Object(span) => spans.push(span),
-                        _ => {
-                            return Err(ApiError::invalid(format!(
-                                "event {index}: span {n} is not an object"
-                            )));
-                        }
-                    }
-                }
-            }
+        }
+        let items = match member(wrapper, "spans").map_err(malformed)? {
+            Some(items) if first(items.get().as_bytes()) == Some(b'[') => items,
             _ => return Err(ApiError::invalid(format!("event {index} has no 'spans' list"))),
+        };
+        let items: Vec<&RawValue> = serde_json::from_str(items.get()).map_err(malformed)?;
+        for (n, span) in items.into_iter().enumerate() {
+            if first(span.get().as_bytes()) != Some(b'{') {
+                return Err(ApiError::invalid(format!("event {index}: span {n} is not an object")));
+            }
+            spans.push(span);
         }
     }
     Ok(spans)
+}
+
+/// The metrics of an eval-metric body, `data.attributes.metrics`, each as the JSON text
+/// received.
+fn eval_metrics_of(body: &[u8]) -> Result<Vec<&RawValue>, ApiError> {
+    let shape = || ApiError::invalid("expected {\"data\": {\"attributes\": {\"metrics\": [...]}}}");
+    if first(body) != Some(b'{') {
+        serde_json::from_slice::<de::IgnoredAny>(body).map_err(malformed)?;
+        return Err(shape());
+    }
+    let mut object = body;
+    for key in ["data", "attributes", "metrics"] {
+        match member(object, key).map_err(malformed)? {
+            Some(value) if key == "metrics" || first(value.get().as_bytes()) == Some(b'{') => {
+                object = value.get().as_bytes();
+            }
+            _ => return Err(shape()),
+        }
+    }
+    if first(object) != Some(b'[') {
+        return Err(shape());
+    }
+    let metrics: Vec<&RawValue> = serde_json::from_slice(object).map_err(malformed)?;
+    for (i, metric) in metrics.iter().enumerate() {
+        if first(metric.get().as_bytes()) != Some(b'{') {
+            return Err(ApiError::invalid(format!("metrics[{i}] is not an object")));
+        }
+    }
+    Ok(metrics)
 }
 
 /// E15: stores LLM Observability spans. Answers 202.
@@ -101,8 +184,8 @@ pub(crate) async fn spans(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let spans = spans_of(json_body(&headers, &body, state.config.max_upload_bytes)?)?;
-    let stored = state.store.ingest_spans(org.as_ref(), spans).await?;
+    let body = inflate(&headers, &body, state.config.max_upload_bytes)?;
+    let stored = state.store.ingest_spans(org.as_ref(), &spans_of(&body)?).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"stored": stored}))))
 }
 
@@ -116,29 +199,14 @@ pub(crate) async fn eval_metrics(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let body = json_body(&headers, &body, state.config.max_upload_bytes)?;
-    let metrics = match body.pointer("/data/attributes/metrics") {
-        Some(Value::Array(items)) => items
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                m.as_object()
-                    .cloned()
-                    .ok_or_else(|| ApiError::invalid(format!("metrics[{i}] is not an object")))
-            })
-            .collect::<Result<Vec<_>, _>>()?,
-        _ => {
-            return Err(ApiError::invalid(
-                "expected {\"data\": {\"attributes\": {\"metrics\": [...]}}}",
-            ));
-        }
-    };
+    let body = inflate(&headers, &body, state.config.max_upload_bytes)?;
+    let metrics = eval_metrics_of(&body)?;
     let org = match org {
         Some(org) => org,
         None => state.store.org_named("default").await?.ok_or_else(|| {
             ApiError::Unauthorized("API key required: send it in the DD-API-KEY header".into())
         })?,
     };
-    let stored = state.store.ingest_eval_metrics(&org, metrics).await?;
+    let stored = state.store.ingest_eval_metrics(&org, &metrics).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"stored": stored}))))
 }

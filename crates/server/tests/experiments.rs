@@ -438,3 +438,82 @@ async fn pages_show_experiments_and_datasets_escaped() {
     let (status, _) = app.call("GET", &format!("/llm/experiments/{e}"), Keys::None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "only loopback visitors need no key");
 }
+
+#[tokio::test]
+async fn bodies_of_the_wrong_shape_get_the_same_answers_as_ever() {
+    let app = App::new().await;
+    let (_, _, e) = setup(&app).await;
+    let events = format!("{V1}/experiments/{e}/events");
+    for (metrics, spans, expected) in [
+        (
+            json!([5]),
+            json!([]),
+            "invalid request body: data.attributes.metrics[0]: invalid type: integer `5`, \
+             expected a map at line 1 column 56",
+        ),
+        (
+            json!([metric("s1", "acc", 1, json!(1))]),
+            json!([{"span_id": "s"}, "x"]),
+            "invalid request body: data.attributes.spans[1]: invalid type: string \"x\", \
+             expected a map at line 1 column",
+        ),
+        (
+            json!([{"metric_type": "score", "timestamp_ms": 1}]),
+            json!([]),
+            "metrics[0]: needs a non-empty string \"label\"",
+        ),
+        (
+            json!([{"label": "l", "timestamp_ms": 1}]),
+            json!([]),
+            "metrics[0]: needs a string \"metric_type\"",
+        ),
+        (
+            json!([{"label": "l", "metric_type": "score", "timestamp_ms": 1.5}]),
+            json!([]),
+            "metrics[0]: needs an integer \"timestamp_ms\"",
+        ),
+        (json!([]), json!([{"span_id": 7}]), "spans[0]: needs a string \"span_id\""),
+    ] {
+        let body = doc("experiments", json!({"metrics": metrics, "spans": spans}));
+        let (status, answer) = app.call("POST", &events, Keys::Both, body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert!(detail(&answer).starts_with(expected), "{answer} vs {expected}");
+    }
+
+    for (body, expected) in [
+        ("{not json", "malformed JSON body: key must be a string"),
+        ("\"a string\"", "span intake takes a list of events, each with a 'spans' list"),
+        ("[5]", "event 0 is not an object"),
+        ("[{\"spans\": [{}]}, {\"no_spans\": 1}]", "event 1 has no 'spans' list"),
+        ("[{\"spans\": null}]", "event 0 has no 'spans' list"),
+        ("{\"spans\": [{}, 3]}", "event 0: span 1 is not an object"),
+        ("[{\"spans\": [{\"span_id\": \"a\", \"x\": 1e400}]}]", "malformed JSON body: "),
+        ("[{\"spans\": []}] x", "malformed JSON body: trailing characters"),
+    ] {
+        let (status, answer) =
+            app.raw("POST", "/api/v2/llmobs", Keys::Api, Some(body.into())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert!(detail(&answer).starts_with(expected), "{body}: {answer}");
+    }
+    let (status, answer) = app
+        .raw("POST", "/api/v2/llmobs", Keys::Api, Some(r#"{"spans": [{"span_id": "a"}]}"#.into()))
+        .await;
+    assert_eq!((status, &answer), (StatusCode::ACCEPTED, &json!({"stored": 1})));
+
+    let eval = "/api/intake/llm-obs/v2/eval-metric";
+    let shape = "expected {\"data\": {\"attributes\": {\"metrics\": [...]}}}";
+    for (body, expected) in [
+        ("[]", shape),
+        ("{\"data\": [1]}", shape),
+        ("{\"data\": {\"attributes\": {\"metrics\": {}}}}", shape),
+        ("{\"data\": {\"attributes\": {\"metrics\": [{}, 2]}}}", "metrics[1] is not an object"),
+        ("{\"data\": 1", "malformed JSON body: "),
+    ] {
+        let (status, answer) = app.raw("POST", eval, Keys::Api, Some(body.into())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {answer}");
+        assert!(detail(&answer).starts_with(expected), "{body}: {answer}");
+    }
+    let body = r#"{"data": {"attributes": {"metrics": [{"label": "a"}]}, "attributes": {"metrics": [{"label": "b"}, {"label": "c"}]}}}"#;
+    let (status, answer) = app.raw("POST", eval, Keys::Api, Some(body.into())).await;
+    assert_eq!((status, &answer), (StatusCode::ACCEPTED, &json!({"stored": 2})), "last key wins");
+}

@@ -5,17 +5,25 @@
 //! arrive before their span, so they are joined by `span_id` only when read. A metric
 //! posted twice (the client re-posts after a failed attempt) is stored once.
 
+use std::collections::HashMap;
+
 use llmobs_core::experiments::{
     CreateExperiment, Experiment, ExperimentEvents, PostEvents, UpdateExperiment,
 };
 use llmobs_core::jsonapi::Author;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, Connection, Row};
 
+use crate::batch::{Col, Insert, dedupe};
 use crate::error::{Error, NotFound, Result};
+use crate::fields::{Fields, text};
 use crate::keys::OrgId;
 use crate::{Store, time};
+
+/// E11 attributes with each metric and span kept as the JSON text received.
+pub type RawEvents = PostEvents<Box<RawValue>>;
 
 /// Which experiments to list. Empty fields match everything.
 #[derive(Debug, Clone, Default)]
@@ -88,45 +96,166 @@ fn tags_of(metadata: &Map<String, Value>) -> Vec<&str> {
         .collect()
 }
 
-/// A string field of a JSON object, or `""`.
-fn text<'a>(object: &'a Map<String, Value>, key: &str) -> &'a str {
-    object.get(key).and_then(Value::as_str).unwrap_or("")
+static EXPERIMENT_SPANS: Insert = Insert::new(
+    "INSERT INTO experiment_spans (experiment_uuid, span_id, trace_id, start_ns, body, received_at)",
+    &[Col::Row, Col::Row, Col::Row, Col::Row, Col::Row, Col::Shared(1)],
+    "ON CONFLICT (experiment_uuid, span_id) DO UPDATE SET trace_id = excluded.trace_id, \
+     start_ns = excluded.start_ns, body = excluded.body, received_at = excluded.received_at",
+);
+
+static EXPERIMENT_METRICS: Insert = Insert::new(
+    "INSERT INTO experiment_metrics (experiment_uuid, metric_source, span_id, label, \
+     timestamp_ms, run_id, body, received_at)",
+    &[
+        Col::Shared(1),
+        Col::Row,
+        Col::Row,
+        Col::Row,
+        Col::Row,
+        Col::Shared(2),
+        Col::Row,
+        Col::Shared(3),
+    ],
+    "ON CONFLICT (experiment_uuid, metric_source, span_id, label, timestamp_ms, run_id) \
+     DO UPDATE SET body = excluded.body, received_at = excluded.received_at",
+);
+
+static LLMOBS_SPANS: Insert = Insert::new(
+    "INSERT INTO llmobs_spans (org_uuid, trace_id, span_id, body, received_at)",
+    &[Col::Shared(1), Col::Row, Col::Row, Col::Row, Col::Shared(2)],
+    "ON CONFLICT (org_uuid, trace_id, span_id) \
+     DO UPDATE SET body = excluded.body, received_at = excluded.received_at",
+);
+
+static EVAL_METRICS: Insert = Insert::new(
+    "INSERT INTO eval_metrics (uuid, org_uuid, label, body, received_at)",
+    &[Col::Row, Col::Shared(1), Col::Row, Col::Row, Col::Shared(2)],
+    "",
+);
+
+/// A span or metric as received: what the store reads of it, and its text.
+struct Event<'a> {
+    fields: Fields<'a>,
+    body: &'a str,
 }
 
-/// The value of tag `key:` in a span's `tags` list.
-fn span_tag<'a>(span: &'a Map<String, Value>, key: &str) -> Option<&'a str> {
-    llmobs_core::experiments::tag_value(
-        span.get("tags").and_then(Value::as_array).into_iter().flatten(),
-        key,
-    )
+/// Reads the `what[index]` object of a request.
+fn event<'a>(json: &'a RawValue, what: &str, index: usize) -> Result<Event<'a>> {
+    match Fields::of(json) {
+        Ok(Some(fields)) => Ok(Event { fields, body: json.get() }),
+        Ok(None) => Err(Error::Invalid(format!("{what}[{index}]: must be a JSON object"))),
+        Err(err) => Err(Error::Invalid(format!("malformed JSON body: {what}[{index}]: {err}"))),
+    }
 }
 
-/// The start of a span in nanoseconds, if it has one.
-fn start_ns(span: &Map<String, Value>) -> i64 {
-    span.get("start_ns").and_then(Value::as_i64).unwrap_or(0)
+/// A metric's source; `custom` when it names none.
+fn source<'s>(metric: &'s Event) -> &'s str {
+    match text(&metric.fields.metric_source) {
+        "" => "custom",
+        source => source,
+    }
 }
 
-async fn upsert_span(
+/// The value of tag `key:` in a list of tags.
+fn tag<'a>(tags: &'a [String], key: &str) -> Option<&'a str> {
+    tags.iter().find_map(|tag| tag.split_once(':').filter(|(k, _)| *k == key).map(|(_, v)| v))
+}
+
+/// Upserts spans of experiments: `(experiment, span)` pairs, deduped by the caller.
+async fn upsert_spans(
     conn: &mut AnyConnection,
-    experiment: &str,
-    span: &Map<String, Value>,
+    spans: &[&(&str, &Event<'_>)],
     now: &str,
 ) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO experiment_spans (experiment_uuid, span_id, trace_id, start_ns, body, received_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
-         ON CONFLICT (experiment_uuid, span_id) DO UPDATE SET trace_id = excluded.trace_id, \
-         start_ns = excluded.start_ns, body = excluded.body, received_at = excluded.received_at",
+    EXPERIMENT_SPANS
+        .run(
+            conn,
+            spans,
+            |q| q.bind(now.to_owned()),
+            |q, (experiment, span)| {
+                q.bind(experiment.to_string())
+                    .bind(text(&span.fields.span_id).to_owned())
+                    .bind(text(&span.fields.trace_id).to_owned())
+                    .bind(span.fields.start_ns.unwrap_or(0))
+                    .bind(span.body.to_owned())
+            },
+        )
+        .await
+}
+
+/// What one events post writes.
+struct Events<'e, 'a> {
+    experiment: &'e str,
+    run_id: &'e str,
+    spans: Vec<&'e (&'e str, &'e Event<'a>)>,
+    metrics: Vec<&'e Event<'a>>,
+    now: &'e str,
+}
+
+impl Events<'_, '_> {
+    async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
+        upsert_spans(conn, &self.spans, self.now).await?;
+        EXPERIMENT_METRICS
+            .run(
+                conn,
+                &self.metrics,
+                |q| {
+                    q.bind(self.experiment.to_owned())
+                        .bind(self.run_id.to_owned())
+                        .bind(self.now.to_owned())
+                },
+                |q, metric| {
+                    q.bind(source(metric).to_owned())
+                        .bind(text(&metric.fields.span_id).to_owned())
+                        .bind(text(&metric.fields.label).to_owned())
+                        .bind(metric.fields.timestamp_ms.unwrap_or(0))
+                        .bind(metric.body.to_owned())
+                },
+            )
+            .await
+    }
+}
+
+/// What one span intake request writes.
+struct IntakeSpans<'e, 'a> {
+    org: Option<&'e OrgId>,
+    attached: Vec<&'e (&'e str, &'e Event<'a>)>,
+    loose: Vec<&'e &'e Event<'a>>,
+    now: &'e str,
+}
+
+impl IntakeSpans<'_, '_> {
+    async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
+        upsert_spans(conn, &self.attached, self.now).await?;
+        if let Some(org) = self.org {
+            LLMOBS_SPANS
+                .run(
+                    conn,
+                    &self.loose,
+                    |q| q.bind(org.0.clone()).bind(self.now.to_owned()),
+                    |q, span| {
+                        q.bind(text(&span.fields.trace_id).to_owned())
+                            .bind(text(&span.fields.span_id).to_owned())
+                            .bind(span.body.to_owned())
+                    },
+                )
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+/// Fails with not-found unless the org has the experiment.
+async fn check_experiment(conn: &mut AnyConnection, org: &OrgId, id: &str) -> Result<()> {
+    sqlx::query_scalar::<_, String>(
+        "SELECT uuid FROM experiments WHERE org_uuid = $1 AND uuid = $2 AND deleted_at IS NULL",
     )
-    .bind(experiment)
-    .bind(text(span, "span_id"))
-    .bind(text(span, "trace_id"))
-    .bind(start_ns(span))
-    .bind(Value::Object(span.clone()).to_string())
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+    .bind(&org.0)
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .map(|_| ())
+    .ok_or_else(|| Error::NotFound(NotFound::Other(format!("experiment '{id}' not found"))))
 }
 
 /// The span as experiment events show it: `meta` always has an `error` object.
@@ -302,61 +431,52 @@ impl Store {
         }
     }
 
-    /// Stores an experiment's metrics (and replayed spans), all or nothing.
-    pub async fn post_events(&self, org: &OrgId, id: &str, events: PostEvents) -> Result<usize> {
-        for (index, metric) in events.metrics.iter().enumerate() {
+    /// Stores an experiment's metrics (and replayed spans), all or nothing. A metric or span
+    /// given twice is stored once, as last given.
+    pub async fn post_events(&self, org: &OrgId, id: &str, events: RawEvents) -> Result<usize> {
+        let posted = events.metrics.len() + events.spans.len();
+        let metrics = (events.metrics.iter().enumerate())
+            .map(|(index, metric)| event(metric, "metrics", index))
+            .collect::<Result<Vec<_>>>()?;
+        let spans = (events.spans.iter().enumerate())
+            .map(|(index, span)| event(span, "spans", index))
+            .collect::<Result<Vec<_>>>()?;
+        for (index, metric) in metrics.iter().enumerate() {
             let bad = |what: &str| Error::Invalid(format!("metrics[{index}]: {what}"));
-            if text(metric, "label").is_empty() {
+            if text(&metric.fields.label).is_empty() {
                 return Err(bad("needs a non-empty string \"label\""));
             }
-            if text(metric, "metric_type").is_empty() {
+            if text(&metric.fields.metric_type).is_empty() {
                 return Err(bad("needs a string \"metric_type\""));
             }
-            if !metric.get("timestamp_ms").is_some_and(Value::is_i64) {
+            if metric.fields.timestamp_ms.is_none() {
                 return Err(bad("needs an integer \"timestamp_ms\""));
             }
         }
-        for (index, span) in events.spans.iter().enumerate() {
-            if text(span, "span_id").is_empty() {
+        for (index, span) in spans.iter().enumerate() {
+            if text(&span.fields.span_id).is_empty() {
                 return Err(Error::Invalid(format!("spans[{index}]: needs a string \"span_id\"")));
             }
         }
-        self.experiment(org, id).await?;
-        let run_id = llmobs_core::experiments::tag_value(
-            events.tags.iter().map(|t| Value::from(t.as_str())).collect::<Vec<_>>().iter(),
-            "run_id",
-        )
-        .unwrap_or("")
-        .to_owned();
+        let run_id = tag(&events.tags, "run_id").unwrap_or("");
+        let spans: Vec<(&str, &Event)> = spans.iter().map(|span| (id, span)).collect();
+        let spans = dedupe(&spans, |(_, span)| text(&span.fields.span_id));
+        let metrics = dedupe(&metrics, |metric| {
+            let fields = &metric.fields;
+            (source(metric), text(&fields.span_id), text(&fields.label), fields.timestamp_ms)
+        });
         let now = time::now();
-        let mut tx = self.write.begin().await?;
-        for span in &events.spans {
-            upsert_span(&mut tx, id, span, &now).await?;
+        let mut conn = self.write.acquire().await?;
+        check_experiment(&mut conn, org, id).await?;
+        let write = Events { experiment: id, run_id, spans, metrics, now: &now };
+        if Insert::statements(write.spans.len()) + Insert::statements(write.metrics.len()) > 1 {
+            let mut tx = conn.begin().await?;
+            write.write(&mut tx).await?;
+            tx.commit().await?;
+        } else {
+            write.write(&mut conn).await?;
         }
-        for metric in &events.metrics {
-            let source = match text(metric, "metric_source") {
-                "" => "custom",
-                source => source,
-            };
-            sqlx::query(
-                "INSERT INTO experiment_metrics (experiment_uuid, metric_source, span_id, label, \
-                 timestamp_ms, run_id, body, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                 ON CONFLICT (experiment_uuid, metric_source, span_id, label, timestamp_ms, run_id) \
-                 DO UPDATE SET body = excluded.body, received_at = excluded.received_at",
-            )
-            .bind(id)
-            .bind(source)
-            .bind(text(metric, "span_id"))
-            .bind(text(metric, "label"))
-            .bind(metric.get("timestamp_ms").and_then(Value::as_i64).unwrap_or(0))
-            .bind(&run_id)
-            .bind(Value::Object(metric.clone()).to_string())
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(events.metrics.len() + events.spans.len())
+        Ok(posted)
     }
 
     /// An experiment's spans in start order, each with its metrics, and its summary metrics.
@@ -423,75 +543,93 @@ impl Store {
         })
     }
 
-    /// Stores spans from the span intake: a span tagged `experiment_id:` of a known
-    /// experiment joins that experiment, any other goes to the org's span store. Without an
-    /// org (agent-proxy style, no key) only experiment spans are kept. Returns how many
+    /// Stores spans from the span intake, each kept as the JSON text received: a span
+    /// tagged `experiment_id:` of a known experiment joins that experiment, any other goes
+    /// to the org's span store. Without an org (agent-proxy style, no key) only experiment
+    /// spans are kept. A span given twice is stored once, as last given. Returns how many
     /// were stored.
-    pub async fn ingest_spans(
-        &self,
-        org: Option<&OrgId>,
-        spans: Vec<Map<String, Value>>,
-    ) -> Result<usize> {
-        let now = time::now();
-        let mut stored = 0;
-        let mut tx = self.write.begin().await?;
+    pub async fn ingest_spans(&self, org: Option<&OrgId>, spans: &[&RawValue]) -> Result<usize> {
+        let spans = (spans.iter().enumerate())
+            .map(|(index, span)| event(span, "spans", index))
+            .collect::<Result<Vec<_>>>()?;
+        let mut experiments: Vec<&str> =
+            spans.iter().filter_map(|span| span.fields.experiment_id.as_deref()).collect();
+        experiments.sort_unstable();
+        experiments.dedup();
+        if spans.is_empty() || (org.is_none() && experiments.is_empty()) {
+            return Ok(0);
+        }
+        let mut conn = self.write.acquire().await?;
+        // Which of those experiments the caller may add to: read before the write.
+        let mut joins: HashMap<&str, bool> = HashMap::with_capacity(experiments.len());
+        for id in experiments {
+            let owner = sqlx::query_scalar::<_, String>(
+                "SELECT org_uuid FROM experiments WHERE uuid = $1 AND deleted_at IS NULL",
+            )
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?;
+            joins.insert(id, owner.is_some_and(|owner| org.is_none_or(|org| org.0 == owner)));
+        }
+        let mut attached: Vec<(&str, &Event)> = Vec::new();
+        let mut loose: Vec<&Event> = Vec::new();
         for span in &spans {
-            let experiment = match span_tag(span, "experiment_id") {
-                Some(id) => sqlx::query_scalar::<_, String>(
-                    "SELECT org_uuid FROM experiments WHERE uuid = $1 AND deleted_at IS NULL",
-                )
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .filter(|owner| org.is_none_or(|org| &org.0 == owner))
-                .map(|_| id),
-                None => None,
-            };
-            if let Some(experiment) = experiment {
-                upsert_span(&mut tx, experiment, span, &now).await?;
-                stored += 1;
-            } else if let Some(org) = org {
-                sqlx::query(
-                    "INSERT INTO llmobs_spans (org_uuid, trace_id, span_id, body, received_at) \
-                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_uuid, trace_id, span_id) \
-                     DO UPDATE SET body = excluded.body, received_at = excluded.received_at",
-                )
-                .bind(&org.0)
-                .bind(text(span, "trace_id"))
-                .bind(text(span, "span_id"))
-                .bind(Value::Object(span.clone()).to_string())
-                .bind(&now)
-                .execute(&mut *tx)
-                .await?;
-                stored += 1;
+            match span.fields.experiment_id.as_deref() {
+                Some(id) if joins[id] => attached.push((id, span)),
+                _ if org.is_some() => loose.push(span),
+                _ => {}
             }
         }
-        tx.commit().await?;
+        let stored = attached.len() + loose.len();
+        let now = time::now();
+        let spans = IntakeSpans {
+            org,
+            attached: dedupe(&attached, |(id, span)| (*id, text(&span.fields.span_id))),
+            loose: dedupe(&loose, |span| (text(&span.fields.trace_id), text(&span.fields.span_id))),
+            now: &now,
+        };
+        if Insert::statements(spans.attached.len()) + Insert::statements(spans.loose.len()) > 1 {
+            let mut tx = conn.begin().await?;
+            spans.write(&mut tx).await?;
+            tx.commit().await?;
+        } else {
+            spans.write(&mut conn).await?;
+        }
         Ok(stored)
     }
 
-    /// Stores metrics from the eval-metric intake.
-    pub async fn ingest_eval_metrics(
-        &self,
-        org: &OrgId,
-        metrics: Vec<Map<String, Value>>,
-    ) -> Result<usize> {
-        let now = time::now();
-        let mut tx = self.write.begin().await?;
-        for metric in &metrics {
-            sqlx::query(
-                "INSERT INTO eval_metrics (uuid, org_uuid, label, body, received_at) \
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(&org.0)
-            .bind(text(metric, "label"))
-            .bind(Value::Object(metric.clone()).to_string())
-            .bind(&now)
-            .execute(&mut *tx)
-            .await?;
+    /// Stores metrics from the eval-metric intake, each kept as the JSON text received.
+    pub async fn ingest_eval_metrics(&self, org: &OrgId, metrics: &[&RawValue]) -> Result<usize> {
+        let metrics = (metrics.iter().enumerate())
+            .map(|(index, metric)| event(metric, "metrics", index))
+            .collect::<Result<Vec<_>>>()?;
+        if metrics.is_empty() {
+            return Ok(0);
         }
-        tx.commit().await?;
+        let now = time::now();
+        let rows: Vec<&Event> = metrics.iter().collect();
+        let insert = async |conn: &mut AnyConnection| {
+            EVAL_METRICS
+                .run(
+                    conn,
+                    &rows,
+                    |q| q.bind(org.0.clone()).bind(now.clone()),
+                    |q, metric| {
+                        q.bind(uuid::Uuid::new_v4().to_string())
+                            .bind(text(&metric.fields.label).to_owned())
+                            .bind(metric.body.to_owned())
+                    },
+                )
+                .await
+        };
+        let mut conn = self.write.acquire().await?;
+        if Insert::statements(rows.len()) > 1 {
+            let mut tx = conn.begin().await?;
+            insert(&mut tx).await?;
+            tx.commit().await?;
+        } else {
+            insert(&mut conn).await?;
+        }
         Ok(metrics.len())
     }
 
@@ -533,5 +671,229 @@ impl Store {
             Ok((kind, config))
         })
         .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Database;
+    use crate::batch::CHUNK;
+
+    struct Setup {
+        store: Store,
+        a: OrgId,
+        b: OrgId,
+        /// An experiment of org a.
+        ea: String,
+        /// An experiment of org b.
+        eb: String,
+        _dir: tempfile::TempDir,
+    }
+
+    async fn experiment_of(store: &Store, org: &OrgId) -> String {
+        let (project, _) = store.project_by_name(org, "u", "p", None).await.unwrap();
+        let (dataset, _) = store.create_dataset(org, "u", &project, "d", None).await.unwrap();
+        let request = CreateExperiment {
+            name: "e".into(),
+            description: None,
+            dataset_id: dataset,
+            project_id: project,
+            dataset_version: None,
+            config: None,
+            metadata: None,
+            ensure_unique: None,
+            run_count: None,
+            parent_experiment_id: None,
+        };
+        store.create_experiment(org, "u", request).await.unwrap().0
+    }
+
+    async fn setup() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Database::Sqlite(dir.path().join("t.db"))).await.unwrap();
+        let a = store.create_org_keys("a", "org-a-api-key", "org-a-app-key").await.unwrap().org;
+        let b = store.create_org_keys("b", "org-b-api-key", "org-b-app-key").await.unwrap().org;
+        let ea = experiment_of(&store, &a).await;
+        let eb = experiment_of(&store, &b).await;
+        Setup { store, a, b, ea, eb, _dir: dir }
+    }
+
+    fn raw(value: Value) -> Box<RawValue> {
+        RawValue::from_string(value.to_string()).unwrap()
+    }
+
+    fn span(experiment: Option<&str>, trace: &str, id: &str, name: &str) -> Value {
+        let mut tags = vec![json!("dataset_record_id:r1")];
+        tags.extend(experiment.map(|e| json!(format!("experiment_id:{e}"))));
+        json!({"trace_id": trace, "span_id": id, "parent_id": "undefined", "name": name,
+               "start_ns": 100, "duration": 5, "meta": {"input": {"q": 1}}, "tags": tags})
+    }
+
+    fn metric(span: &str, label: &str, value: f64) -> Value {
+        json!({"metric_source": "custom", "span_id": span, "trace_id": "t", "timestamp_ms": 10,
+               "metric_type": "score", "label": label, "score_value": value})
+    }
+
+    fn events(metrics: Vec<Value>, spans: Vec<Value>) -> RawEvents {
+        PostEvents {
+            scope: Some("experiments".into()),
+            metrics: metrics.into_iter().map(raw).collect(),
+            tags: vec!["run_id:r".into(), "run_iteration:1".into()],
+            spans: spans.into_iter().map(raw).collect(),
+        }
+    }
+
+    async fn count(store: &Store, sql: &'static str, key: &str) -> i64 {
+        sqlx::query_scalar(sql).bind(key).fetch_one(&store.read).await.unwrap()
+    }
+
+    async fn bodies(store: &Store, sql: &'static str, key: &str) -> Vec<Value> {
+        let rows: Vec<String> =
+            sqlx::query_scalar(sql).bind(key).fetch_all(&store.read).await.unwrap();
+        rows.iter().map(|body| serde_json::from_str(body).unwrap()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_post_that_repeats_a_key_stores_its_last_body() {
+        let s = setup().await;
+        let mut unsourced = metric("s1", "acc", 0.7);
+        unsourced.as_object_mut().unwrap().remove("metric_source");
+        let posted = events(
+            vec![
+                metric("s1", "acc", 0.1),
+                metric("s2", "acc", 0.5),
+                metric("s1", "acc", 0.9),
+                unsourced.clone(),
+            ],
+            vec![span(None, "t", "s1", "first"), span(None, "t", "s1", "second")],
+        );
+        assert_eq!(s.store.post_events(&s.a, &s.ea, posted).await.unwrap(), 6);
+        let found = s.store.experiment_events(&s.a, &s.ea).await.unwrap();
+        assert_eq!(found.spans.len(), 1);
+        assert_eq!(found.spans[0]["name"], "second");
+        // No source counts as `custom`: the same key as the first and third metrics.
+        assert_eq!(found.spans[0]["eval_metrics"], json!([unsourced]));
+        let labels = "SELECT COUNT(*) FROM experiment_metrics WHERE experiment_uuid = $1";
+        assert_eq!(count(&s.store, labels, &s.ea).await, 2);
+
+        // The same through the span intake.
+        let spans = [
+            raw(span(Some(&s.ea), "t", "s3", "first")),
+            raw(span(None, "t9", "x", "first")),
+            raw(span(Some(&s.ea), "t", "s3", "second")),
+            raw(span(None, "t9", "x", "second")),
+        ];
+        let spans: Vec<&RawValue> = spans.iter().map(|s| &**s).collect();
+        assert_eq!(s.store.ingest_spans(Some(&s.a), &spans).await.unwrap(), 4);
+        let found = s.store.experiment_events(&s.a, &s.ea).await.unwrap();
+        let names: Vec<_> = found.spans.iter().map(|s| (&s["span_id"], &s["name"])).collect();
+        assert_eq!(names, [(&json!("s1"), &json!("second")), (&json!("s3"), &json!("second"))]);
+        let loose = "SELECT body FROM llmobs_spans WHERE org_uuid = $1";
+        let loose = bodies(&s.store, loose, &s.a.0).await;
+        assert_eq!(loose.iter().map(|s| &s["name"]).collect::<Vec<_>>(), [&json!("second")]);
+    }
+
+    #[tokio::test]
+    async fn batches_of_any_size_are_stored_whole() {
+        let s = setup().await;
+        let (mut spans_total, mut metrics_total) = (0, 0);
+        for (round, size) in
+            [1, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK, 1000].into_iter().enumerate()
+        {
+            let spans: Vec<Box<RawValue>> = (0..size)
+                .map(|i| raw(span(Some(&s.ea), &format!("t{round}"), &format!("{round}-{i}"), "n")))
+                .collect();
+            let spans: Vec<&RawValue> = spans.iter().map(|s| &**s).collect();
+            assert_eq!(s.store.ingest_spans(None, &spans).await.unwrap(), size);
+            let metrics =
+                (0..size).map(|i| metric(&format!("{round}-{i}"), "acc", i as f64)).collect();
+            s.store.post_events(&s.a, &s.ea, events(metrics, Vec::new())).await.unwrap();
+            spans_total += size;
+            metrics_total += size;
+            let stored = "SELECT COUNT(*) FROM experiment_spans WHERE experiment_uuid = $1";
+            assert_eq!(count(&s.store, stored, &s.ea).await, spans_total as i64, "{size}");
+            let stored = "SELECT COUNT(*) FROM experiment_metrics WHERE experiment_uuid = $1";
+            assert_eq!(count(&s.store, stored, &s.ea).await, metrics_total as i64, "{size}");
+        }
+        let found = s.store.experiment_events(&s.a, &s.ea).await.unwrap();
+        assert_eq!(found.spans.len(), spans_total);
+        assert!(found.spans.iter().all(|s| s["eval_metrics"].as_array().unwrap().len() == 1));
+
+        let metrics: Vec<Box<RawValue>> =
+            (0..1000).map(|i| raw(json!({"label": format!("m{i}"), "n": i}))).collect();
+        let metrics: Vec<&RawValue> = metrics.iter().map(|m| &**m).collect();
+        assert_eq!(s.store.ingest_eval_metrics(&s.a, &metrics).await.unwrap(), 1000);
+        let stored = "SELECT COUNT(*) FROM eval_metrics WHERE org_uuid = $1";
+        assert_eq!(count(&s.store, stored, &s.a.0).await, 1000);
+    }
+
+    #[tokio::test]
+    async fn intake_attaches_only_spans_of_the_callers_experiments() {
+        let s = setup().await;
+        let spans = [
+            raw(span(Some(&s.ea), "t1", "own", "n")),
+            raw(span(Some(&s.eb), "t1", "others", "n")),
+            raw(span(Some("00000000-0000-4000-8000-000000000000"), "t1", "unknown", "n")),
+            raw(span(None, "t1", "plain", "n")),
+        ];
+        let spans: Vec<&RawValue> = spans.iter().map(|s| &**s).collect();
+        assert_eq!(s.store.ingest_spans(Some(&s.a), &spans).await.unwrap(), 4);
+        let attached = "SELECT body FROM experiment_spans WHERE experiment_uuid = $1";
+        let own = bodies(&s.store, attached, &s.ea).await;
+        assert_eq!(own.iter().map(|s| &s["span_id"]).collect::<Vec<_>>(), [&json!("own")]);
+        assert!(bodies(&s.store, attached, &s.eb).await.is_empty(), "not attached to b's");
+        let loose = "SELECT span_id FROM llmobs_spans WHERE org_uuid = $1 ORDER BY span_id";
+        let loose: Vec<String> =
+            sqlx::query_scalar(loose).bind(&s.a.0).fetch_all(&s.store.read).await.unwrap();
+        assert_eq!(loose, ["others", "plain", "unknown"]);
+
+        // Without a key (agent proxy), a span joins any experiment; others are dropped.
+        assert_eq!(s.store.ingest_spans(None, &spans).await.unwrap(), 2);
+        assert_eq!(bodies(&s.store, attached, &s.eb).await.len(), 1);
+        let none = "SELECT COUNT(*) FROM llmobs_spans WHERE org_uuid = $1";
+        assert_eq!(count(&s.store, none, &s.b.0).await, 0);
+        assert_eq!(s.store.ingest_spans(None, &[]).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_refused_post_writes_nothing() {
+        let s = setup().await;
+        let mut metrics: Vec<Value> =
+            (0..500).map(|i| metric(&format!("s{i}"), "acc", 0.5)).collect();
+        metrics.push(json!({"label": "late", "metric_type": "score"}));
+        let err = s.store.post_events(&s.a, &s.ea, events(metrics, Vec::new())).await.unwrap_err();
+        assert_eq!(err.to_string(), "metrics[500]: needs an integer \"timestamp_ms\"");
+        let err = s
+            .store
+            .post_events(&s.a, &s.eb, events(vec![metric("s", "acc", 0.5)], Vec::new()))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::NotFound(_)), "{err}");
+        let err = s
+            .store
+            .post_events(&s.a, &s.ea, events(Vec::new(), vec![json!({"span_id": ""})]))
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "spans[0]: needs a string \"span_id\"");
+        let bad = RawValue::from_string(r#"{"label": "x", "v": 1e400}"#.into()).unwrap();
+        let err = s.store.ingest_eval_metrics(&s.a, &[&*bad]).await.unwrap_err();
+        assert!(err.to_string().starts_with("malformed JSON body: metrics[0]: "), "{err}");
+        for table in ["experiment_metrics", "experiment_spans"] {
+            let sql = match table {
+                "experiment_metrics" => {
+                    "SELECT COUNT(*) FROM experiment_metrics WHERE experiment_uuid = $1"
+                }
+                _ => "SELECT COUNT(*) FROM experiment_spans WHERE experiment_uuid = $1",
+            };
+            assert_eq!(count(&s.store, sql, &s.ea).await, 0, "{table}");
+            assert_eq!(count(&s.store, sql, &s.eb).await, 0, "{table}");
+        }
+        assert_eq!(
+            count(&s.store, "SELECT COUNT(*) FROM eval_metrics WHERE org_uuid = $1", &s.a.0).await,
+            0
+        );
     }
 }

@@ -21,10 +21,12 @@
 //! ```
 #![deny(missing_docs)]
 
+mod batch;
 mod datasets;
 mod db;
 mod error;
 mod experiments;
+mod fields;
 mod keys;
 mod migrate;
 mod prompts;
@@ -33,6 +35,6 @@ mod time;
 pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, UploadRow};
 pub use db::{Database, Store};
 pub use error::{Error, NotFound, Result};
-pub use experiments::{ExperimentCursor, ExperimentFilter, ExperimentPage};
+pub use experiments::{ExperimentCursor, ExperimentFilter, ExperimentPage, RawEvents};
 pub use keys::{Caller, KeyKind, OrgId, OrgKeys};
 pub use prompts::{NewPrompt, NewVersion, VersionUpdate};
