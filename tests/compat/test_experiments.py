@@ -590,3 +590,42 @@ def test_failing_summary_evaluator(exp_server, variants_run):
     stored = exp_server.experiment_get(eid)
     assert stored["status"] == "failed" and stored["error"], stored
     assert all([m["label"] for m in s["eval_metrics"]] == ["bool_eval"] for s in events["spans"])
+
+
+CHILDREN = COMMON + r'''
+enable()
+A = ARGS
+ds = LLMObs.create_dataset(dataset_name=A["ds_name"], records=A["records"])
+R["ds"] = ds_info(ds)
+def nested_task(input_data, config):
+    with LLMObs.workflow(name="plan"):
+        with LLMObs.llm(model_name="stub", name="answer") as span:
+            out = ANSWERS[input_data["q"]]
+            LLMObs.annotate(span=span, input_data=input_data["q"], output_data=out)
+    return out
+exp = LLMObs.experiment(name=A["name"], task=nested_task, dataset=ds, evaluators=[exact_match])
+call("run", lambda: (exp.run(jobs=2), LLMObs.flush()) and None)
+R["id"] = exp._id
+'''
+
+
+def test_child_spans_of_tasks_are_not_rows(exp_server):
+    """Spans a task opens (a workflow and an LLM call per record) reach span intake but
+    stay out of the experiment's events: one span per record, as the client expects."""
+    run = run_llmobs(exp_server, CHILDREN, args={"project": unique("child-proj"), "ds_name": unique("child-ds"),
+                                                 "name": unique("children"), "records": RECORDS})
+    run.ok("run")
+    eid = run.values["id"]
+    sent = [span for r in run.requests("run") if r["path"].endswith("/api/v2/llmobs")
+            for wrapper in r["body"] for span in wrapper["spans"]]
+    kinds = sorted(s["meta"]["span"]["kind"] for s in sent)
+    assert kinds == ["experiment"] * 4 + ["llm"] * 4 + ["workflow"] * 4, kinds
+    # The children carry the experiment's id like their record span: only their parent
+    # tells them apart.
+    children = [s for s in sent if s["meta"]["span"]["kind"] != "experiment"]
+    assert all(span_tag(s, "experiment_id") == eid for s in children), children[0]["tags"]
+    assert all(s["parent_id"] not in ("undefined", "0", "") for s in children)
+    events = exp_server.experiment_events(eid)
+    assert len(events["spans"]) == 4
+    assert all(s["name"] == "nested_task" for s in events["spans"])
+    assert all(s["meta"]["span"]["kind"] == "experiment" for s in events["spans"])

@@ -672,3 +672,29 @@ async fn agent_proxy_mode_sends_spans_through_the_proxy_path() {
     assert_eq!(events.spans.len(), 3);
     assert_eq!(metric_labels(&events), vec![vec!["exact".to_owned()]; 3]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn child_spans_stay_out_of_the_experiments_rows_on_the_server() {
+    let server = TestServer::start().await;
+    let client = client(&server);
+    let ds = client.create_dataset("capitals", capitals()).await.unwrap();
+    let results = client
+        .experiment("with-children", &ds, |input: Value, _| async move {
+            let mut llm = llmobs::ChildSpan::start(llmobs::SpanKind::Llm, "answer");
+            llm.input(input.clone()).output(answer(&input));
+            Ok::<_, CallError>(answer(&input))
+        })
+        .evaluator("exact", exact)
+        .build()
+        .unwrap()
+        .run(RunOptions::default())
+        .await
+        .unwrap();
+    let events = client.experiment_events(&results.experiment_id).await.unwrap();
+    assert_eq!(events.spans.len(), 3, "one span per record, children kept apart");
+    assert!(events.spans.iter().all(|s| s["parent_id"] == json!("undefined")));
+    assert_eq!(
+        client.pull_experiment(&results.experiment_id).await.unwrap().results.rows().len(),
+        3
+    );
+}

@@ -218,20 +218,38 @@ impl Events<'_, '_> {
 
 /// What one span intake request writes.
 struct IntakeSpans<'e, 'a> {
-    org: Option<&'e OrgId>,
     attached: Vec<&'e (&'e str, &'e Event<'a>)>,
-    loose: Vec<&'e &'e Event<'a>>,
+    /// Spans for an org's trace store, with that org.
+    loose: Vec<&'e (&'e OrgId, &'e Event<'a>)>,
     now: &'e str,
 }
 
-impl IntakeSpans<'_, '_> {
+/// Whether a span has a parent: opened inside another span, not a record's own.
+fn is_child(span: &Event) -> bool {
+    !matches!(span.fields.parent_id.as_deref(), None | Some("" | "undefined" | "0"))
+}
+
+impl<'e, 'a> IntakeSpans<'e, 'a> {
+    /// The loose spans grouped by org (usually one), in order.
+    fn by_org(&self) -> Vec<(&'e OrgId, Vec<&'e Event<'a>>)> {
+        let mut groups: Vec<(&OrgId, Vec<&Event>)> = Vec::new();
+        for (org, span) in self.loose.iter().copied() {
+            match groups.iter_mut().find(|(o, _)| o == org) {
+                Some((_, rows)) => rows.push(span),
+                None => groups.push((org, vec![span])),
+            }
+        }
+        groups
+    }
+
     async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
         upsert_spans(conn, &self.attached, self.now).await?;
-        if let Some(org) = self.org {
+        for (org, rows) in self.by_org() {
+            let rows: Vec<&&Event> = rows.iter().collect();
             LLMOBS_SPANS
                 .run(
                     conn,
-                    &self.loose,
+                    &rows,
                     |q| q.bind(org.0.clone()).bind(self.now.to_owned()),
                     |q, span| {
                         q.bind(text(&span.fields.trace_id).to_owned())
@@ -560,8 +578,9 @@ impl Store {
             return Ok(0);
         }
         let mut conn = self.write.acquire().await?;
-        // Which of those experiments the caller may add to: read before the write.
-        let mut joins: HashMap<&str, bool> = HashMap::with_capacity(experiments.len());
+        // Which of those experiments the caller may add to, and their org: read before
+        // the write.
+        let mut joins: HashMap<&str, Option<OrgId>> = HashMap::with_capacity(experiments.len());
         for id in experiments {
             let owner = sqlx::query_scalar::<_, String>(
                 "SELECT org_uuid FROM experiments WHERE uuid = $1 AND deleted_at IS NULL",
@@ -569,26 +588,36 @@ impl Store {
             .bind(id)
             .fetch_optional(&mut *conn)
             .await?;
-            joins.insert(id, owner.is_some_and(|owner| org.is_none_or(|org| org.0 == owner)));
+            let allowed = owner.filter(|owner| org.is_none_or(|org| &org.0 == owner));
+            joins.insert(id, allowed.map(OrgId));
         }
+        // A record's own span joins its experiment; a child span opened inside a task (it
+        // has a parent) goes to the trace store of the experiment's org, so experiment
+        // events list one span per record.
         let mut attached: Vec<(&str, &Event)> = Vec::new();
-        let mut loose: Vec<&Event> = Vec::new();
+        let mut loose: Vec<(&OrgId, &Event)> = Vec::new();
         for span in &spans {
-            match span.fields.experiment_id.as_deref() {
-                Some(id) if joins[id] => attached.push((id, span)),
-                _ if org.is_some() => loose.push(span),
-                _ => {}
+            let joined =
+                span.fields.experiment_id.as_deref().and_then(|id| Some((id, joins[id].as_ref()?)));
+            match (joined, org) {
+                (Some((id, _)), _) if !is_child(span) => attached.push((id, span)),
+                (Some((_, owner)), _) => loose.push((owner, span)),
+                (None, Some(org)) => loose.push((org, span)),
+                (None, None) => {}
             }
         }
         let stored = attached.len() + loose.len();
         let now = time::now();
         let spans = IntakeSpans {
-            org,
             attached: dedupe(&attached, |(id, span)| (*id, text(&span.fields.span_id))),
-            loose: dedupe(&loose, |span| (text(&span.fields.trace_id), text(&span.fields.span_id))),
+            loose: dedupe(&loose, |(org, span)| {
+                (org.0.as_str(), text(&span.fields.trace_id), text(&span.fields.span_id))
+            }),
             now: &now,
         };
-        if Insert::statements(spans.attached.len()) + Insert::statements(spans.loose.len()) > 1 {
+        let loose_statements: usize =
+            spans.by_org().iter().map(|(_, rows)| Insert::statements(rows.len())).sum();
+        if Insert::statements(spans.attached.len()) + loose_statements > 1 {
             let mut tx = conn.begin().await?;
             spans.write(&mut tx).await?;
             tx.commit().await?;
@@ -856,6 +885,30 @@ mod tests {
         let none = "SELECT COUNT(*) FROM llmobs_spans WHERE org_uuid = $1";
         assert_eq!(count(&s.store, none, &s.b.0).await, 0);
         assert_eq!(s.store.ingest_spans(None, &[]).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn child_spans_go_to_the_trace_store_of_the_experiments_org() {
+        let s = setup().await;
+        let child = |parent: &str, id: &str| {
+            let mut span = span(Some(&s.ea), "t9", id, "llm");
+            span["parent_id"] = json!(parent);
+            raw(span)
+        };
+        let spans =
+            [raw(span(Some(&s.ea), "t9", "root", "task")), child("root", "c1"), child("c1", "c2")];
+        let spans: Vec<&RawValue> = spans.iter().map(|s| &**s).collect();
+        // Keyless (agent proxy): children still land in the owner's store.
+        assert_eq!(s.store.ingest_spans(None, &spans).await.unwrap(), 3);
+        let attached = "SELECT body FROM experiment_spans WHERE experiment_uuid = $1";
+        let own = bodies(&s.store, attached, &s.ea).await;
+        assert_eq!(own.iter().map(|s| &s["span_id"]).collect::<Vec<_>>(), [&json!("root")]);
+        let loose = "SELECT span_id FROM llmobs_spans WHERE org_uuid = $1 ORDER BY span_id";
+        let loose: Vec<String> =
+            sqlx::query_scalar(loose).bind(&s.a.0).fetch_all(&s.store.read).await.unwrap();
+        assert_eq!(loose, ["c1", "c2"]);
+        let events = s.store.experiment_events(&s.a, &s.ea).await.unwrap();
+        assert_eq!(events.spans.len(), 1);
     }
 
     #[tokio::test]

@@ -20,6 +20,8 @@ pub(crate) struct Fields<'a> {
     pub span_id: Option<Cow<'a, str>>,
     /// `trace_id`, if a string.
     pub trace_id: Option<Cow<'a, str>>,
+    /// `parent_id`, if a string (`"undefined"` for a root span).
+    pub parent_id: Option<Cow<'a, str>>,
     /// `start_ns`, if an integer that fits `i64`.
     pub start_ns: Option<i64>,
     /// The value of the first `experiment_id:` string in `tags`, if a list has one.
@@ -88,6 +90,7 @@ impl<'de> Deserialize<'de> for Top<'de> {
                     match key {
                         Key::SpanId => fields.span_id = map.next_value::<Scalar>()?.text(),
                         Key::TraceId => fields.trace_id = map.next_value::<Scalar>()?.text(),
+                        Key::ParentId => fields.parent_id = map.next_value::<Scalar>()?.text(),
                         Key::StartNs => fields.start_ns = map.next_value::<Scalar>()?.int(),
                         Key::Tags => fields.experiment_id = map.next_value::<ExperimentTag>()?.0,
                         Key::Label => fields.label = map.next_value::<Scalar>()?.text(),
@@ -117,6 +120,7 @@ impl<'de> Deserialize<'de> for Top<'de> {
 enum Key {
     SpanId,
     TraceId,
+    ParentId,
     StartNs,
     Tags,
     Label,
@@ -138,6 +142,7 @@ impl<'de> Deserialize<'de> for Key {
                 Ok(match key {
                     "span_id" => Key::SpanId,
                     "trace_id" => Key::TraceId,
+                    "parent_id" => Key::ParentId,
                     "start_ns" => Key::StartNs,
                     "tags" => Key::Tags,
                     "label" => Key::Label,
