@@ -698,3 +698,77 @@ async fn child_spans_stay_out_of_the_experiments_rows_on_the_server() {
         3
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_metrics_post_is_sent_again_with_the_next() {
+    let stub = MockServer::start().await;
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    let events = "/api/unstable/llm-obs/v1/experiments/e1/events";
+    // The first metrics post is refused (400 is not retried by the transport).
+    Mock::given(method("POST"))
+        .and(path(events))
+        .respond_with(ResponseTemplate::new(400))
+        .up_to_n_times(1)
+        .mount(&stub)
+        .await;
+    let mocks = [
+        (
+            "POST",
+            "/api/unstable/llm-obs/v1/projects",
+            ok(json!({"data": {"id": "p1", "type": "projects", "attributes": {}}})),
+        ),
+        (
+            "POST",
+            "/api/unstable/llm-obs/v1/p1/datasets",
+            ok(json!({"data": {"id": "d1", "type": "datasets", "attributes": {
+            "author": {"id": "a"}, "created_at": "", "current_version": 0, "name": "x",
+            "project_id": "p1", "updated_at": ""}}})),
+        ),
+        ("POST", "/api/v2/llm-obs/v1/p1/datasets/d1/batch_update", ok(json!({"data": []}))),
+        (
+            "POST",
+            "/api/unstable/llm-obs/v1/experiments",
+            ok(json!({"data": {"id": "e1", "type": "experiments", "attributes": {"name": "x-1"}}})),
+        ),
+        ("PATCH", "/api/unstable/llm-obs/v1/experiments/e1", ResponseTemplate::new(200)),
+        ("POST", events, ResponseTemplate::new(202)),
+        ("POST", "/api/v2/llmobs", ResponseTemplate::new(202)),
+    ];
+    for (verb, route, answer) in mocks {
+        Mock::given(method(verb)).and(path(route)).respond_with(answer).mount(&stub).await;
+    }
+    let client = stub_client(&stub);
+    let records: Vec<DatasetRecord> = (0..40).map(|i| DatasetRecord::new(json!(i))).collect();
+    let ds = client.create_dataset("x", records).await.unwrap();
+    let results = client
+        .experiment("resend", &ds, |input: Value, _| async move {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            Ok::<_, CallError>(input)
+        })
+        .evaluator("any", |_: &EvaluatorContext| true)
+        .build()
+        .unwrap()
+        .run(RunOptions { jobs: 1, ..Default::default() })
+        .await
+        .unwrap();
+    let posts: Vec<Vec<String>> = stub
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == events)
+        .map(|r| {
+            let body: Value = serde_json::from_slice(&r.body).unwrap();
+            let metrics = body["data"]["attributes"]["metrics"].as_array().unwrap().clone();
+            metrics.iter().map(|m| m["span_id"].as_str().unwrap().to_owned()).collect()
+        })
+        .collect();
+    assert!(posts.len() >= 2, "{posts:?}");
+    // Every metric of the refused first post went out again, and every record's metric
+    // reached an accepted post.
+    let accepted: std::collections::HashSet<&String> = posts[1..].iter().flatten().collect();
+    assert!(posts[0].iter().all(|span| accepted.contains(span)), "{posts:?}");
+    for row in results.rows() {
+        assert!(accepted.contains(&row.span_id.to_string()), "{}", row.span_id);
+    }
+}

@@ -1,9 +1,9 @@
-//! Multi-row writes: many rows per statement, in chunks of [`CHUNK`] rows.
+//! Multi-row writes: many rows per statement, in chunks of up to [`CHUNK`] rows.
 //!
 //! Each statement is a round trip to the database (on SQLite, a hand-off to its worker
 //! thread), so a batch of rows goes in a few statements instead of one per row. A full
-//! chunk always has the same SQL text, and each shorter one a text of its own, built
-//! once; so prepared statements are reused. Placeholders stay far below the limits of
+//! chunk always has the same SQL text, and a shorter rest is written in power-of-two
+//! pieces with texts of their own, built once; so prepared statements are reused. Placeholders stay far below the limits of
 //! SQLite (32766) and PostgreSQL (65535).
 //!
 //! PostgreSQL refuses an `ON CONFLICT DO UPDATE` statement that meets the same key twice,
@@ -21,11 +21,16 @@ use sqlx::{Any, AnyConnection};
 
 use crate::error::Result;
 
-/// Rows per statement. Small, because sqlx binds each SQLite parameter by asking for its
-/// name, which SQLite finds by a linear scan of the statement's parameters: binding
-/// costs grow with the square of a statement's parameters, and at 32 rows that cost and
-/// the per-statement round trip are about even (measured on the experiment runner).
-pub(crate) const CHUNK: usize = 32;
+/// Rows per statement, at most. SQLite gets anonymous `?` placeholders, which sqlx binds
+/// in order; named or numbered ones (`$n`) it binds by asking SQLite for each name, a
+/// linear scan, which made wide statements cost the square of their parameters.
+/// PostgreSQL binds `$n` by position.
+pub(crate) const CHUNK: usize = 256;
+
+/// Statement sizes: powers of two up to [`CHUNK`], so a table has few SQL texts (and
+/// prepared statements) whatever the batch size.
+const SIZES: usize = CHUNK.trailing_zeros() as usize + 1;
+const _: () = assert!(CHUNK.is_power_of_two());
 
 /// The widest row any insert here has, in columns.
 const MAX_COLUMNS: usize = 8;
@@ -39,58 +44,92 @@ pub(crate) type Query = sqlx::query::Query<'static, Any, AnyArguments>;
 pub(crate) enum Col {
     /// The row's next bound value.
     Row,
-    /// The statement's shared value `$n` (bound once, before the rows' values).
+    /// The statement's shared value number `n` (1-based, in the order `shared` binds).
     Shared(usize),
 }
 
-/// One multi-row insert: `{head} VALUES (…), (…), … {tail}`.
+/// Placeholder style of a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// `$n`, shared values bound once (PostgreSQL).
+    Numbered,
+    /// `?`, shared values bound again for every row, columns listed shared-first (SQLite).
+    Positional,
+}
+
+/// One multi-row insert: `INSERT INTO {table} (…) VALUES (…), (…), … {tail}`.
 pub(crate) struct Insert {
-    head: &'static str,
-    row: &'static [Col],
+    table: &'static str,
+    columns: &'static [(&'static str, Col)],
     tail: &'static str,
-    /// The SQL text for `n + 1` rows, built on first use.
-    texts: [OnceLock<String>; CHUNK],
+    /// The SQL text for `2^k` rows in each style, built on first use.
+    texts: [[OnceLock<String>; SIZES]; 2],
 }
 
 impl Insert {
-    /// An insert of rows of columns `row` (in `head`'s column order); `tail` follows the
-    /// values (e.g. an `ON CONFLICT` clause).
-    pub(crate) const fn new(head: &'static str, row: &'static [Col], tail: &'static str) -> Self {
-        assert!(row.len() <= MAX_COLUMNS);
-        Insert { head, row, tail, texts: [const { OnceLock::new() }; CHUNK] }
+    /// An insert into `table` of rows of `columns`; `tail` follows the values (e.g. an
+    /// `ON CONFLICT` clause).
+    pub(crate) const fn new(
+        table: &'static str,
+        columns: &'static [(&'static str, Col)],
+        tail: &'static str,
+    ) -> Self {
+        assert!(columns.len() <= MAX_COLUMNS);
+        Insert { table, columns, tail, texts: [const { [const { OnceLock::new() }; SIZES] }; 2] }
+    }
+
+    /// The statement sizes `rows` rows are written in: full chunks, then the powers of
+    /// two of the rest, largest first.
+    fn sizes(rows: usize) -> impl Iterator<Item = usize> {
+        let rest = rows % CHUNK;
+        std::iter::repeat_n(CHUNK, rows / CHUNK)
+            .chain((0..SIZES).rev().map(|k| 1 << k).filter(move |size| rest & size != 0))
     }
 
     /// How many statements `rows` rows take.
     pub(crate) fn statements(rows: usize) -> usize {
-        rows.div_ceil(CHUNK)
+        Self::sizes(rows).count()
     }
 
-    /// The SQL text for `rows` rows (1 ..= CHUNK).
-    fn sql(&'static self, rows: usize) -> &'static str {
-        self.texts[rows - 1].get_or_init(|| {
-            let shared = self
-                .row
+    /// The columns in the order a row's values are bound: as declared (numbered), or the
+    /// shared ones first, by number (positional).
+    fn ordered(&self, style: Style) -> Vec<(&'static str, Col)> {
+        let mut columns = self.columns.to_vec();
+        if style == Style::Positional {
+            columns.sort_by_key(|(_, col)| match col {
+                Col::Shared(n) => (0, *n),
+                Col::Row => (1, 0),
+            });
+        }
+        columns
+    }
+
+    /// The SQL text for `rows` rows (a power of two up to [`CHUNK`]).
+    fn sql(&'static self, style: Style, rows: usize) -> &'static str {
+        self.texts[style as usize][rows.trailing_zeros() as usize].get_or_init(|| {
+            let columns = self.ordered(style);
+            let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+            let mut next = self
+                .columns
                 .iter()
-                .filter_map(|c| if let Col::Shared(n) = c { Some(*n) } else { None });
-            let mut next = shared.max().unwrap_or(0);
-            let mut sql = String::with_capacity(self.head.len() + rows * self.row.len() * 7 + 64);
-            sql.push_str(self.head);
-            sql.push_str(" VALUES ");
+                .filter_map(|(_, c)| if let Col::Shared(n) = c { Some(*n) } else { None })
+                .max()
+                .unwrap_or(0);
+            let mut sql = format!("INSERT INTO {} ({}) VALUES ", self.table, names.join(", "));
             for r in 0..rows {
                 sql.push_str(if r == 0 { "(" } else { ", (" });
-                for (c, col) in self.row.iter().enumerate() {
+                for (c, (_, col)) in columns.iter().enumerate() {
                     if c > 0 {
                         sql.push_str(", ");
                     }
-                    let n = match col {
-                        Col::Row => {
+                    match (style, col) {
+                        (Style::Positional, _) => sql.push('?'),
+                        (Style::Numbered, Col::Shared(n)) => sql.push_str(&format!("${n}")),
+                        (Style::Numbered, Col::Row) => {
                             next += 1;
-                            next
+                            sql.push_str(&format!("${next}"));
                         }
-                        Col::Shared(n) => *n,
-                    };
-                    sql.push('$');
-                    sql.push_str(&n.to_string());
+                    }
                 }
                 sql.push(')');
             }
@@ -102,8 +141,8 @@ impl Insert {
         })
     }
 
-    /// Inserts `rows`, a statement per chunk: `shared` binds the shared values, `bind` a
-    /// row's values.
+    /// Inserts `rows`, a statement per chunk: `shared` binds the shared values in number
+    /// order, `bind` a row's own values in column order.
     pub(crate) async fn run<R>(
         &'static self,
         conn: &mut AnyConnection,
@@ -111,8 +150,17 @@ impl Insert {
         shared: impl Fn(Query) -> Query,
         bind: impl Fn(Query, &R) -> Query,
     ) -> Result<()> {
-        for chunk in rows.chunks(CHUNK) {
-            let query = chunk.iter().fold(shared(sqlx::query(self.sql(chunk.len()))), &bind);
+        let style =
+            if conn.backend_name() == "SQLite" { Style::Positional } else { Style::Numbered };
+        let mut rest = rows;
+        for size in Self::sizes(rows.len()) {
+            let (chunk, tail) = rest.split_at(size);
+            rest = tail;
+            let query = sqlx::query(self.sql(style, size));
+            let query = match style {
+                Style::Numbered => chunk.iter().fold(shared(query), &bind),
+                Style::Positional => chunk.iter().fold(query, |q, row| bind(shared(q), row)),
+            };
             query.execute(&mut *conn).await?;
         }
         Ok(())
@@ -142,28 +190,47 @@ mod tests {
     use super::*;
 
     static EXAMPLE: Insert = Insert::new(
-        "INSERT INTO t (a, b, c, d)",
-        &[Col::Shared(1), Col::Row, Col::Row, Col::Shared(2)],
+        "t",
+        &[("a", Col::Shared(1)), ("b", Col::Row), ("c", Col::Row), ("d", Col::Shared(2))],
         "ON CONFLICT (a, b) DO NOTHING",
     );
 
     #[test]
-    fn sql_numbers_row_values_after_the_shared_ones() {
+    fn numbered_sql_numbers_row_values_after_the_shared_ones() {
         assert_eq!(
-            EXAMPLE.sql(2),
+            EXAMPLE.sql(Style::Numbered, 2),
             "INSERT INTO t (a, b, c, d) VALUES ($1, $3, $4, $2), ($1, $5, $6, $2) \
              ON CONFLICT (a, b) DO NOTHING"
         );
-        let full = EXAMPLE.sql(CHUNK);
+        let full = EXAMPLE.sql(Style::Numbered, CHUNK);
         assert!(full.ends_with(&format!(
             "($1, ${}, ${}, $2) ON CONFLICT (a, b) DO NOTHING",
             2 * CHUNK + 1,
             2 * CHUNK + 2
         )));
-        assert!(std::ptr::eq(full, EXAMPLE.sql(CHUNK)), "built once");
-        assert_eq!(Insert::statements(0), 0);
-        assert_eq!(Insert::statements(CHUNK), 1);
-        assert_eq!(Insert::statements(CHUNK + 1), 2);
+        assert!(std::ptr::eq(full, EXAMPLE.sql(Style::Numbered, CHUNK)), "built once");
+    }
+
+    #[test]
+    fn positional_sql_lists_shared_columns_first() {
+        assert_eq!(
+            EXAMPLE.sql(Style::Positional, 2),
+            "INSERT INTO t (a, d, b, c) VALUES (?, ?, ?, ?), (?, ?, ?, ?) \
+             ON CONFLICT (a, b) DO NOTHING"
+        );
+    }
+
+    #[test]
+    fn batches_split_into_full_chunks_and_powers_of_two() {
+        let sizes = |n| Insert::sizes(n).collect::<Vec<_>>();
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(CHUNK), [CHUNK]);
+        assert_eq!(sizes(2 * CHUNK + 13), [CHUNK, CHUNK, 8, 4, 1]);
+        for n in [0, 1, 31, 32, 33, 255, 256, 257, 1000] {
+            assert_eq!(sizes(n).iter().sum::<usize>(), n);
+            assert_eq!(Insert::statements(n), sizes(n).len());
+        }
     }
 
     #[test]

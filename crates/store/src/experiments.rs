@@ -97,39 +97,57 @@ fn tags_of(metadata: &Map<String, Value>) -> Vec<&str> {
 }
 
 static EXPERIMENT_SPANS: Insert = Insert::new(
-    "INSERT INTO experiment_spans (experiment_uuid, span_id, trace_id, start_ns, body, received_at)",
-    &[Col::Row, Col::Row, Col::Row, Col::Row, Col::Row, Col::Shared(1)],
+    "experiment_spans",
+    &[
+        ("experiment_uuid", Col::Row),
+        ("span_id", Col::Row),
+        ("trace_id", Col::Row),
+        ("start_ns", Col::Row),
+        ("body", Col::Row),
+        ("received_at", Col::Shared(1)),
+    ],
     "ON CONFLICT (experiment_uuid, span_id) DO UPDATE SET trace_id = excluded.trace_id, \
      start_ns = excluded.start_ns, body = excluded.body, received_at = excluded.received_at",
 );
 
 static EXPERIMENT_METRICS: Insert = Insert::new(
-    "INSERT INTO experiment_metrics (experiment_uuid, metric_source, span_id, label, \
-     timestamp_ms, run_id, body, received_at)",
+    "experiment_metrics",
     &[
-        Col::Shared(1),
-        Col::Row,
-        Col::Row,
-        Col::Row,
-        Col::Row,
-        Col::Shared(2),
-        Col::Row,
-        Col::Shared(3),
+        ("experiment_uuid", Col::Shared(1)),
+        ("metric_source", Col::Row),
+        ("span_id", Col::Row),
+        ("label", Col::Row),
+        ("timestamp_ms", Col::Row),
+        ("run_id", Col::Shared(2)),
+        ("body", Col::Row),
+        ("received_at", Col::Shared(3)),
     ],
     "ON CONFLICT (experiment_uuid, metric_source, span_id, label, timestamp_ms, run_id) \
      DO UPDATE SET body = excluded.body, received_at = excluded.received_at",
 );
 
 static LLMOBS_SPANS: Insert = Insert::new(
-    "INSERT INTO llmobs_spans (org_uuid, trace_id, span_id, body, received_at)",
-    &[Col::Shared(1), Col::Row, Col::Row, Col::Row, Col::Shared(2)],
+    "llmobs_spans",
+    &[
+        ("org_uuid", Col::Shared(1)),
+        ("trace_id", Col::Row),
+        ("span_id", Col::Row),
+        ("body", Col::Row),
+        ("received_at", Col::Shared(2)),
+    ],
     "ON CONFLICT (org_uuid, trace_id, span_id) \
      DO UPDATE SET body = excluded.body, received_at = excluded.received_at",
 );
 
 static EVAL_METRICS: Insert = Insert::new(
-    "INSERT INTO eval_metrics (uuid, org_uuid, label, body, received_at)",
-    &[Col::Row, Col::Shared(1), Col::Row, Col::Row, Col::Shared(2)],
+    "eval_metrics",
+    &[
+        ("uuid", Col::Row),
+        ("org_uuid", Col::Shared(1)),
+        ("label", Col::Row),
+        ("body", Col::Row),
+        ("received_at", Col::Shared(2)),
+    ],
     "",
 );
 

@@ -432,96 +432,182 @@ impl SpanBuffer {
     }
 }
 
-/// Posts metrics (E11) and spans (E15) in the background: metrics when at least
-/// `jobs` are pending (a failed post keeps them for the next one), each with a span
-/// flush; spans also every second and at 1000 events or 5 MiB.
+/// Metric posts in flight at once: while the server stores one batch, the next is
+/// already on its way.
+const IN_FLIGHT: usize = 2;
+
+/// A finished send: a metrics post (with its batch, kept when it failed) or a span flush.
+enum Sent {
+    Metrics(Result<()>, Vec<u8>, usize),
+    Spans,
+}
+
+/// The writer's state: pending metrics and spans, and the sends in flight.
+struct Writer {
+    client: Client,
+    experiment_id: Arc<str>,
+    tags: Arc<str>,
+    metrics: Vec<u8>,
+    pending: usize,
+    spans: SpanBuffer,
+    in_flight: tokio::task::JoinSet<Sent>,
+    metric_posts: usize,
+}
+
+impl Writer {
+    fn add(&mut self, text: &[u8], metrics: &[u8], count: usize) {
+        if !text.is_empty() {
+            if !self.spans.text.is_empty() {
+                self.spans.text.push(b',');
+            }
+            self.spans.text.extend_from_slice(text);
+            self.spans.count += 1;
+        }
+        if count > 0 {
+            if !self.metrics.is_empty() {
+                self.metrics.push(b',');
+            }
+            self.metrics.extend_from_slice(metrics);
+            self.pending += count;
+        }
+    }
+
+    fn send_spans(&mut self) {
+        if self.spans.count > 0 {
+            let flush = self.spans.flush(&self.client);
+            self.in_flight.spawn(async move {
+                flush.await;
+                Sent::Spans
+            });
+        }
+    }
+
+    /// Posts the pending metrics, then flushes the spans (spec §4.6), without waiting.
+    fn send_metrics(&mut self) {
+        let batch = std::mem::take(&mut self.metrics);
+        let count = std::mem::take(&mut self.pending);
+        let (client, id, tags) =
+            (self.client.clone(), self.experiment_id.clone(), self.tags.clone());
+        self.in_flight.spawn(async move {
+            let posted = post_events(&client, &id, &batch, &tags, None).await;
+            Sent::Metrics(posted, batch, count)
+        });
+        self.metric_posts += 1;
+        self.send_spans();
+    }
+
+    /// Takes a finished send into account: a failed metrics batch is pending again.
+    fn done(&mut self, sent: Sent) -> Result<()> {
+        match sent {
+            Sent::Spans => Ok(()),
+            Sent::Metrics(posted, batch, count) => {
+                self.metric_posts -= 1;
+                if let Err(err) = posted {
+                    let mut again = batch;
+                    if !self.metrics.is_empty() {
+                        again.push(b',');
+                        again.extend_from_slice(&self.metrics);
+                    }
+                    self.metrics = again;
+                    self.pending += count;
+                    return Err(err);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Waits for every send in flight; the last metrics failure, if any.
+    async fn settle(&mut self) -> Result<()> {
+        let mut result = Ok(());
+        while let Some(sent) = self.in_flight.join_next().await {
+            if let Ok(sent) = sent
+                && let Err(err) = self.done(sent)
+            {
+                result = Err(err);
+            }
+        }
+        result
+    }
+
+    /// Posts everything pending and waits until it is stored: whether the metrics went.
+    async fn flush(&mut self) -> Result<()> {
+        let _ = self.settle().await;
+        if self.pending > 0 {
+            self.send_metrics();
+        } else {
+            self.send_spans();
+        }
+        self.settle().await
+    }
+}
+
+/// Posts metrics (E11) and spans (E15) in the background: metrics when at least `jobs`
+/// are pending (a failed post keeps them for the next one), each post followed by a span
+/// flush, with up to [`IN_FLIGHT`] posts under way; spans also every second and at 1000
+/// events or 5 MiB.
 pub(crate) async fn writer(
     client: Client,
     experiment_id: String,
     jobs: usize,
     mut rx: mpsc::Receiver<Message>,
 ) {
-    let mut tags = String::from("[]");
-    let mut metrics: Vec<u8> = Vec::new();
-    let mut pending = 0usize;
-    let mut spans = SpanBuffer::default();
+    let mut w = Writer {
+        client,
+        experiment_id: Arc::from(experiment_id),
+        tags: Arc::from("[]"),
+        metrics: Vec::new(),
+        pending: 0,
+        spans: SpanBuffer::default(),
+        in_flight: tokio::task::JoinSet::new(),
+        metric_posts: 0,
+    };
     loop {
-        let message = if spans.count == 0 {
-            rx.recv().await
-        } else {
-            match tokio::time::timeout(SPAN_INTERVAL, rx.recv()).await {
-                Ok(message) => message,
-                Err(_) => {
-                    spans.flush(&client).await;
-                    continue;
+        if w.pending >= jobs && w.metric_posts < IN_FLIGHT {
+            w.send_metrics();
+        }
+        let message = tokio::select! {
+            message = rx.recv() => message,
+            Some(sent) = w.in_flight.join_next(), if !w.in_flight.is_empty() => {
+                if let Ok(sent) = sent
+                    && let Err(err) = w.done(sent)
+                {
+                    tracing::warn!(error = %err, "metrics post failed; kept for the next one");
                 }
+                continue;
+            }
+            () = tokio::time::sleep(SPAN_INTERVAL), if w.spans.count > 0 => {
+                w.send_spans();
+                continue;
             }
         };
         let Some(message) = message else { break };
+        // Everything already queued joins this round, so batches grow with the pace.
         let mut next = Some(message);
         while let Some(message) = next.take() {
             match message {
-                Message::Record { spans: text, metrics: record_metrics, count } => {
-                    if !text.is_empty() {
-                        if !spans.text.is_empty() {
-                            spans.text.push(b',');
-                        }
-                        spans.text.extend_from_slice(&text);
-                        spans.count += 1;
-                    }
-                    if count > 0 {
-                        if !metrics.is_empty() {
-                            metrics.push(b',');
-                        }
-                        metrics.extend_from_slice(&record_metrics);
-                        pending += count;
-                    }
-                    if spans.full() {
-                        spans.flush(&client).await;
+                Message::Record { spans, metrics, count } => {
+                    w.add(&spans, &metrics, count);
+                    if w.spans.full() {
+                        w.send_spans();
                     }
                     next = rx.try_recv().ok();
                 }
-                Message::Tags(new_tags) => {
-                    tags = serde_json::to_string(&new_tags).unwrap_or_default()
+                Message::Tags(tags) => {
+                    w.tags = Arc::from(serde_json::to_string(&tags).unwrap_or_default())
                 }
                 Message::Flush(reply) => {
-                    let result = if pending == 0 {
-                        Ok(())
-                    } else {
-                        let posted =
-                            post_events(&client, &experiment_id, &metrics, &tags, None).await;
-                        if posted.is_ok() {
-                            metrics.clear();
-                            pending = 0;
-                        }
-                        posted
-                    };
-                    spans.flush(&client).await;
-                    let _ = reply.send(result);
+                    let _ = reply.send(w.flush().await);
                 }
                 Message::Summary(summary, reply) => {
-                    let _ = reply
-                        .send(post_events(&client, &experiment_id, &summary, &tags, None).await);
-                }
-            }
-        }
-        if pending >= jobs {
-            // The metrics post and the span flush go out together.
-            let (posted, ()) = tokio::join!(
-                post_events(&client, &experiment_id, &metrics, &tags, None),
-                spans.flush(&client)
-            );
-            match posted {
-                Ok(()) => {
-                    metrics.clear();
-                    pending = 0;
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "metrics post failed; kept for the next one")
+                    let posted =
+                        post_events(&w.client, &w.experiment_id, &summary, &w.tags, None).await;
+                    let _ = reply.send(posted);
                 }
             }
         }
     }
+    let _ = w.settle().await;
 }
 
 #[cfg(test)]
