@@ -126,7 +126,7 @@ async fn full_flow_create_push_pull_run_and_read_back() {
         format!("{}/llm/experiments/{}", server.origin(), results.experiment_id)
     );
     let summary = results.summary().unwrap();
-    assert_eq!(summary["accuracy"].value, json!(0.5));
+    assert_eq!(summary["accuracy"].value(), json!(0.5));
     let table = results.to_string();
     assert!(table.contains("accuracy: 0.5"), "{table}");
 
@@ -229,7 +229,7 @@ async fn failures_are_marked_for_summaries_and_fail_the_run() {
     assert!(matches!(ctx.outputs[1], Outcome::Error(ref e) if e.message == "no answer"));
     assert!(matches!(ctx.outputs[0], Outcome::Ok(_)));
     assert!(ctx.outcomes("broken")[2].is_error());
-    assert_eq!(results.summary().unwrap()["seen"].value, json!(3));
+    assert_eq!(results.summary().unwrap()["seen"].value(), json!(3));
 
     assert_eq!(status_of(&client, &results.experiment_id).await.as_deref(), Some("failed"));
     let events = client.experiment_events(&results.experiment_id).await.unwrap();

@@ -129,7 +129,7 @@ async fn experiments_from_both_clients_are_read_by_the_other() {
     for row in pulled.results.rows() {
         let same = ours.rows().iter().find(|r| r.record_id() == row.record_id()).unwrap();
         assert_eq!((&row.output, row.input()), (&same.output, same.input()));
-        assert_eq!(row.evaluations["exact"].value, same.evaluations["exact"].value);
+        assert_eq!(row.evaluations["exact"].value(), same.evaluations["exact"].value());
     }
 
     // ddtrace's rerun of our experiment, read back by us: a child with a `length` score.
@@ -139,7 +139,7 @@ async fn experiments_from_both_clients_are_read_by_the_other() {
     assert_eq!(py_rerun.results.rows().len(), 3);
     for row in py_rerun.results.rows() {
         let len = row.output.as_str().unwrap().len();
-        assert_eq!(row.evaluations["length"].value, json!(len));
+        assert_eq!(row.evaluations["length"].value(), json!(len));
     }
 
     // Our rerun of ddtrace's experiment, read back by ddtrace.

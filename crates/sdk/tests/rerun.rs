@@ -74,7 +74,7 @@ async fn pulled_experiments_match_the_run_and_reruns_rescore_them() {
         assert_eq!((ours.record_id(), ours.input()), (theirs.record_id(), theirs.input()));
         assert_eq!(ours.expected_output(), theirs.expected_output());
         assert_eq!((&ours.output, ours.error.is_some()), (&theirs.output, theirs.error.is_some()));
-        assert_eq!(ours.evaluations["exact"].value, theirs.evaluations["exact"].value);
+        assert_eq!(ours.evaluations["exact"].value(), theirs.evaluations["exact"].value());
     }
     assert_eq!(pulled.results.rows()[1].error.as_ref().unwrap().kind, "RuntimeError");
     let unknown = client.pull_experiment("00000000-0000-0000-0000-000000000000").await;
@@ -115,9 +115,9 @@ async fn pulled_experiments_match_the_run_and_reruns_rescore_them() {
     assert_eq!(skipped.status, Status::Completed);
     assert!(skipped.run_name.starts_with("geo-rerun-"), "{}", skipped.run_name);
     let lens: Vec<(usize, Value)> =
-        skipped.rows().iter().map(|r| (r.index, r.evaluations["len"].value.clone())).collect();
+        skipped.rows().iter().map(|r| (r.index, r.evaluations["len"].value())).collect();
     assert_eq!(lens, vec![(0, json!(5)), (2, json!(4))]);
-    assert_eq!(skipped.summary().unwrap()["rows"].value, json!(2));
+    assert_eq!(skipped.summary().unwrap()["rows"].value(), json!(2));
     let child = client.pull_experiment(&skipped.experiment_id).await.unwrap();
     let attributes = &child.info.attributes;
     assert_eq!(attributes.parent_experiment_id.as_deref(), Some(run.experiment_id.as_str()));
@@ -152,7 +152,7 @@ async fn pulled_experiments_match_the_run_and_reruns_rescore_them() {
         .await
         .unwrap();
     let exact_values: Vec<Value> =
-        retried.rows().iter().map(|r| r.evaluations["exact"].value.clone()).collect();
+        retried.rows().iter().map(|r| r.evaluations["exact"].value()).collect();
     assert_eq!(exact_values, vec![json!(true), json!(true), json!(false)]);
     assert_eq!(client.experiment_events(&retried.experiment_id).await.unwrap().spans.len(), 3);
 
@@ -224,7 +224,7 @@ async fn summary_evaluators_can_be_stateful_and_async() {
         .await
         .unwrap();
     // Same label twice: the later one wins, as for row evaluators.
-    assert_eq!(results.summary().unwrap()["at_least"].value, json!(false));
+    assert_eq!(results.summary().unwrap()["at_least"].value(), json!(false));
     let events = client.experiment_events(&results.experiment_id).await.unwrap();
     let values: Vec<&Value> = events.summary_metrics.iter().map(|m| &m["boolean_value"]).collect();
     assert_eq!(values, vec![&json!(false)]);

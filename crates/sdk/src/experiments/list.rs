@@ -400,7 +400,7 @@ mod tests {
         assert_eq!(row.trace_id.to_string(), "6b011af80000000055617504a9c8ca26");
         assert_eq!((row.input(), &row.output), (&json!({"q": 1}), &json!("A")));
         assert_eq!(row.record().metadata, None);
-        assert_eq!(row.evaluations["x"].value, json!(2));
+        assert_eq!(row.evaluations["x"].value(), json!(2));
         assert_eq!(row.evaluations["y"].status(), "ERROR");
         assert!(row.error.is_none());
     }

@@ -64,18 +64,81 @@ struct Details {
     tags: Vec<String>,
 }
 
+/// An evaluation's value, kept small: nearly all are booleans, numbers or short text,
+/// and a run keeps one per row and label.
+#[derive(Debug, Clone, PartialEq)]
+enum Small {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    Text(Box<str>),
+    Other(Box<Value>),
+}
+
+impl From<Value> for Small {
+    fn from(value: Value) -> Self {
+        match value {
+            Value::Null => Small::Null,
+            Value::Bool(b) => Small::Bool(b),
+            Value::Number(n) => Small::Number(n),
+            Value::String(text) => Small::Text(text.into_boxed_str()),
+            other => Small::Other(Box::new(other)),
+        }
+    }
+}
+
+impl Small {
+    fn to_value(&self) -> Value {
+        match self {
+            Small::Null => Value::Null,
+            Small::Bool(b) => Value::Bool(*b),
+            Small::Number(n) => Value::Number(n.clone()),
+            Small::Text(text) => Value::String(text.to_string()),
+            Small::Other(value) => (**value).clone(),
+        }
+    }
+}
+
+impl Serialize for Small {
+    fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        match self {
+            Small::Null => serializer.serialize_unit(),
+            Small::Bool(b) => serializer.serialize_bool(*b),
+            Small::Number(n) => n.serialize(serializer),
+            Small::Text(text) => serializer.serialize_str(text),
+            Small::Other(value) => value.serialize(serializer),
+        }
+    }
+}
+
 /// One evaluation of one row.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EvaluationOutcome {
-    /// The value (`null` on failure).
-    pub value: Value,
+    value: Small,
     details: Option<Box<Details>>,
 }
 
 impl EvaluationOutcome {
     /// A value and nothing else (status `OK`).
     pub fn ok(value: Value) -> Self {
-        EvaluationOutcome { value, details: None }
+        EvaluationOutcome { value: Small::from(value), details: None }
+    }
+
+    /// The value (`null` on failure).
+    pub fn value(&self) -> Value {
+        self.value.to_value()
+    }
+
+    /// Whether the value is `value`, without building it.
+    pub fn is(&self, value: &Value) -> bool {
+        match (&self.value, value) {
+            (Small::Null, Value::Null) => true,
+            (Small::Bool(a), Value::Bool(b)) => a == b,
+            (Small::Number(a), Value::Number(b)) => a == b,
+            (Small::Text(a), Value::String(b)) => **a == **b,
+            (Small::Other(a), b) => **a == *b,
+            _ => false,
+        }
     }
 
     /// A failure: `null` value, `error` as sent in the metric, status `status`
@@ -84,7 +147,7 @@ impl EvaluationOutcome {
         let status = status.into();
         let status = (status != "ERROR").then_some(status);
         let details = Details { error: Some(error), status, ..Details::default() };
-        EvaluationOutcome { value: Value::Null, details: Some(Box::new(details)) }
+        EvaluationOutcome { value: Small::Null, details: Some(Box::new(details)) }
     }
 
     /// Adds reasoning, assessment, metadata and `key:value` tags; empty ones are
@@ -149,7 +212,7 @@ impl EvaluationOutcome {
     /// As summary evaluators see it.
     pub(crate) fn outcome(&self) -> Outcome {
         match self.error() {
-            None => Outcome::Ok(self.value.clone()),
+            None => Outcome::Ok(self.value()),
             Some(error) => Outcome::Error(ErrorInfo {
                 message: error.get("message").and_then(Value::as_str).unwrap_or("").to_owned(),
                 kind: error.get("type").and_then(Value::as_str).unwrap_or("").to_owned(),
@@ -459,7 +522,7 @@ impl ExperimentResults {
                 ];
                 for label in &labels {
                     cells.push(match row.evaluations.get(label) {
-                        Some(e) if e.error().is_none() => e.value.to_string(),
+                        Some(e) if e.error().is_none() => e.value().to_string(),
                         Some(_) => "ERROR".to_owned(),
                         None => String::new(),
                     });
@@ -498,7 +561,7 @@ impl fmt::Display for ExperimentResults {
             ];
             for label in &labels {
                 cells.push(match row.evaluations.get(label) {
-                    Some(e) if e.error().is_none() => clip(&e.value.to_string(), 16),
+                    Some(e) if e.error().is_none() => clip(&e.value().to_string(), 16),
                     Some(_) => "ERROR".to_owned(),
                     None => "-".to_owned(),
                 });
@@ -526,7 +589,7 @@ impl fmt::Display for ExperimentResults {
         if let Some(summary) = self.summary() {
             for (label, outcome) in summary {
                 match outcome.error() {
-                    None => writeln!(f, "{label}: {}", outcome.value)?,
+                    None => writeln!(f, "{label}: {}", outcome.value())?,
                     Some(error) => writeln!(f, "{label}: ERROR {error}")?,
                 }
             }
@@ -543,7 +606,7 @@ mod tests {
     fn rows_stay_small() {
         // A run keeps one row per record; this is what makes 100k records fit.
         assert!(std::mem::size_of::<Row>() <= 176, "{}", std::mem::size_of::<Row>());
-        assert!(std::mem::size_of::<EvaluationOutcome>() <= 88);
+        assert!(std::mem::size_of::<EvaluationOutcome>() <= 32);
     }
 
     #[test]
@@ -553,13 +616,32 @@ mod tests {
         assert!(plain.details.is_none());
         assert_eq!(plain.status(), "OK");
         let failed = EvaluationOutcome::failed(json!({"type": "E"}), "ERROR");
-        assert_eq!((failed.status(), failed.value.clone()), ("ERROR", Value::Null));
+        assert_eq!((failed.status(), failed.value()), ("ERROR", Value::Null));
         let warned = EvaluationOutcome::failed(json!({}), "WARN");
         assert_eq!(warned.status(), "WARN");
         assert_eq!(
             serde_json::to_value(&plain).unwrap(),
             json!({"value": 1, "error": null, "status": "OK", "tags": []})
         );
+    }
+
+    #[test]
+    fn small_values_round_trip() {
+        for value in [
+            json!(null),
+            json!(true),
+            json!(3),
+            json!(-2.5),
+            json!("Yes"),
+            json!([1]),
+            json!({"k": "v"}),
+        ] {
+            let outcome = EvaluationOutcome::ok(value.clone());
+            assert_eq!(outcome.value(), value);
+            assert!(outcome.is(&value));
+            assert_eq!(serde_json::to_value(&outcome).unwrap()["value"], value);
+        }
+        assert!(!EvaluationOutcome::ok(json!(1)).is(&json!(true)));
     }
 
     #[test]

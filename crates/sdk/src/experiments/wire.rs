@@ -114,7 +114,8 @@ pub(crate) struct Metric<'a> {
 
 impl Serialize for Metric<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
-        let (metric_type, value) = typed(&self.outcome.value);
+        let value = self.outcome.value();
+        let (metric_type, value) = typed(&value);
         let value_key = match metric_type {
             "boolean" => "boolean_value",
             "score" => "score_value",
@@ -435,6 +436,10 @@ impl SpanBuffer {
 /// Metric posts in flight at once: while the server stores one batch, the next is
 /// already on its way.
 const IN_FLIGHT: usize = 2;
+/// Sends of any kind in flight at once. At this many the writer stops taking records
+/// until one ends, so a server slower than the records holds the run back instead of
+/// letting batches pile up in memory.
+const MAX_SENDS: usize = 2 * IN_FLIGHT;
 
 /// A finished send: a metrics post (with its batch, kept when it failed) or a span flush.
 enum Sent {
@@ -566,6 +571,13 @@ pub(crate) async fn writer(
         if w.pending >= jobs && w.metric_posts < IN_FLIGHT {
             w.send_metrics();
         }
+        while w.in_flight.len() >= MAX_SENDS {
+            if let Some(Ok(sent)) = w.in_flight.join_next().await
+                && let Err(err) = w.done(sent)
+            {
+                tracing::warn!(error = %err, "metrics post failed; kept for the next one");
+            }
+        }
         let message = tokio::select! {
             message = rx.recv() => message,
             Some(sent) = w.in_flight.join_next(), if !w.in_flight.is_empty() => {
@@ -591,7 +603,9 @@ pub(crate) async fn writer(
                     if w.spans.full() {
                         w.send_spans();
                     }
-                    next = rx.try_recv().ok();
+                    if w.in_flight.len() < MAX_SENDS {
+                        next = rx.try_recv().ok();
+                    }
                 }
                 Message::Tags(tags) => {
                     w.tags = Arc::from(serde_json::to_string(&tags).unwrap_or_default())
