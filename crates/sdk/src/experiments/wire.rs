@@ -433,13 +433,14 @@ impl SpanBuffer {
     }
 }
 
-/// Metric posts in flight at once: while the server stores one batch, the next is
-/// already on its way.
+/// Metric posts, and span flushes, in flight at once (each): while the server stores one
+/// batch, the next is already on its way.
 const IN_FLIGHT: usize = 2;
-/// Sends of any kind in flight at once. At this many the writer stops taking records
-/// until one ends, so a server slower than the records holds the run back instead of
-/// letting batches pile up in memory.
-const MAX_SENDS: usize = 2 * IN_FLIGHT;
+/// Metrics the writer holds while its posts are all in flight; past this (or with a full
+/// span batch and every span flush in flight) it stops taking records until a send ends,
+/// so a server slower than the records holds the run back instead of letting batches
+/// pile up in memory.
+const MAX_PENDING: usize = 3 * SPAN_BATCH;
 
 /// A finished send: a metrics post (with its batch, kept when it failed) or a span flush.
 enum Sent {
@@ -457,6 +458,7 @@ struct Writer {
     spans: SpanBuffer,
     in_flight: tokio::task::JoinSet<Sent>,
     metric_posts: usize,
+    span_flushes: usize,
 }
 
 impl Writer {
@@ -477,8 +479,15 @@ impl Writer {
         }
     }
 
+    /// Whether it must wait for a send to end before taking more records.
+    fn saturated(&self) -> bool {
+        (self.spans.full() && self.span_flushes >= IN_FLIGHT)
+            || (self.pending >= MAX_PENDING && self.metric_posts >= IN_FLIGHT)
+    }
+
     fn send_spans(&mut self) {
-        if self.spans.count > 0 {
+        if self.spans.count > 0 && self.span_flushes < IN_FLIGHT {
+            self.span_flushes += 1;
             let flush = self.spans.flush(&self.client);
             self.in_flight.spawn(async move {
                 flush.await;
@@ -504,7 +513,10 @@ impl Writer {
     /// Takes a finished send into account: a failed metrics batch is pending again.
     fn done(&mut self, sent: Sent) -> Result<()> {
         match sent {
-            Sent::Spans => Ok(()),
+            Sent::Spans => {
+                self.span_flushes -= 1;
+                Ok(())
+            }
             Sent::Metrics(posted, batch, count) => {
                 self.metric_posts -= 1;
                 if let Err(err) = posted {
@@ -566,12 +578,16 @@ pub(crate) async fn writer(
         spans: SpanBuffer::default(),
         in_flight: tokio::task::JoinSet::new(),
         metric_posts: 0,
+        span_flushes: 0,
     };
     loop {
         if w.pending >= jobs && w.metric_posts < IN_FLIGHT {
             w.send_metrics();
         }
-        while w.in_flight.len() >= MAX_SENDS {
+        if w.spans.full() {
+            w.send_spans();
+        }
+        while w.saturated() {
             if let Some(Ok(sent)) = w.in_flight.join_next().await
                 && let Err(err) = w.done(sent)
             {
@@ -603,7 +619,7 @@ pub(crate) async fn writer(
                     if w.spans.full() {
                         w.send_spans();
                     }
-                    if w.in_flight.len() < MAX_SENDS {
+                    if !w.saturated() {
                         next = rx.try_recv().ok();
                     }
                 }
