@@ -69,6 +69,33 @@ fn stub_client(stub: &MockServer) -> Client {
         .unwrap()
 }
 
+/// Mounts stub answers for a dataset `d1` in project `p1` and an experiment `e1`:
+/// create, batch update, status updates, events (202) and span intake (202).
+async fn mount_experiment_stub(stub: &MockServer) {
+    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    let dataset = json!({"data": {"id": "d1", "type": "datasets", "attributes": {
+        "author": {"id": "a"}, "created_at": "", "current_version": 0, "name": "x",
+        "project_id": "p1", "updated_at": ""}}});
+    let experiment =
+        json!({"data": {"id": "e1", "type": "experiments", "attributes": {"name": "x-1"}}});
+    let mocks = [
+        (
+            "POST",
+            "/api/unstable/llm-obs/v1/projects",
+            ok(json!({"data": {"id": "p1", "type": "projects", "attributes": {}}})),
+        ),
+        ("POST", "/api/unstable/llm-obs/v1/p1/datasets", ok(dataset)),
+        ("POST", "/api/v2/llm-obs/v1/p1/datasets/d1/batch_update", ok(json!({"data": []}))),
+        ("POST", "/api/unstable/llm-obs/v1/experiments", ok(experiment)),
+        ("PATCH", "/api/unstable/llm-obs/v1/experiments/e1", ResponseTemplate::new(200)),
+        ("POST", "/api/unstable/llm-obs/v1/experiments/e1/events", ResponseTemplate::new(202)),
+        ("POST", "/api/v2/llmobs", ResponseTemplate::new(202)),
+    ];
+    for (verb, route, answer) in mocks {
+        Mock::given(method(verb)).and(path(route)).respond_with(answer).mount(stub).await;
+    }
+}
+
 async fn status_of(client: &Client, id: &str) -> Option<String> {
     let listed = client.list_experiments(&ListExperiments::default()).await.unwrap();
     listed.into_iter().find(|e| e.id == id).unwrap().attributes.status
@@ -553,35 +580,7 @@ async fn several_runs_make_one_experiment_with_distinct_run_ids() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tasks_open_child_spans_under_the_record_span() {
     let stub = MockServer::start().await;
-    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
-    let mocks = [
-        (
-            "POST",
-            "/api/unstable/llm-obs/v1/projects",
-            ok(json!({"data": {"id": "p1", "type": "projects", "attributes": {}}})),
-        ),
-        (
-            "POST",
-            "/api/unstable/llm-obs/v1/p1/datasets",
-            ok(json!({"data": {"id": "d1", "type": "datasets", "attributes": {
-            "author": {"id": "a"}, "created_at": "", "current_version": 0, "name": "x",
-            "project_id": "p1", "updated_at": ""}}})),
-        ),
-        ("POST", "/api/v2/llm-obs/v1/p1/datasets/d1/batch_update", ok(json!({"data": []}))),
-        (
-            "POST",
-            "/api/unstable/llm-obs/v1/experiments",
-            ok(
-                json!({"data": {"id": "e1", "type": "experiments", "attributes": {"name": "spans-1"}}}),
-            ),
-        ),
-        ("PATCH", "/api/unstable/llm-obs/v1/experiments/e1", ResponseTemplate::new(200)),
-        ("POST", "/api/unstable/llm-obs/v1/experiments/e1/events", ResponseTemplate::new(202)),
-        ("POST", "/api/v2/llmobs", ResponseTemplate::new(202)),
-    ];
-    for (verb, route, answer) in mocks {
-        Mock::given(method(verb)).and(path(route)).respond_with(answer).mount(&stub).await;
-    }
+    mount_experiment_stub(&stub).await;
     let client = stub_client(&stub);
     let ds = client.create_dataset("x", capitals()).await.unwrap();
     let outside = llmobs::ChildSpan::start(llmobs::SpanKind::Llm, "outside");
@@ -702,41 +701,16 @@ async fn child_spans_stay_out_of_the_experiments_rows_on_the_server() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_refused_metrics_post_is_sent_again_with_the_next() {
     let stub = MockServer::start().await;
-    let ok = |body: Value| ResponseTemplate::new(200).set_body_json(body);
     let events = "/api/unstable/llm-obs/v1/experiments/e1/events";
-    // The first metrics post is refused (400 is not retried by the transport).
+    // The first metrics post is refused (400 is not retried by the transport); mocks
+    // mounted first answer first.
     Mock::given(method("POST"))
         .and(path(events))
         .respond_with(ResponseTemplate::new(400))
         .up_to_n_times(1)
         .mount(&stub)
         .await;
-    let mocks = [
-        (
-            "POST",
-            "/api/unstable/llm-obs/v1/projects",
-            ok(json!({"data": {"id": "p1", "type": "projects", "attributes": {}}})),
-        ),
-        (
-            "POST",
-            "/api/unstable/llm-obs/v1/p1/datasets",
-            ok(json!({"data": {"id": "d1", "type": "datasets", "attributes": {
-            "author": {"id": "a"}, "created_at": "", "current_version": 0, "name": "x",
-            "project_id": "p1", "updated_at": ""}}})),
-        ),
-        ("POST", "/api/v2/llm-obs/v1/p1/datasets/d1/batch_update", ok(json!({"data": []}))),
-        (
-            "POST",
-            "/api/unstable/llm-obs/v1/experiments",
-            ok(json!({"data": {"id": "e1", "type": "experiments", "attributes": {"name": "x-1"}}})),
-        ),
-        ("PATCH", "/api/unstable/llm-obs/v1/experiments/e1", ResponseTemplate::new(200)),
-        ("POST", events, ResponseTemplate::new(202)),
-        ("POST", "/api/v2/llmobs", ResponseTemplate::new(202)),
-    ];
-    for (verb, route, answer) in mocks {
-        Mock::given(method(verb)).and(path(route)).respond_with(answer).mount(&stub).await;
-    }
+    mount_experiment_stub(&stub).await;
     let client = stub_client(&stub);
     let records: Vec<DatasetRecord> = (0..40).map(|i| DatasetRecord::new(json!(i))).collect();
     let ds = client.create_dataset("x", records).await.unwrap();
