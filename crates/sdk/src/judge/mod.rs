@@ -327,13 +327,19 @@ impl LLMJudgeBuilder {
     ///
     /// [`Error::InvalidRequest`] with the reference client's message for an empty or
     /// invalid name, for neither a client nor a known provider, or for `openai` without
-    /// a client and without `OPENAI_API_KEY`.
+    /// a client and without `OPENAI_API_KEY`; and for a score output with a NaN or
+    /// infinite bound or threshold.
     pub fn build(self) -> Result<LLMJudge> {
         let name = match &self.name {
             Some(name) => name.trim_matches(is_space).to_owned(),
             None => DEFAULT_NAME.to_owned(),
         };
         check_name(&name)?;
+        if let Some(StructuredOutput::Score(score)) = &self.structured_output
+            && let Some(why) = score.rejected()
+        {
+            return Err(invalid(why));
+        }
         let client = match (self.client, self.provider.as_deref()) {
             (Some(client), _) => Some(client),
             (None, Some("openai")) => {
@@ -416,6 +422,21 @@ mod tests {
             Err("Provide either 'client' or 'provider' (openai/anthropic/azure_openai/vertexai/bedrock)".to_owned())
         );
         assert!(LLMJudge::builder("p").provider("bedrock").build().is_ok());
+        // Bounds JSON cannot carry are refused, not panicked on.
+        let score = |output: ScoreStructuredOutput| {
+            build(LLMJudge::builder("p").client(client).structured_output(output))
+        };
+        assert_eq!(
+            score(ScoreStructuredOutput::new("s", 0, f64::NAN)),
+            Err("ScoreStructuredOutput max_score must be a finite number, not NaN or infinity"
+                .to_owned())
+        );
+        assert_eq!(
+            score(ScoreStructuredOutput::new("s", 0, 1).min_threshold(f64::INFINITY)),
+            Err("ScoreStructuredOutput min_threshold must be a finite number, not NaN or infinity"
+                .to_owned())
+        );
+        assert!(score(ScoreStructuredOutput::new("s", 0, 1.5).max_threshold(1)).is_ok());
     }
 
     #[tokio::test]

@@ -14,19 +14,15 @@ const DEFAULT_REASONING_DESCRIPTION: &str = "Explanation for the evaluation resu
 /// A number for a score range or threshold: integers stay integers and floats stay
 /// floats in the schema and in the published criteria, as Python's `int` and `float` do.
 pub trait IntoNumber {
-    /// The JSON number.
-    ///
-    /// # Panics
-    ///
-    /// Panics for a NaN or infinite float, which JSON cannot carry.
-    fn into_number(self) -> Number;
+    /// The JSON number; `None` for a NaN or infinite float, which JSON cannot carry.
+    fn into_number(self) -> Option<Number>;
 }
 
 macro_rules! integer_numbers {
     ($($ty:ty),*) => {$(
         impl IntoNumber for $ty {
-            fn into_number(self) -> Number {
-                Number::from(self)
+            fn into_number(self) -> Option<Number> {
+                Some(Number::from(self))
             }
         }
     )*};
@@ -34,21 +30,38 @@ macro_rules! integer_numbers {
 integer_numbers!(i8, i16, i32, i64, isize, u8, u16, u32, u64, usize);
 
 impl IntoNumber for f64 {
-    fn into_number(self) -> Number {
-        Number::from_f64(self).expect("a score bound or threshold must be a finite number")
+    fn into_number(self) -> Option<Number> {
+        Number::from_f64(self)
     }
 }
 
 impl IntoNumber for f32 {
-    fn into_number(self) -> Number {
+    fn into_number(self) -> Option<Number> {
         f64::from(self).into_number()
     }
 }
 
 impl IntoNumber for Number {
-    fn into_number(self) -> Number {
-        self
+    fn into_number(self) -> Option<Number> {
+        Some(self)
     }
+}
+
+/// The `reasoning` setters every structured output has.
+macro_rules! reasoning_setters {
+    () => {
+        /// Asks for a `reasoning` string.
+        pub fn reasoning(mut self, on: bool) -> Self {
+            self.reasoning = on;
+            self
+        }
+
+        /// Describes the `reasoning` property.
+        pub fn reasoning_description(mut self, description: impl Into<String>) -> Self {
+            self.reasoning_description = Some(description.into());
+            self
+        }
+    };
 }
 
 /// A `true` / `false` verdict, labelled `boolean_eval` (reference:
@@ -77,17 +90,7 @@ impl BooleanStructuredOutput {
         }
     }
 
-    /// Asks for a `reasoning` string.
-    pub fn reasoning(mut self, on: bool) -> Self {
-        self.reasoning = on;
-        self
-    }
-
-    /// Describes the `reasoning` property.
-    pub fn reasoning_description(mut self, description: impl Into<String>) -> Self {
-        self.reasoning_description = Some(description.into());
-        self
-    }
+    reasoning_setters!();
 
     /// The verdict that passes.
     pub fn pass_when(mut self, verdict: bool) -> Self {
@@ -118,59 +121,63 @@ pub struct ScoreStructuredOutput {
     pub min_threshold: Option<Number>,
     /// See the type's documentation.
     pub max_threshold: Option<Number>,
+    /// Why a bound or threshold given was not a finite number; `LLMJudge` refuses it.
+    rejected: Option<String>,
 }
 
 impl ScoreStructuredOutput {
-    /// A score in `[min_score, max_score]` described by `description`.
-    ///
-    /// # Panics
-    ///
-    /// Panics when a bound is a NaN or infinite float.
+    /// A score in `[min_score, max_score]` described by `description`. A NaN or
+    /// infinite bound makes [`LLMJudgeBuilder::build`](super::LLMJudgeBuilder::build)
+    /// fail, saying which.
     pub fn new(
         description: impl Into<String>,
         min_score: impl IntoNumber,
         max_score: impl IntoNumber,
     ) -> Self {
-        ScoreStructuredOutput {
+        let mut output = ScoreStructuredOutput {
             description: description.into(),
-            min_score: min_score.into_number(),
-            max_score: max_score.into_number(),
+            min_score: Number::from(0),
+            max_score: Number::from(0),
             reasoning: false,
             reasoning_description: None,
             min_threshold: None,
             max_threshold: None,
+            rejected: None,
+        };
+        output.min_score = output.finite("min_score", min_score).unwrap_or(Number::from(0));
+        output.max_score = output.finite("max_score", max_score).unwrap_or(Number::from(0));
+        output
+    }
+
+    /// `value` as a number, noting it when it is not finite.
+    fn finite(&mut self, what: &str, value: impl IntoNumber) -> Option<Number> {
+        let number = value.into_number();
+        if number.is_none() && self.rejected.is_none() {
+            self.rejected = Some(format!(
+                "ScoreStructuredOutput {what} must be a finite number, not NaN or infinity"
+            ));
         }
+        number
     }
 
-    /// Asks for a `reasoning` string.
-    pub fn reasoning(mut self, on: bool) -> Self {
-        self.reasoning = on;
-        self
+    /// Why a bound or threshold was refused, if one was.
+    pub(crate) fn rejected(&self) -> Option<&str> {
+        self.rejected.as_deref()
     }
 
-    /// Describes the `reasoning` property.
-    pub fn reasoning_description(mut self, description: impl Into<String>) -> Self {
-        self.reasoning_description = Some(description.into());
-        self
-    }
+    reasoning_setters!();
 
-    /// The lower threshold (see the type's documentation).
-    ///
-    /// # Panics
-    ///
-    /// Panics for a NaN or infinite float.
+    /// The lower threshold (see the type's documentation); a NaN or infinite one makes
+    /// the judge's `build` fail.
     pub fn min_threshold(mut self, threshold: impl IntoNumber) -> Self {
-        self.min_threshold = Some(threshold.into_number());
+        self.min_threshold = self.finite("min_threshold", threshold);
         self
     }
 
-    /// The upper threshold (see the type's documentation).
-    ///
-    /// # Panics
-    ///
-    /// Panics for a NaN or infinite float.
+    /// The upper threshold (see the type's documentation); a NaN or infinite one makes
+    /// the judge's `build` fail.
     pub fn max_threshold(mut self, threshold: impl IntoNumber) -> Self {
-        self.max_threshold = Some(threshold.into_number());
+        self.max_threshold = self.finite("max_threshold", threshold);
         self
     }
 }
@@ -212,17 +219,7 @@ impl CategoricalStructuredOutput {
         }
     }
 
-    /// Asks for a `reasoning` string.
-    pub fn reasoning(mut self, on: bool) -> Self {
-        self.reasoning = on;
-        self
-    }
-
-    /// Describes the `reasoning` property.
-    pub fn reasoning_description(mut self, description: impl Into<String>) -> Self {
-        self.reasoning_description = Some(description.into());
-        self
-    }
+    reasoning_setters!();
 
     /// The categories that pass.
     pub fn pass_values<S: Into<String>>(mut self, values: impl IntoIterator<Item = S>) -> Self {
