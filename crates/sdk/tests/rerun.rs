@@ -80,6 +80,11 @@ async fn pulled_experiments_match_the_run_and_reruns_rescore_them() {
     let unknown = client.pull_experiment("00000000-0000-0000-0000-000000000000").await;
     assert!(matches!(unknown, Err(Error::NotFound { .. })), "{unknown:?}");
 
+    let empty = client.rerun_evaluators(&run.experiment_id).run(RunOptions::default()).await;
+    assert!(
+        matches!(empty, Err(Error::InvalidRequest { ref detail }) if detail == "a rerun needs at least one evaluator"),
+        "{empty:?}"
+    );
     // A failed row refuses the default strategy before anything is created.
     let refused = client
         .rerun_evaluators(&run.experiment_id)

@@ -185,10 +185,11 @@ struct Scoring {
 }
 
 impl Scoring {
-    fn check(&self) -> Result<()> {
+    /// Checks names; `what` (`an experiment`, `a rerun`) needs at least one evaluator.
+    fn check(&self, what: &str) -> Result<()> {
         if self.evaluators.is_empty() {
             return Err(Error::InvalidRequest {
-                detail: "an experiment needs at least one evaluator".into(),
+                detail: format!("{what} needs at least one evaluator"),
             });
         }
         for slot in &self.evaluators {
@@ -413,7 +414,7 @@ impl ExperimentBuilder {
         if setup.runs == 0 {
             return Err(Error::InvalidRequest { detail: "runs must be at least 1".into() });
         }
-        setup.scoring.check()?;
+        setup.scoring.check("an experiment")?;
         Ok(Experiment { setup: Arc::new(setup), id: Arc::new(Mutex::new(None)) })
     }
 }

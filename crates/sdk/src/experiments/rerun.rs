@@ -139,7 +139,7 @@ impl Rerun {
     /// [`Error::NotFound`] for an unknown experiment.
     pub async fn run(self, options: RunOptions) -> Result<ExperimentResults> {
         options.check()?;
-        self.scoring.check()?;
+        self.scoring.check("a rerun")?;
         let client = &self.client;
         let info = client.get_experiment(&self.experiment_id).await?;
         let events = client.experiment_events(&self.experiment_id).await?;
