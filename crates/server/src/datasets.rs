@@ -8,7 +8,7 @@ use llmobs_core::datasets::{
     Project, ProjectRequest, Record, UploadResult,
 };
 use llmobs_core::jsonapi::{Document, Request, Resource};
-use llmobs_store::{RawRecord, UploadRow};
+use llmobs_store::{RawRecord, RecordQuery, UploadRow};
 use serde_json::Value;
 
 use crate::auth::{MaybeWriter, Reader, Writer};
@@ -145,14 +145,10 @@ pub(crate) async fn list_records(
             ApiError::invalid(format!("invalid page[cursor] '{cursor}': pass back meta.after"))
         })?,
     };
-    let tags = query.all("filter[tags]");
-    let (records, next) =
-        state.store.records(&org, &project_id, &dataset_id, Some(version), after, limit).await?;
-    let records = records
-        .into_iter()
-        .filter(|(_, r)| tags.is_empty() || r.tags.iter().any(|t| tags.contains(t)))
-        .map(record)
-        .collect();
+    let query =
+        RecordQuery { version: Some(version), tags: query.all("filter[tags]"), after, limit };
+    let (records, next) = state.store.records(&org, &project_id, &dataset_id, &query).await?;
+    let records = records.into_iter().map(record).collect();
     Ok(JsonApi(Document::page(records, next.map(|n| n.to_string()).unwrap_or_default())))
 }
 
