@@ -15,7 +15,7 @@
 use std::collections::HashSet;
 
 use llmobs_core::datasets::{
-    BatchUpdate, Dataset, Project, Record, TagOperations, UploadResult, validate_tags,
+    BatchUpdate, Dataset, Project, Record, TagOperations, UploadResult, UploadRow, validate_tags,
 };
 use llmobs_core::jsonapi::Author;
 use serde_json::Value;
@@ -34,19 +34,6 @@ pub const MAX_RECORD_ID_BYTES: usize = 512;
 /// The detail of a records read at a version the dataset does not have.
 pub const INVALID_VERSION: &str =
     "invalid version: version is greater than the current version or negative";
-
-/// One record of a bulk upload.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UploadRow {
-    /// The record id.
-    pub id: String,
-    /// The input.
-    pub input: Value,
-    /// The expected output, if any.
-    pub expected_output: Option<Value>,
-    /// The metadata, if any.
-    pub metadata: Option<Value>,
-}
 
 /// A record as stored: its values are the stored JSON text, not rebuilt.
 pub type RawRecord = Record<Box<RawValue>>;

@@ -34,9 +34,7 @@ mod migrate;
 mod prompts;
 mod time;
 
-pub use datasets::{
-    INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, RecordQuery, UploadRow,
-};
+pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, RecordQuery};
 pub use db::{Database, Store};
 pub use error::{Error, NotFound, Result};
 pub use experiments::{ExperimentCursor, ExperimentFilter, ExperimentPage, RawEvents};
