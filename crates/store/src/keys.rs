@@ -5,6 +5,9 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, Result};
 use crate::{Store, time};
 
+/// The org created on first start, which keyless (agent-proxy) eval metrics go to.
+pub const DEFAULT_ORG: &str = "default";
+
 /// An organisation's UUID. All data is scoped by it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OrgId(pub String);
