@@ -83,10 +83,11 @@ pub(crate) async fn create_project(
     Ok(JsonApi(Document::one(project(id, found))))
 }
 
-/// E2: creates an empty dataset (version 0) in a project.
+/// E2: creates an empty dataset (version 0) in a project; a name the project already has
+/// answers 200 with that dataset (see `docs/decisions.md`).
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/{project_id}/datasets", tag = "datasets", params(("project_id" = String, Path)),
     request_body = Request<DatasetRequest>,
-    responses((status = 200, body = Document<Resource<Dataset>>), (status = 404, body = llmobs_core::error::ErrorBody), (status = 409, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, body = Document<Resource<Dataset>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_dataset(
     State(state): State<AppState>,
     Writer(caller): Writer,

@@ -269,18 +269,27 @@ async fn csv_uploads_make_one_version_and_a_broken_row_stores_nothing() {
 }
 
 #[tokio::test]
-async fn datasets_are_found_by_name_conflict_and_delete_softly() {
+async fn datasets_are_found_by_name_created_once_and_delete_softly() {
     let app = App::new().await;
     let (p, d) = setup(&app).await;
-    let (status, _) = app
-        .call(
-            "POST",
-            &format!("{V1}/{p}/datasets"),
-            Keys::Both,
-            doc("datasets", json!({"name": "d"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    batch(&app, &p, &d, json!({"insert_records": [{"input": {"q": 1}}]})).await;
+    // Creating a name the project already has answers the existing dataset, on both
+    // families, with its current version; nothing new is made.
+    for family in [V1, V2] {
+        let again = app
+            .ok(
+                "POST",
+                &format!("{family}/{p}/datasets"),
+                doc("datasets", json!({"name": "d", "description": "other"})),
+            )
+            .await;
+        assert_eq!(again["data"]["id"], json!(d), "{family}");
+        assert_eq!(again["data"]["attributes"]["current_version"], 1, "{family}");
+        assert_eq!(again["data"]["attributes"]["description"], "x", "{family}");
+    }
+    let (_, named) =
+        app.call("GET", &format!("{V2}/{p}/datasets?filter[name]=d"), Keys::Api, None).await;
+    assert_eq!(named["data"].as_array().map(Vec::len), Some(1), "{named}");
     let (_, none) =
         app.call("GET", &format!("{V2}/{p}/datasets?filter[name]=D"), Keys::Api, None).await;
     assert_eq!(none["data"], json!([]));

@@ -514,8 +514,9 @@ impl Store {
         project_from_row(&row)
     }
 
-    /// Creates an empty dataset (version 0). [`Error::Conflict`] if the project already has
-    /// a live dataset of that name.
+    /// Creates an empty dataset (version 0), or returns the project's live dataset of that
+    /// name unchanged (its id and `current_version`; the description given here is ignored).
+    /// Clients then push their records deduplicated, so creating twice adds only new ones.
     pub async fn create_dataset(
         &self,
         org: &OrgId,
@@ -538,8 +539,9 @@ impl Store {
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
-        if existing.is_some() {
-            return Err(Error::Conflict("a dataset with this name already exists in the project"));
+        if let Some(existing) = existing {
+            drop(tx);
+            return self.dataset(org, Some(project_id), &existing).await;
         }
         sqlx::query(
             "INSERT INTO datasets (uuid, org_uuid, project_uuid, name, description, \
