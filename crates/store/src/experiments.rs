@@ -700,4 +700,15 @@ pub(crate) mod tests {
             0
         );
     }
+
+    #[tokio::test]
+    async fn the_owner_of_an_experiment_or_dataset_is_its_org() {
+        use crate::Owned;
+        let s = setup().await;
+        assert_eq!(s.store.owner_of(Owned::Experiment, &s.ea).await.unwrap(), s.a);
+        let (_, experiment) = s.store.experiment(&s.b, &s.eb).await.unwrap();
+        assert_eq!(s.store.owner_of(Owned::Dataset, &experiment.dataset_id).await.unwrap(), s.b);
+        let err = s.store.owner_of(Owned::Dataset, &s.ea).await.unwrap_err();
+        assert_eq!(err.to_string(), format!("dataset '{}' not found", s.ea));
+    }
 }
