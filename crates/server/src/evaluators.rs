@@ -1,4 +1,5 @@
-//! Remote evaluators: inference (E13) and publishing a custom evaluator (E14).
+//! Remote evaluators: inference (E13) and publishing a custom evaluator (E14). The kinds
+//! they run are in [`kinds`], the LLM judge in [`judge`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -13,8 +14,14 @@ use crate::auth::Writer;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Segments};
 use crate::jsonapi::FAMILIES;
-use crate::judge::{Evaluator, Failure};
 use crate::state::AppState;
+
+mod judge;
+mod kinds;
+
+pub use judge::JudgeProvider;
+pub(crate) use judge::http_client;
+pub(crate) use kinds::{Evaluator, Failure};
 
 /// The routes under both path families (E14 also where Datadog's public API has it).
 pub(crate) fn router() -> Router<AppState> {
