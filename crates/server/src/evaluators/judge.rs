@@ -10,7 +10,7 @@
 
 use llmobs_core::experiments::InferResult;
 use llmobs_core::judge::{self, AssessmentCriteria};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::kinds::{Failure, text_of};
 
@@ -81,7 +81,7 @@ impl LlmJudge {
     /// sends them (see the module documentation), the schema and the parameters.
     fn request_body(&self, context: &Value) -> Value {
         let variables = judge::infer_context(context);
-        let messages: Vec<Value> = self
+        let messages: Vec<(&str, String)> = self
             .prompt_template
             .iter()
             .filter(|(role, content)| !(role == "system" && content.is_empty()))
@@ -91,17 +91,15 @@ impl LlmJudge {
                 } else {
                     judge::render(content, &variables)
                 };
-                json!({"role": role, "content": content})
+                (role.as_str(), content)
             })
             .collect();
-        let mut body = json!({"model": self.model_name, "messages": messages});
-        if let Some(schema) = &self.output_schema {
-            body["response_format"] = json!({"type": "json_schema", "json_schema": schema});
-        }
-        for (k, v) in &self.inference_params {
-            body[k] = v.clone();
-        }
-        body
+        judge::chat_request(
+            self.model_name.clone(),
+            messages.iter().map(|(role, content)| (*role, content.as_str())),
+            self.output_schema.clone(),
+            &self.inference_params,
+        )
     }
 
     pub(crate) async fn evaluate(
@@ -158,6 +156,8 @@ impl LlmJudge {
 }
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     #[test]
