@@ -8,11 +8,11 @@
 //! are sent as written (an empty one is left out); `assessment_criteria` give `pass` /
 //! `fail` by `pass_when`, `min_threshold` / `max_threshold` or `pass_values`.
 
-use llmobs_core::experiments::InferResult;
+use llmobs_core::experiments::{InferError, InferResult};
 use llmobs_core::judge::{self, AssessmentCriteria};
 use serde_json::{Map, Value};
 
-use super::kinds::{Failure, text_of};
+use super::kinds::text_of;
 
 /// Where the LLM judge sends its requests.
 #[derive(Debug, Clone)]
@@ -107,9 +107,9 @@ impl LlmJudge {
         context: &Value,
         provider: Option<&JudgeProvider>,
         http: &reqwest::Client,
-    ) -> Result<InferResult, Failure> {
+    ) -> Result<InferResult, InferError> {
         let provider = provider.ok_or_else(|| {
-            Failure::new(
+            InferError::new(
                 "judge_not_configured",
                 "this server has no LLM provider for judges",
                 "start the server with --judge-url (and LLMOBS_JUDGE_API_KEY)",
@@ -121,7 +121,11 @@ impl LlmJudge {
             request = request.bearer_auth(key);
         }
         let failed = |message: String| {
-            Failure::new("judge_request_failed", message, "check the provider URL, key and model")
+            InferError::new(
+                "judge_request_failed",
+                message,
+                "check the provider URL, key and model",
+            )
         };
         let response =
             request.send().await.map_err(|e| failed(format!("calling the judge failed: {e}")))?;

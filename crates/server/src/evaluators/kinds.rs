@@ -17,36 +17,11 @@
 //!
 //! Deterministic verdicts are booleans with assessment `pass` / `fail`.
 
-use llmobs_core::experiments::InferResult;
-use serde_json::{Value, json};
+use llmobs_core::experiments::{InferError, InferResult};
+use serde_json::Value;
 
 use super::judge::{JudgeProvider, LlmJudge};
 
-/// An evaluator failure, answered as the structured error the client reads.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Failure {
-    /// Machine-readable kind, such as `evaluator_not_found`.
-    pub kind: &'static str,
-    /// What went wrong.
-    pub message: String,
-    /// What to do about it.
-    pub resolution: String,
-}
-
-impl Failure {
-    pub(crate) fn new(
-        kind: &'static str,
-        message: impl Into<String>,
-        resolution: impl Into<String>,
-    ) -> Self {
-        Failure { kind, message: message.into(), resolution: resolution.into() }
-    }
-
-    /// The `error` object of the answer.
-    pub(crate) fn to_value(&self) -> Value {
-        json!({"type": self.kind, "message": self.message, "recommended_resolution": self.resolution})
-    }
-}
 /// A configured evaluator.
 #[derive(Debug, Clone)]
 pub(crate) enum Evaluator {
@@ -123,13 +98,13 @@ impl Evaluator {
         context: &Value,
         provider: Option<&JudgeProvider>,
         http: &reqwest::Client,
-    ) -> Result<InferResult, Failure> {
+    ) -> Result<InferResult, InferError> {
         let output = context.get("span_output").cloned().unwrap_or(Value::Null);
         let expected = context.pointer("/meta/expected_output").cloned();
         Ok(match self {
             Evaluator::ExactMatch => {
                 let expected = expected.ok_or_else(|| {
-                    Failure::new(
+                    InferError::new(
                         "missing_expected_output",
                         "exact_match needs meta.expected_output",
                         "add expected outputs to the dataset records",
@@ -146,7 +121,7 @@ impl Evaluator {
             Evaluator::Contains { needle, case_sensitive } => {
                 let needle =
                     needle.clone().or(expected.as_ref().map(text_of)).ok_or_else(|| {
-                        Failure::new(
+                        InferError::new(
                             "missing_expected_output",
                             "contains needs a 'value' or meta.expected_output",
                             "configure 'value' or add expected outputs",
@@ -203,6 +178,8 @@ impl Evaluator {
 }
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
     use crate::evaluators::http_client;
 
