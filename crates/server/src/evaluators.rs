@@ -21,8 +21,8 @@ use crate::state::AppState;
 mod judge;
 mod kinds;
 
+pub(crate) use judge::JudgeBackend;
 pub use judge::JudgeProvider;
-pub(crate) use judge::http_client;
 pub(crate) use kinds::Evaluator;
 
 /// The routes under both path families (E14 also where Datadog's public API has it).
@@ -80,7 +80,7 @@ pub(crate) async fn infer(
         }
     };
     let context = body.data.attributes.context;
-    match evaluator.evaluate(&context, state.config.judge.as_ref(), &state.http).await {
+    match evaluator.evaluate(&context, &state.judges).await {
         Ok(result) => Ok((StatusCode::OK, Json(InferAnswer::ok(result))).into_response()),
         Err(err) => Ok(failure(StatusCode::UNPROCESSABLE_ENTITY, err)),
     }

@@ -131,16 +131,16 @@ pub struct Shared {
     pub(crate) keys: crate::auth::KeyCache,
     /// Recent `get_prompt` answers.
     pub(crate) reads: crate::read_cache::ReadCache,
-    /// The client LLM judges use.
-    pub(crate) http: reqwest::Client,
+    /// How LLM judges reach their model.
+    pub(crate) judges: crate::evaluators::JudgeBackend,
 }
 
 impl AppState {
     /// State over `store` with `config`.
     pub fn new(store: Store, config: Config) -> Self {
         let reads = crate::read_cache::ReadCache::new(config.read_cache_ttl);
-        let http = crate::evaluators::http_client();
-        AppState(Arc::new(Shared { store, config, keys: Default::default(), reads, http }))
+        let judges = crate::evaluators::JudgeBackend::new(config.judge.as_ref());
+        AppState(Arc::new(Shared { store, config, keys: Default::default(), reads, judges }))
     }
 }
 

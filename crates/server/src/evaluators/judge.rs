@@ -24,15 +24,36 @@ pub struct JudgeProvider {
     pub api_key: Option<String>,
 }
 
-/// The HTTP client judges use. Installs the `ring` TLS provider first (several crates
-/// may do so; the first one wins).
-pub(crate) fn http_client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(60))
-        .build()
-        .expect("the HTTP client of LLM judges cannot be built")
+/// How LLM judges reach their model: the configured provider with the HTTP client built
+/// for it, or why they cannot. Built once per server; a server without a provider builds
+/// no client, and one whose client cannot be built still serves everything else.
+#[derive(Debug)]
+pub(crate) enum JudgeBackend {
+    /// No provider is configured.
+    Unconfigured,
+    /// A provider and its client.
+    Ready(JudgeProvider, reqwest::Client),
+    /// A provider is configured but its HTTP client cannot be built.
+    Broken(String),
 }
+
+impl JudgeBackend {
+    /// The backend for `provider`. Installs the `ring` TLS provider first (several crates
+    /// may do so; the first one wins).
+    pub(crate) fn new(provider: Option<&JudgeProvider>) -> Self {
+        let Some(provider) = provider else {
+            return JudgeBackend::Unconfigured;
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        match reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build() {
+            Ok(http) => JudgeBackend::Ready(provider.clone(), http),
+            Err(err) => {
+                JudgeBackend::Broken(format!("cannot build the judge's HTTP client: {err}"))
+            }
+        }
+    }
+}
+
 /// An LLM judge's settings, from a published evaluation (E14: `applications[0]` with a
 /// `byop_config`) or from flat settings.
 #[derive(Debug, Clone)]
@@ -105,16 +126,25 @@ impl LlmJudge {
     pub(crate) async fn evaluate(
         &self,
         context: &Value,
-        provider: Option<&JudgeProvider>,
-        http: &reqwest::Client,
+        backend: &JudgeBackend,
     ) -> Result<InferResult, InferError> {
-        let provider = provider.ok_or_else(|| {
-            InferError::new(
-                "judge_not_configured",
-                "this server has no LLM provider for judges",
-                "start the server with --judge-url (and LLMOBS_JUDGE_API_KEY)",
-            )
-        })?;
+        let (provider, http) = match backend {
+            JudgeBackend::Ready(provider, http) => (provider, http),
+            JudgeBackend::Unconfigured => {
+                return Err(InferError::new(
+                    "judge_not_configured",
+                    "this server has no LLM provider for judges",
+                    "start the server with --judge-url (and LLMOBS_JUDGE_API_KEY)",
+                ));
+            }
+            JudgeBackend::Broken(reason) => {
+                return Err(InferError::new(
+                    "judge_request_failed",
+                    reason.clone(),
+                    "check the server's TLS setup",
+                ));
+            }
+        };
         let url = format!("{}/chat/completions", provider.url.trim_end_matches('/'));
         let mut request = http.post(&url).json(&self.request_body(context));
         if let Some(key) = &provider.api_key {
@@ -189,6 +219,21 @@ mod tests {
         let bad = json!({"prompt_template": [], "assessment_criteria": {"pass_values": "a"}});
         assert!(
             LlmJudge::from_config(&bad).unwrap_err().starts_with("invalid assessment_criteria")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_judge_that_cannot_reach_a_model_fails_with_the_reason() {
+        let config = json!({"prompt_template": [{"role": "user", "content": "{{output_data}}"}]});
+        let judge = LlmJudge::from_config(&config).unwrap();
+        let context = json!({"span_input": 1, "span_output": "A", "meta": {}});
+        let err = judge.evaluate(&context, &JudgeBackend::Unconfigured).await.unwrap_err();
+        assert_eq!(err.kind, "judge_not_configured");
+        let broken = JudgeBackend::Broken("cannot build the judge's HTTP client: x".into());
+        let err = judge.evaluate(&context, &broken).await.unwrap_err();
+        assert_eq!(
+            (err.kind.as_str(), err.message.as_str()),
+            ("judge_request_failed", "cannot build the judge's HTTP client: x")
         );
     }
 }

@@ -20,7 +20,7 @@
 use llmobs_core::experiments::{InferError, InferResult};
 use serde_json::Value;
 
-use super::judge::{JudgeProvider, LlmJudge};
+use super::judge::{JudgeBackend, LlmJudge};
 
 /// A configured evaluator.
 #[derive(Debug, Clone)]
@@ -96,8 +96,7 @@ impl Evaluator {
     pub(crate) async fn evaluate(
         &self,
         context: &Value,
-        provider: Option<&JudgeProvider>,
-        http: &reqwest::Client,
+        judges: &JudgeBackend,
     ) -> Result<InferResult, InferError> {
         let output = context.get("span_output").cloned().unwrap_or(Value::Null);
         let expected = context.pointer("/meta/expected_output").cloned();
@@ -172,7 +171,7 @@ impl Evaluator {
                 status: "OK".to_owned(),
                 error: None,
             },
-            Evaluator::LlmJudge(settings) => settings.evaluate(context, provider, http).await?,
+            Evaluator::LlmJudge(settings) => settings.evaluate(context, judges).await?,
         })
     }
 }
@@ -181,7 +180,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::evaluators::http_client;
 
     async fn run(kind: &str, config: Value, output: Value, expected: Option<Value>) -> InferResult {
         let evaluator = Evaluator::from_config(kind, &config).unwrap();
@@ -189,7 +187,7 @@ mod tests {
         if let Some(expected) = expected {
             context["meta"]["expected_output"] = expected;
         }
-        evaluator.evaluate(&context, None, &http_client()).await.unwrap()
+        evaluator.evaluate(&context, &JudgeBackend::Unconfigured).await.unwrap()
     }
 
     #[tokio::test]
