@@ -15,7 +15,8 @@
 use std::collections::HashSet;
 
 use llmobs_core::datasets::{
-    BatchUpdate, Dataset, Project, Record, TagOperations, UploadResult, UploadRow, validate_tags,
+    BatchUpdate, DatasetAttributes, Project, Record, TagOperations, UploadResult, UploadRow,
+    validate_tags,
 };
 use llmobs_core::jsonapi::Author;
 use serde_json::Value;
@@ -129,10 +130,10 @@ macro_rules! dataset_columns {
     };
 }
 
-fn dataset_from_row(row: &AnyRow) -> Result<(String, Dataset)> {
+fn dataset_from_row(row: &AnyRow) -> Result<(String, DatasetAttributes)> {
     Ok((
         row.try_get("uuid")?,
-        Dataset {
+        DatasetAttributes {
             author: Author { id: row.try_get("author")? },
             created_at: row.try_get("created_at")?,
             current_version: row.try_get("current_version")?,
@@ -524,7 +525,7 @@ impl Store {
         project_id: &str,
         name: &str,
         description: Option<&str>,
-    ) -> Result<(String, Dataset)> {
+    ) -> Result<(String, DatasetAttributes)> {
         if name.trim().is_empty() {
             return Err(Error::Invalid("a dataset needs a non-empty name".into()));
         }
@@ -567,7 +568,7 @@ impl Store {
         org: &OrgId,
         project_id: &str,
         name: Option<&str>,
-    ) -> Result<Vec<(String, Dataset)>> {
+    ) -> Result<Vec<(String, DatasetAttributes)>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             dataset_columns!(),
@@ -588,7 +589,7 @@ impl Store {
         org: &OrgId,
         project_id: Option<&str>,
         dataset_id: &str,
-    ) -> Result<(String, Dataset)> {
+    ) -> Result<(String, DatasetAttributes)> {
         let row = sqlx::query(concat!(
             "SELECT ",
             dataset_columns!(),
@@ -783,7 +784,7 @@ impl Store {
         &self,
         org: &OrgId,
         ids: &[String],
-    ) -> Result<Vec<(String, Dataset)>> {
+    ) -> Result<Vec<(String, DatasetAttributes)>> {
         let now = time::now();
         let mut deleted = Vec::new();
         let mut tx = self.write.begin().await?;
