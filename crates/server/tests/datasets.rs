@@ -150,6 +150,36 @@ async fn every_version_reads_back_as_it_was() {
     }
 }
 
+/// Pages of `filter[tags]` are full: the filter applies before paging, so a page is short
+/// only when it is the last, and carries no cursor then.
+#[tokio::test]
+async fn tag_filtered_pages_are_full_and_the_last_has_no_cursor() {
+    let app = App::new().await;
+    let (p, d) = setup(&app).await;
+    let tagged = |id: &str| json!({"id": id, "input": id, "tags": ["t:1"]});
+    let plain = |id: &str| json!({"id": id, "input": id});
+    let records = [tagged("a"), plain("b"), plain("c"), plain("d"), tagged("e"), tagged("f")];
+    batch(&app, &p, &d, json!({"insert_records": records})).await;
+    let mut pages = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!(
+            "{V2}/{p}/datasets/{d}/records?page[limit]=2&filter[tags]=t:1&page[cursor]={cursor}"
+        );
+        let page = app.ok("GET", &path, None).await;
+        let ids: Vec<String> = (page["data"].as_array().unwrap().iter())
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect();
+        cursor = page["meta"]["after"].as_str().unwrap().to_owned();
+        pages.push((ids, !cursor.is_empty()));
+        if cursor.is_empty() || pages.len() > 5 {
+            break;
+        }
+    }
+    let a_e = vec!["a".to_owned(), "e".to_owned()];
+    assert_eq!(pages, [(a_e, true), (vec!["f".to_owned()], false)]);
+}
+
 #[tokio::test]
 async fn nothing_changed_means_no_version_and_duplicates_are_skipped() {
     let app = App::new().await;
