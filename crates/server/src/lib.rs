@@ -32,7 +32,6 @@ mod experiments;
 mod extract;
 mod intake;
 mod jsonapi;
-mod judge;
 mod log;
 mod openapi;
 mod pages;
@@ -49,7 +48,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 
 pub use error::ApiError;
-pub use judge::JudgeProvider;
+pub use evaluators::JudgeProvider;
 pub use state::{AppState, Config, ConfigError, EvaluatorSpec, Shared};
 
 /// Builds the application: every route, under the configured base path, with the body

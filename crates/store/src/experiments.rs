@@ -657,7 +657,7 @@ pub(crate) mod tests {
         let metrics: Vec<Box<RawValue>> =
             (0..1000).map(|i| raw(json!({"label": format!("m{i}"), "n": i}))).collect();
         let metrics: Vec<&RawValue> = metrics.iter().map(|m| &**m).collect();
-        assert_eq!(s.store.ingest_eval_metrics(&s.a, &metrics).await.unwrap(), 1000);
+        assert_eq!(s.store.ingest_eval_metrics(Some(&s.a), &metrics).await.unwrap(), 1000);
         let stored = "SELECT COUNT(*) FROM eval_metrics WHERE org_uuid = $1";
         assert_eq!(count(&s.store, stored, &s.a.0).await, 1000);
     }
@@ -683,7 +683,7 @@ pub(crate) mod tests {
             .unwrap_err();
         assert_eq!(err.to_string(), "spans[0]: needs a string \"span_id\"");
         let bad = RawValue::from_string(r#"{"label": "x", "v": 1e400}"#.into()).unwrap();
-        let err = s.store.ingest_eval_metrics(&s.a, &[&*bad]).await.unwrap_err();
+        let err = s.store.ingest_eval_metrics(Some(&s.a), &[&*bad]).await.unwrap_err();
         assert!(err.to_string().starts_with("malformed JSON body: metrics[0]: "), "{err}");
         for table in ["experiment_metrics", "experiment_spans"] {
             let sql = match table {
@@ -699,5 +699,16 @@ pub(crate) mod tests {
             count(&s.store, "SELECT COUNT(*) FROM eval_metrics WHERE org_uuid = $1", &s.a.0).await,
             0
         );
+    }
+
+    #[tokio::test]
+    async fn the_owner_of_an_experiment_or_dataset_is_its_org() {
+        use crate::Owned;
+        let s = setup().await;
+        assert_eq!(s.store.owner_of(Owned::Experiment, &s.ea).await.unwrap(), s.a);
+        let (_, experiment) = s.store.experiment(&s.b, &s.eb).await.unwrap();
+        assert_eq!(s.store.owner_of(Owned::Dataset, &experiment.dataset_id).await.unwrap(), s.b);
+        let err = s.store.owner_of(Owned::Dataset, &s.ea).await.unwrap_err();
+        assert_eq!(err.to_string(), format!("dataset '{}' not found", s.ea));
     }
 }

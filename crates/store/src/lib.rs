@@ -38,5 +38,5 @@ pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, 
 pub use db::{Database, Store};
 pub use error::{Error, NotFound, Result};
 pub use experiments::{ExperimentCursor, ExperimentFilter, ExperimentPage, RawEvents};
-pub use keys::{Caller, KeyKind, OrgId, OrgKeys};
+pub use keys::{Caller, DEFAULT_ORG, KeyKind, OrgId, OrgKeys, Owned};
 pub use prompts::{NewPrompt, NewVersion, VersionUpdate};
