@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
 use llmobs_core::experiments::{
     CreateExperiment, EXPERIMENT_EVENTS, EXPERIMENTS, Experiment, ExperimentEvents, PostEvents,
@@ -17,6 +17,7 @@ use crate::auth::{Reader, Writer};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiJsonRaw, Lenient, Segments};
 use crate::jsonapi::{FAMILIES, JsonApi, Query};
+use crate::public::Flavor;
 use crate::state::AppState;
 
 /// The routes under both path families.
@@ -53,7 +54,8 @@ pub(crate) async fn create_experiment(
     Ok(JsonApi(Document::one(resource(created))))
 }
 
-/// E9: sets the status and/or error.
+/// E9: sets the status and/or error (and, for the public API, the name, description,
+/// metadata and dataset).
 #[utoipa::path(patch, path = "/api/unstable/llm-obs/v1/experiments/{experiment_id}", tag = "experiments",
     params(("experiment_id" = String, Path)), request_body = Request<UpdateExperiment>,
     responses((status = 200, body = Document<Resource<Experiment>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
@@ -63,7 +65,7 @@ pub(crate) async fn update_experiment(
     Segments(id): Segments<String>,
     ApiJson(body): ApiJson<Request<UpdateExperiment>>,
 ) -> Result<JsonApi<Document<Resource<Experiment>>>, ApiError> {
-    let updated = state.store.update_experiment(&caller.org, &id, body.data.attributes).await?;
+    let updated = state.store.edit_experiment(&caller.org, &id, body.data.attributes).await?;
     Ok(JsonApi(Document::one(resource(updated))))
 }
 
@@ -159,17 +161,22 @@ fn events(id: String, events: ExperimentEvents) -> JsonApi<Document<Resource<Exp
     JsonApi(Document::one(Resource::new(id, EXPERIMENT_EVENTS, events)))
 }
 
-/// E12: the spans with their metrics, and the summary metrics.
+/// E12: the spans with their metrics, and the summary metrics (for the official client,
+/// which asks for `application/json`: a list of spans).
 #[utoipa::path(get, path = "/api/unstable/llm-obs/v1/experiments/{experiment_id}/events", tag = "experiments",
     params(("experiment_id" = String, Path)),
     responses((status = 200, body = Document<Resource<ExperimentEvents>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn get_events(
     State(state): State<AppState>,
     Reader(org): Reader,
+    flavor: Flavor,
     Segments(id): Segments<String>,
-) -> Result<JsonApi<Document<Resource<ExperimentEvents>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let found = state.store.experiment_events(&org, &id).await?;
-    Ok(events(id, found))
+    Ok(match flavor {
+        Flavor::Official => crate::public::experiments::spans_list(found).into_response(),
+        Flavor::Ddtrace => events(id, found).into_response(),
+    })
 }
 
 /// E12, by name: the events of the newest experiment `filter[experiment_name]` in project

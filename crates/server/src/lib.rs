@@ -37,6 +37,7 @@ mod log;
 mod openapi;
 mod pages;
 mod prompts;
+mod public;
 mod read_cache;
 mod state;
 #[cfg(feature = "test-support")]
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(datasets::router(&state))
         .merge(experiments::router())
         .merge(evaluators::router())
+        .merge(public::router(&state))
         .merge(intake::router(&state))
         .merge(pages::router())
         .fallback(error::no_route)
