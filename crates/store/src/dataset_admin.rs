@@ -13,7 +13,7 @@ use llmobs_core::public::{DatasetUpdate, DraftState, DraftUser};
 use serde_json::Value;
 use sqlx::Row;
 
-use crate::datasets::{RawRecord, dataset_columns, dataset_from_row};
+use crate::datasets::{RawRecord, RecordQuery, dataset_columns, dataset_from_row};
 use crate::error::{Error, NotFound, Result, on_unique};
 use crate::keys::OrgId;
 use crate::projects::{Page, decode_cursor};
@@ -206,8 +206,8 @@ impl Store {
         let mut all = Vec::new();
         let mut after = 0;
         loop {
-            let (page, next) =
-                self.records(org, project_id, dataset_id, version, after, CHUNK).await?;
+            let query = RecordQuery { version, tags: Vec::new(), after, limit: CHUNK };
+            let (page, next) = self.records(org, project_id, dataset_id, &query).await?;
             all.extend(page);
             match next {
                 Some(position) => after = position,
