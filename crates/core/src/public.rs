@@ -243,6 +243,18 @@ pub struct RecordsPage<J = Value> {
     pub meta: crate::jsonapi::Meta,
 }
 
+/// A version of a dataset, in its list of versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DatasetVersion {
+    /// The dataset.
+    pub dataset_id: String,
+    /// When the version last wrote a record; `null` when it only deleted records.
+    pub last_used: Option<String>,
+    /// The version's number.
+    pub version_number: i64,
+}
+
 /// Who holds a dataset's draft lock, and since when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -350,6 +362,81 @@ pub fn page_events(
     (crate::experiments::ExperimentEvents { spans, summary_metrics }, next)
 }
 
+/// One row of a file uploaded on the v2 path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileRow {
+    /// The record id, when the file has an `id` column and the cell is not empty.
+    pub id: Option<String>,
+    /// The input.
+    pub input: Value,
+    /// The expected output, when given.
+    pub expected_output: Option<Value>,
+    /// The metadata, when given.
+    pub metadata: Option<Value>,
+    /// The row's tags (a JSON list, or `key:value` items separated by commas).
+    pub tags: Vec<String>,
+}
+
+/// Parses a CSV file of the v2 upload: an `input` column, and optionally `id`,
+/// `expected_output`, `metadata` and `tags`. A cell holding JSON is that JSON; any other
+/// text is a string; an empty cell (or the JSON string `""`) is absent. Errors name the
+/// row (the header is row 1).
+pub fn parse_file_upload(bytes: &[u8]) -> Result<Vec<FileRow>, String> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
+    let headers =
+        reader.headers().map_err(|err| format!("row 1: unreadable CSV header: {err}"))?.clone();
+    let column = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let input = column("input").ok_or("row 1: the file has no 'input' column")?;
+    let (id, expected, metadata, tags) =
+        (column("id"), column("expected_output"), column("metadata"), column("tags"));
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut line = 1;
+    loop {
+        line += 1;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(err) => return Err(format!("row {line}: malformed CSV: {err}")),
+        }
+        let cell = |index: Option<usize>| -> Option<Value> {
+            let text = index.and_then(|i| record.get(i)).unwrap_or("");
+            if text.is_empty() {
+                return None;
+            }
+            let value = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.into()));
+            (value != "").then_some(value)
+        };
+        let input = cell(Some(input)).ok_or_else(|| format!("row {line}: the input is empty"))?;
+        let tags = match cell(tags) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .map(|t| match t {
+                    Value::String(t) => Ok(t),
+                    _ => Err(format!("row {line}: tags must be strings")),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(Value::String(text)) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            Some(_) => return Err(format!("row {line}: tags must be a list of strings")),
+        };
+        let id = id.and_then(|i| record.get(i)).filter(|v| !v.is_empty()).map(str::to_owned);
+        rows.push(FileRow {
+            id,
+            input,
+            expected_output: cell(expected),
+            metadata: cell(metadata),
+            tags,
+        });
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,6 +468,23 @@ mod tests {
             "id,input,expected_output,metadata,tags\r\n\
              \"r1\",\"{\"\"q\"\":\"\"a\\\"\"b\"\"}\",\"\"\"\"\"\",\"\"\"\"\"\",\"[\"\"k:v\"\"]\"\r\n"
         );
+    }
+
+    #[test]
+    fn file_uploads_take_json_or_text_cells() {
+        let csv =
+            "input,expected_output,tags\r\nWhat is 2+2?,4,\"a:1, b:2\"\r\n\"{\"\"q\"\": 1}\",,\r\n";
+        let rows = parse_file_upload(csv.as_bytes()).unwrap();
+        assert_eq!(rows[0].input, Value::String("What is 2+2?".into()));
+        assert_eq!(rows[0].expected_output, Some(serde_json::json!(4)));
+        assert_eq!(rows[0].tags, vec!["a:1", "b:2"]);
+        assert_eq!(rows[1].input, serde_json::json!({"q": 1}));
+        assert_eq!(rows[1].expected_output, None);
+        assert_eq!(rows[1].id, None);
+        let err = parse_file_upload(b"question\r\nx\r\n").unwrap_err();
+        assert_eq!(err, "row 1: the file has no 'input' column");
+        let err = parse_file_upload(b"input,id\r\nx,1\r\n,2\r\n").unwrap_err();
+        assert_eq!(err, "row 3: the input is empty");
     }
 
     #[test]

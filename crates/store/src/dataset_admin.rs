@@ -9,7 +9,7 @@
 //! is a new dataset whose version 1 holds the source's current records, ids kept.
 
 use llmobs_core::datasets::{BatchUpdate, Dataset, InsertRecord, UploadResult};
-use llmobs_core::public::{DatasetUpdate, DraftState, DraftUser};
+use llmobs_core::public::{DatasetUpdate, DatasetVersion, DraftState, DraftUser, FileRow};
 use serde_json::Value;
 use sqlx::Row;
 
@@ -168,7 +168,7 @@ impl Store {
         org: &OrgId,
         project_id: &str,
         dataset_id: &str,
-    ) -> Result<Vec<UploadResult>> {
+    ) -> Result<Vec<DatasetVersion>> {
         let (_, dataset) = self.dataset(org, Some(project_id), dataset_id).await?;
         let rows = sqlx::query(
             "SELECT from_version, MAX(updated_at) AS last_used FROM dataset_records \
@@ -186,9 +186,9 @@ impl Store {
         }
         Ok((1..=dataset.current_version)
             .rev()
-            .map(|version| UploadResult {
+            .map(|version| DatasetVersion {
                 dataset_id: dataset_id.to_owned(),
-                last_used: used.get(&version).cloned().unwrap_or_default(),
+                last_used: used.get(&version).cloned(),
                 version_number: version,
             })
             .collect())
@@ -347,4 +347,68 @@ impl Store {
             .await?;
         Ok(())
     }
+
+    /// Stores the rows of an uploaded file as one new version: rows with an id that is
+    /// live replace that record (or are skipped without `overwrite`); with `deduplicate`,
+    /// rows equal to a live record in input, expected output and metadata are skipped;
+    /// `tags` are added to every row's. Returns the version made (the current one when
+    /// nothing changed).
+    pub async fn upload_file(
+        &self,
+        org: &OrgId,
+        author: &str,
+        project_id: &str,
+        dataset_id: &str,
+        rows: Vec<FileRow>,
+        options: &FileUpload,
+    ) -> Result<UploadResult> {
+        let live: std::collections::HashSet<String> = if options.overwrite {
+            std::collections::HashSet::new()
+        } else {
+            let records = self.all_records(org, project_id, dataset_id, None).await?;
+            records.into_iter().map(|(id, _)| id).collect()
+        };
+        let insert_records = rows
+            .into_iter()
+            .filter(|row| row.id.as_ref().is_none_or(|id| !live.contains(id)))
+            .map(|row| {
+                let mut tags = row.tags;
+                tags.extend(
+                    options.tags.iter().filter(|t| !tags.contains(t)).cloned().collect::<Vec<_>>(),
+                );
+                InsertRecord {
+                    input: row.input,
+                    expected_output: row.expected_output,
+                    metadata: row.metadata,
+                    id: row.id,
+                    tags: Some(tags),
+                }
+            })
+            .collect();
+        let batch = BatchUpdate {
+            insert_records,
+            update_records: Vec::new(),
+            delete_records: Vec::new(),
+            deduplicate: options.deduplicate,
+            create_new_version: true,
+        };
+        self.batch_update(org, author, project_id, dataset_id, batch).await?;
+        let (_, dataset) = self.dataset(org, Some(project_id), dataset_id).await?;
+        Ok(UploadResult {
+            dataset_id: dataset_id.to_owned(),
+            last_used: dataset.updated_at,
+            version_number: dataset.current_version,
+        })
+    }
+}
+
+/// How [`Store::upload_file`] treats the rows of a file.
+#[derive(Debug, Clone, Default)]
+pub struct FileUpload {
+    /// Skip rows equal to a live record.
+    pub deduplicate: bool,
+    /// Let rows replace live records with the same id.
+    pub overwrite: bool,
+    /// Tags added to every row.
+    pub tags: Vec<String>,
 }

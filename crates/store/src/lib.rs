@@ -37,7 +37,7 @@ mod projects;
 mod prompts;
 mod time;
 
-pub use dataset_admin::DatasetFilter;
+pub use dataset_admin::{DatasetFilter, FileUpload};
 pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, RecordQuery};
 pub use db::{Database, Store};
 pub use error::{Error, NotFound, Result};

@@ -10,10 +10,10 @@ use axum::routing::{get, patch, post};
 use llmobs_core::datasets::{DATASET_VERSION, DATASETS, Dataset, DeleteDatasets, UploadResult};
 use llmobs_core::jsonapi::{Document, Request, Resource};
 use llmobs_core::public::{
-    CloneDataset, DRAFT_STATE, DatasetUpdate, DraftState, ExportFormat, MAX_PAGE, RestoreVersion,
-    export,
+    CloneDataset, DRAFT_STATE, DatasetUpdate, DatasetVersion, DraftState, ExportFormat, MAX_PAGE,
+    RestoreVersion, export, parse_file_upload,
 };
-use llmobs_store::{DatasetFilter, encode_cursor};
+use llmobs_store::{DatasetFilter, FileUpload, encode_cursor};
 
 use super::{meta, paging};
 use crate::auth::{Reader, Writer};
@@ -110,12 +110,12 @@ pub(crate) async fn delete_datasets(
 /// The dataset's versions, newest first.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/versions", tag = "public",
     params(("project_id" = String, Path), ("dataset_id" = String, Path)),
-    responses((status = 200, body = Document<Vec<Resource<UploadResult>>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, body = Document<Vec<Resource<DatasetVersion>>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn list_versions(
     State(state): State<AppState>,
     Reader(org): Reader,
     Segments((project_id, dataset_id)): Segments<(String, String)>,
-) -> Result<JsonApi<Document<Vec<Resource<UploadResult>>>>, ApiError> {
+) -> Result<JsonApi<Document<Vec<Resource<DatasetVersion>>>>, ApiError> {
     let versions = state.store.dataset_versions(&org, &project_id, &dataset_id).await?;
     let data = versions
         .into_iter()
@@ -237,28 +237,68 @@ pub(crate) async fn unlock_draft(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Stores a CSV file (`input,expected_output,metadata,id`, JSON cells) as one new version
-/// of a dataset of the project, like the v1 upload. A broken row stores nothing.
+/// Stores a CSV file (an `input` column; optional `id`, `expected_output`, `metadata`,
+/// `tags`) as one new version of a dataset of the project. A broken row stores nothing.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v2/{project_id}/datasets/{dataset_id}/records/upload", tag = "public",
-    params(("project_id" = String, Path), ("dataset_id" = String, Path), ("deduplicate" = Option<bool>, Query)),
-    request_body(content_type = "multipart/form-data", description = "a `file` field: CSV with columns input,expected_output,metadata,id"),
+    params(("project_id" = String, Path), ("dataset_id" = String, Path), ("deduplicate" = Option<bool>, Query),
+        ("overwrite" = Option<bool>, Query), ("tags" = Option<Vec<String>>, Query), ("include_user_data" = Option<bool>, Query)),
+    request_body(content_type = "multipart/form-data", description = "a `file` field: CSV with an input column"),
     responses((status = 200, body = Document<Resource<UploadResult>>), (status = 400, body = llmobs_core::error::ErrorBody),
-        (status = 404, body = llmobs_core::error::ErrorBody)))]
+        (status = 404, body = llmobs_core::error::ErrorBody), (status = 413, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn upload_file(
     State(state): State<AppState>,
     Writer(caller): Writer,
     Segments((project_id, dataset_id)): Segments<(String, String)>,
-    query: RawQuery,
-    multipart: Multipart,
+    RawQuery(query): RawQuery,
+    mut multipart: Multipart,
 ) -> Result<JsonApi<Document<Resource<UploadResult>>>, ApiError> {
-    // Scoped to the project: a dataset of another project is unknown here.
-    state.store.dataset(&caller.org, Some(&project_id), &dataset_id).await?;
-    crate::datasets::upload_records(
-        State(state),
-        Writer(caller),
-        Segments(dataset_id),
-        query,
-        multipart,
-    )
-    .await
+    let query = Query::parse(query.as_deref())?;
+    let options = FileUpload {
+        deduplicate: flag(&query, "deduplicate", false)?,
+        overwrite: flag(&query, "overwrite", true)?,
+        tags: query.all("tags"),
+    };
+    flag(&query, "include_user_data", false)?;
+    llmobs_core::datasets::validate_tags(&options.tags)
+        .map_err(|err| ApiError::invalid(format!("tags: {err}")))?;
+    let mut file = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|err| ApiError::invalid(format!("malformed multipart body: {err}")))?
+    {
+        if field.name() == Some("file") {
+            let bytes = field.bytes().await.map_err(|err| {
+                if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(format!(
+                        "upload is over the limit of {} bytes",
+                        state.config.max_upload_bytes
+                    ))
+                } else {
+                    ApiError::invalid(format!("cannot read the uploaded file: {err}"))
+                }
+            })?;
+            file = Some(bytes);
+        }
+    }
+    let file = file.ok_or_else(|| ApiError::invalid("the multipart body has no 'file' field"))?;
+    let rows = parse_file_upload(&file).map_err(ApiError::invalid)?;
+    let result = state
+        .store
+        .upload_file(&caller.org, &caller.user, &project_id, &dataset_id, rows, &options)
+        .await?;
+    let id = format!("{}-v{}", result.dataset_id, result.version_number);
+    Ok(JsonApi(Document::one(Resource::new(id, DATASET_VERSION, result))))
+}
+
+/// A boolean query parameter (`true`/`false`, any case, or 1/0).
+fn flag(query: &Query, key: &str, default: bool) -> Result<bool, ApiError> {
+    match query.get(key).map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") => Ok(default),
+        Some("true") | Some("1") => Ok(true),
+        Some("false") | Some("0") => Ok(false),
+        Some(other) => {
+            Err(ApiError::invalid(format!("{key} must be true or false, got '{other}'")))
+        }
+    }
 }
