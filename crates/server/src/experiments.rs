@@ -84,6 +84,7 @@ fn decode_cursor(cursor: &str) -> Result<ExperimentCursor, ApiError> {
     params(("filter[id]" = Option<String>, Query), ("filter[experiment]" = Option<String>, Query),
         ("filter[project_id]" = Option<String>, Query), ("filter[dataset_id]" = Option<String>, Query),
         ("filter[parent_experiment_id]" = Option<Vec<String>>, Query), ("filter[metadata]" = Option<String>, Query),
+        ("filter[name]" = Option<String>, Query), ("filter[is_deleted]" = Option<bool>, Query),
         ("page[limit]" = Option<i64>, Query), ("page[cursor]" = Option<String>, Query)),
     responses((status = 200, body = Document<Vec<Resource<Experiment>>>)))]
 pub(crate) async fn list_experiments(
@@ -114,9 +115,15 @@ pub(crate) async fn list_experiments(
             }
         },
     };
-    if query.get("filter[is_deleted]") == Some("true") {
-        return Ok(JsonApi(Document::page(Vec::new(), "")));
-    }
+    let deleted = match query.get("filter[is_deleted]").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "filter[is_deleted] must be true or false, got '{other}'"
+            )));
+        }
+    };
     let filter = ExperimentFilter {
         id: query.get("filter[id]").map(str::to_owned),
         experiment: query.get("filter[experiment]").map(str::to_owned),
@@ -124,6 +131,8 @@ pub(crate) async fn list_experiments(
         dataset_id: query.get("filter[dataset_id]").map(str::to_owned),
         parent_ids: query.all("filter[parent_experiment_id]"),
         tags,
+        name: query.get("filter[name]").map(str::to_owned),
+        deleted,
     };
     let after =
         query.get("page[cursor]").filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
