@@ -29,5 +29,6 @@ pub mod experiments;
 pub mod jsonapi;
 pub mod judge;
 pub mod prompts;
+pub mod public;
 pub mod pyjson;
 pub mod render;

@@ -36,6 +36,7 @@ mod log;
 mod openapi;
 mod pages;
 mod prompts;
+mod public;
 mod read_cache;
 mod state;
 #[cfg(feature = "test-support")]
@@ -62,6 +63,7 @@ pub fn router(state: AppState) -> Router {
         .merge(datasets::router(&state))
         .merge(experiments::router())
         .merge(evaluators::router())
+        .merge(public::router(&state))
         .merge(intake::router(&state))
         .merge(pages::router())
         .fallback(error::no_route)
