@@ -10,6 +10,8 @@
 //!   exactly as the reference Python client encodes them.
 //! - [`judge`]: how an LLM judge renders its prompt template and assesses its verdict,
 //!   the same in the SDK's `LLMJudge` and the server's `llm_judge`.
+//! - [`search`]: Datadog's search syntax (`@field:value`, `-negation`, `AND`/`OR`, phrases,
+//!   wildcards) parsed into a tree, and the time bounds of query-plane requests.
 //!
 //! ```
 //! use llmobs_core::prompts::Template;
@@ -31,3 +33,4 @@ pub mod judge;
 pub mod prompts;
 pub mod pyjson;
 pub mod render;
+pub mod search;
