@@ -203,6 +203,8 @@ async fn upsert_spans(
 
 /// What one events post writes.
 struct Events<'e, 'a> {
+    /// The spans' entries in the spans query plane.
+    index: Vec<crate::spans::Indexed<'e>>,
     experiment: &'e str,
     run_id: &'e str,
     spans: Vec<&'e (&'e str, &'e Event<'a>)>,
@@ -213,6 +215,7 @@ struct Events<'e, 'a> {
 impl Events<'_, '_> {
     async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
         upsert_spans(conn, &self.spans, self.now).await?;
+        crate::spans::index(conn, &self.index).await?;
         EXPERIMENT_METRICS
             .run(
                 conn,
@@ -236,6 +239,8 @@ impl Events<'_, '_> {
 
 /// What one span intake request writes.
 struct IntakeSpans<'e, 'a> {
+    /// The spans' entries in the spans query plane.
+    index: Vec<crate::spans::Indexed<'e>>,
     attached: Vec<&'e (&'e str, &'e Event<'a>)>,
     /// Spans for an org's trace store, with that org.
     loose: Vec<&'e (&'e OrgId, &'e Event<'a>)>,
@@ -262,6 +267,7 @@ impl<'e, 'a> IntakeSpans<'e, 'a> {
 
     async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
         upsert_spans(conn, &self.attached, self.now).await?;
+        crate::spans::index(conn, &self.index).await?;
         for (org, rows) in self.by_org() {
             let rows: Vec<&&Event> = rows.iter().collect();
             LLMOBS_SPANS
@@ -504,8 +510,15 @@ impl Store {
         let now = time::now();
         let mut conn = self.write.acquire().await?;
         check_experiment(&mut conn, org, id).await?;
-        let write = Events { experiment: id, run_id, spans, metrics, now: &now };
-        if Insert::statements(write.spans.len()) + Insert::statements(write.metrics.len()) > 1 {
+        let index = (spans.iter())
+            .map(|(_, span)| crate::spans::Indexed { org: &org.0, experiment: id, body: span.body })
+            .collect();
+        let write = Events { index, experiment: id, run_id, spans, metrics, now: &now };
+        if Insert::statements(write.spans.len())
+            + Insert::statements(write.metrics.len())
+            + crate::spans::statements(write.index.len())
+            > 1
+        {
             let mut tx = conn.begin().await?;
             write.write(&mut tx).await?;
             tx.commit().await?;
@@ -626,16 +639,29 @@ impl Store {
         }
         let stored = attached.len() + loose.len();
         let now = time::now();
-        let spans = IntakeSpans {
-            attached: dedupe(&attached, |(id, span)| (*id, text(&span.fields.span_id))),
-            loose: dedupe(&loose, |(org, span)| {
-                (org.0.as_str(), text(&span.fields.trace_id), text(&span.fields.span_id))
-            }),
-            now: &now,
-        };
+        let attached = dedupe(&attached, |(id, span)| (*id, text(&span.fields.span_id)));
+        let loose = dedupe(&loose, |(org, span)| {
+            (org.0.as_str(), text(&span.fields.trace_id), text(&span.fields.span_id))
+        });
+        let index = (attached.iter())
+            .filter_map(|(id, span)| {
+                let org = joins[id].as_ref()?;
+                Some(crate::spans::Indexed { org: &org.0, experiment: id, body: span.body })
+            })
+            .chain(loose.iter().map(|(org, span)| crate::spans::Indexed {
+                org: &org.0,
+                experiment: "",
+                body: span.body,
+            }))
+            .collect();
+        let spans = IntakeSpans { index, attached, loose, now: &now };
         let loose_statements: usize =
             spans.by_org().iter().map(|(_, rows)| Insert::statements(rows.len())).sum();
-        if Insert::statements(spans.attached.len()) + loose_statements > 1 {
+        if Insert::statements(spans.attached.len())
+            + loose_statements
+            + crate::spans::statements(spans.index.len())
+            > 1
+        {
             let mut tx = conn.begin().await?;
             spans.write(&mut tx).await?;
             tx.commit().await?;

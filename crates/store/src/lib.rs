@@ -30,6 +30,7 @@ mod fields;
 mod keys;
 mod migrate;
 mod prompts;
+mod spans;
 mod time;
 
 pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, UploadRow};
@@ -38,3 +39,4 @@ pub use error::{Error, NotFound, Result};
 pub use experiments::{ExperimentCursor, ExperimentFilter, ExperimentPage, RawEvents};
 pub use keys::{Caller, KeyKind, OrgId, OrgKeys};
 pub use prompts::{NewPrompt, NewVersion, VersionUpdate};
+pub use spans::{FoundSpan, SpanOrder, SpanPage, SpanSearch, now_ns};
