@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::search::{self, Query};
+
 /// The span search request body: `{"data": {"type": "spans", "attributes": {...}}}`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -105,6 +107,186 @@ pub struct SpanPageQuery {
 pub const DEFAULT_PAGE_LIMIT: i64 = 10;
 /// The most spans one page holds.
 pub const MAX_PAGE_LIMIT: i64 = 1000;
+
+/// What spans are ordered by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpanOrder {
+    /// Start time (`timestamp`).
+    Start,
+    /// Duration (`duration`).
+    Duration,
+}
+
+/// A span search.
+#[derive(Debug, Clone)]
+pub struct SpanSearch {
+    /// Spans starting at or after this, in nanoseconds since the epoch.
+    pub from_ns: i64,
+    /// Spans starting at or before this.
+    pub to_ns: i64,
+    /// Which spans.
+    pub query: Query,
+    /// Ordered by.
+    pub order: SpanOrder,
+    /// Descending when true.
+    pub descending: bool,
+    /// Spans per page.
+    pub limit: i64,
+    /// Where the page starts: the `after` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl SpanSearch {
+    /// The sort as the request names it: `timestamp`, `-timestamp`, `duration` or
+    /// `-duration` (`start_ns` is a synonym of `timestamp`).
+    pub fn parse_sort(sort: &str) -> Option<(SpanOrder, bool)> {
+        let (descending, name) = match sort.strip_prefix('-') {
+            Some(name) => (true, name),
+            None => (false, sort.strip_prefix('+').unwrap_or(sort)),
+        };
+        let order = match name {
+            "timestamp" | "start_ns" | "start" => SpanOrder::Start,
+            "duration" => SpanOrder::Duration,
+            _ => return None,
+        };
+        Some((order, descending))
+    }
+
+    /// The sort's name, as a cursor records it.
+    pub fn sort_name(&self) -> &'static str {
+        match (self.order, self.descending) {
+            (SpanOrder::Start, false) => "timestamp",
+            (SpanOrder::Start, true) => "-timestamp",
+            (SpanOrder::Duration, false) => "duration",
+            (SpanOrder::Duration, true) => "-duration",
+        }
+    }
+}
+
+/// Why a span search request cannot run: the field at fault and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct RequestError {
+    /// The request field, as the API names it (`filter[from]`, `page[limit]`, ...).
+    pub field: String,
+    /// What is wrong with it and what to send instead.
+    pub message: String,
+}
+
+fn refuse(field: &str, message: impl Into<String>) -> RequestError {
+    RequestError { field: field.to_owned(), message: message.into() }
+}
+
+/// A structured filter `field` equal to `value`, as a query term.
+fn equals(field: &str, value: &str) -> Query {
+    Query::Term(search::Term::Field {
+        name: field.to_owned(),
+        at: true,
+        value: search::Value::Exact(value.to_owned()),
+    })
+}
+
+/// How a span search request reads: the time range (default `now-15m` to `now`, shifted
+/// by `time_offset` seconds), the query (`filter.query` when given, else the structured
+/// filters ANDed), the sort (default `-timestamp`) and the page. `now_ns` is what `now`
+/// means. `names` gives the request's own names of the fields, for errors.
+pub fn plan(
+    attributes: &SearchSpansAttributes,
+    now_ns: i64,
+    names: &FieldNames,
+) -> Result<SpanSearch, RequestError> {
+    let filter = &attributes.filter;
+    let offset = attributes.options.time_offset.unwrap_or(0).saturating_mul(1_000_000_000);
+    let time = |text: Option<&String>, default: &str, field: &str| {
+        let text = text.map(String::as_str).filter(|t| !t.is_empty()).unwrap_or(default);
+        search::parse_time(text, now_ns)
+            .map(|ns| ns.saturating_add(offset))
+            .map_err(|err| refuse(field, err.to_string()))
+    };
+    let from_ns = time(filter.from.as_ref(), "now-15m", names.from)?;
+    let to_ns = time(filter.to.as_ref(), "now", names.to)?;
+    if from_ns > to_ns {
+        return Err(refuse(names.from, "the start of the time range is after its end"));
+    }
+    let query = match filter.query.as_deref().filter(|q| !q.trim().is_empty()) {
+        Some(text) => search::parse(text).map_err(|err| {
+            refuse(names.query, format!("{err}; see Datadog's search syntax (@field:value, -negation, AND/OR, \"phrases\", wild*cards)"))
+        })?,
+        None => {
+            let mut terms = Vec::new();
+            for (field, value) in [
+                ("span_id", &filter.span_id),
+                ("trace_id", &filter.trace_id),
+                ("span_kind", &filter.span_kind),
+                ("span_name", &filter.span_name),
+                ("ml_app", &filter.ml_app),
+            ] {
+                if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                    terms.push(equals(field, value));
+                }
+            }
+            for (key, value) in filter.tags.iter().flatten() {
+                terms.push(Query::Term(search::Term::Field {
+                    name: key.clone(),
+                    at: false,
+                    value: search::Value::Exact(value.clone()),
+                }));
+            }
+            match terms.len() {
+                0 => Query::All,
+                1 => terms.remove(0),
+                _ => Query::And(terms),
+            }
+        }
+    };
+    let sort = attributes.sort.as_deref().filter(|s| !s.is_empty()).unwrap_or("-timestamp");
+    let (order, descending) = SpanSearch::parse_sort(sort).ok_or_else(|| {
+        refuse(
+            "sort",
+            format!("'{sort}' is not a sort: use timestamp, -timestamp, duration or -duration"),
+        )
+    })?;
+    let limit = attributes.page.limit.unwrap_or(DEFAULT_PAGE_LIMIT);
+    if !(1..=MAX_PAGE_LIMIT).contains(&limit) {
+        return Err(refuse(
+            names.limit,
+            format!("must be between 1 and {MAX_PAGE_LIMIT}, got {limit}"),
+        ));
+    }
+    let cursor = attributes.page.cursor.clone().filter(|c| !c.is_empty());
+    Ok(SpanSearch { from_ns, to_ns, query, order, descending, limit, cursor })
+}
+
+/// What a request calls the fields [`plan`] may refuse: query parameters
+/// ([`FieldNames::QUERY`]) or body fields ([`FieldNames::BODY`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FieldNames {
+    /// The start of the time range.
+    pub from: &'static str,
+    /// The end of the time range.
+    pub to: &'static str,
+    /// The query.
+    pub query: &'static str,
+    /// The page size.
+    pub limit: &'static str,
+}
+
+impl FieldNames {
+    /// Query parameters of `GET /spans/events`.
+    pub const QUERY: FieldNames = FieldNames {
+        from: "filter[from]",
+        to: "filter[to]",
+        query: "filter[query]",
+        limit: "page[limit]",
+    };
+    /// Body fields of `POST /spans/events/search`.
+    pub const BODY: FieldNames = FieldNames {
+        from: "data.attributes.filter.from",
+        to: "data.attributes.filter.to",
+        query: "data.attributes.filter.query",
+        limit: "data.attributes.page.limit",
+    };
+}
 
 /// A page of spans.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -39,4 +39,4 @@ pub use error::{Error, NotFound, Result};
 pub use experiments::{ExperimentCursor, ExperimentFilter, ExperimentPage, RawEvents};
 pub use keys::{Caller, KeyKind, OrgId, OrgKeys};
 pub use prompts::{NewPrompt, NewVersion, VersionUpdate};
-pub use spans::{FoundSpan, SpanOrder, SpanPage, SpanSearch, now_ns};
+pub use spans::{FoundSpan, SpanPage, now_ns};

@@ -9,6 +9,7 @@
 //! filters, sorts and pages in the database, and reads the bodies of one page only.
 
 use llmobs_core::search::{Query, Term, Value as Word};
+use llmobs_core::spans::{SpanOrder, SpanSearch};
 use serde_json::{Map, Value};
 use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 
@@ -165,60 +166,6 @@ pub(crate) async fn index(conn: &mut AnyConnection, spans: &[Indexed<'_>]) -> Re
             },
         )
         .await
-}
-
-/// What spans are ordered by.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SpanOrder {
-    /// Start time (`timestamp`).
-    Start,
-    /// Duration (`duration`).
-    Duration,
-}
-
-/// A span search.
-#[derive(Debug, Clone)]
-pub struct SpanSearch {
-    /// Spans starting at or after this, in nanoseconds since the epoch.
-    pub from_ns: i64,
-    /// Spans starting at or before this.
-    pub to_ns: i64,
-    /// Which spans.
-    pub query: Query,
-    /// Ordered by.
-    pub order: SpanOrder,
-    /// Descending when true.
-    pub descending: bool,
-    /// Spans per page.
-    pub limit: i64,
-    /// Where the page starts: the `after` of the previous page.
-    pub cursor: Option<String>,
-}
-
-impl SpanSearch {
-    /// The sort as the request names it: `timestamp`, `-timestamp`, `duration` or
-    /// `-duration` (`start_ns` is a synonym of `timestamp`).
-    pub fn parse_sort(sort: &str) -> Option<(SpanOrder, bool)> {
-        let (descending, name) = match sort.strip_prefix('-') {
-            Some(name) => (true, name),
-            None => (false, sort.strip_prefix('+').unwrap_or(sort)),
-        };
-        let order = match name {
-            "timestamp" | "start_ns" | "start" => SpanOrder::Start,
-            "duration" => SpanOrder::Duration,
-            _ => return None,
-        };
-        Some((order, descending))
-    }
-
-    fn sort_name(&self) -> &'static str {
-        match (self.order, self.descending) {
-            (SpanOrder::Start, false) => "timestamp",
-            (SpanOrder::Start, true) => "-timestamp",
-            (SpanOrder::Duration, false) => "duration",
-            (SpanOrder::Duration, true) => "-duration",
-        }
-    }
 }
 
 /// A stored span found by a search.
