@@ -181,6 +181,8 @@ pub(crate) async fn upsert_spans(
 
 /// What one events post writes.
 struct Events<'e, 'a> {
+    /// The spans' entries in the spans query plane.
+    index: Vec<crate::spans::Indexed<'e>>,
     experiment: &'e str,
     run_id: &'e str,
     spans: Vec<&'e (&'e str, &'e Event<'a>)>,
@@ -191,6 +193,7 @@ struct Events<'e, 'a> {
 impl Events<'_, '_> {
     async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
         upsert_spans(conn, &self.spans, self.now).await?;
+        crate::spans::index(conn, &self.index).await?;
         EXPERIMENT_METRICS
             .run(
                 conn,
@@ -438,8 +441,15 @@ impl Store {
         let now = time::now();
         let mut conn = self.write.acquire().await?;
         check_experiment(&mut conn, org, id).await?;
-        let write = Events { experiment: id, run_id, spans, metrics, now: &now };
-        if Insert::statements(write.spans.len()) + Insert::statements(write.metrics.len()) > 1 {
+        let index = (spans.iter())
+            .map(|(_, span)| crate::spans::Indexed { org: &org.0, experiment: id, body: span.body })
+            .collect();
+        let write = Events { index, experiment: id, run_id, spans, metrics, now: &now };
+        if Insert::statements(write.spans.len())
+            + Insert::statements(write.metrics.len())
+            + crate::spans::statements(write.index.len())
+            > 1
+        {
             let mut tx = conn.begin().await?;
             write.write(&mut tx).await?;
             tx.commit().await?;

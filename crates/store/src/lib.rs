@@ -35,6 +35,7 @@ mod keys;
 mod migrate;
 mod projects;
 mod prompts;
+mod spans;
 mod time;
 
 pub use dataset_admin::{DatasetFilter, FileUpload};
@@ -45,3 +46,4 @@ pub use experiments::{ExperimentCursor, ExperimentFilter, ExperimentPage, RawEve
 pub use keys::{Caller, DEFAULT_ORG, KeyKind, OrgId, OrgKeys, Owned};
 pub use projects::{Page, PageCursor, ProjectFilter, decode_cursor, encode_cursor};
 pub use prompts::{NewPrompt, NewVersion, VersionUpdate};
+pub use spans::{FoundSpan, SpanPage, now_ns};
