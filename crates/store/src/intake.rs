@@ -44,6 +44,8 @@ static EVAL_METRICS: Insert = Insert::new(
 
 /// What one span intake request writes.
 struct IntakeSpans<'e, 'a> {
+    /// The spans' entries in the spans query plane.
+    index: Vec<crate::spans::Indexed<'e>>,
     attached: Vec<&'e (&'e str, &'e Event<'a>)>,
     /// Spans for an org's trace store, with that org.
     loose: Vec<&'e (&'e OrgId, &'e Event<'a>)>,
@@ -70,6 +72,7 @@ impl<'e, 'a> IntakeSpans<'e, 'a> {
 
     async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
         upsert_spans(conn, &self.attached, self.now).await?;
+        crate::spans::index(conn, &self.index).await?;
         for (org, rows) in self.by_org() {
             let rows: Vec<&&Event> = rows.iter().collect();
             LLMOBS_SPANS
@@ -136,16 +139,29 @@ impl Store {
         }
         let stored = attached.len() + loose.len();
         let now = time::now();
-        let spans = IntakeSpans {
-            attached: dedupe(&attached, |(id, span)| (*id, text(&span.fields.span_id))),
-            loose: dedupe(&loose, |(org, span)| {
-                (org.0.as_str(), text(&span.fields.trace_id), text(&span.fields.span_id))
-            }),
-            now: &now,
-        };
+        let attached = dedupe(&attached, |(id, span)| (*id, text(&span.fields.span_id)));
+        let loose = dedupe(&loose, |(org, span)| {
+            (org.0.as_str(), text(&span.fields.trace_id), text(&span.fields.span_id))
+        });
+        let index = (attached.iter())
+            .filter_map(|(id, span)| {
+                let org = joins[id].as_ref()?;
+                Some(crate::spans::Indexed { org: &org.0, experiment: id, body: span.body })
+            })
+            .chain(loose.iter().map(|(org, span)| crate::spans::Indexed {
+                org: &org.0,
+                experiment: "",
+                body: span.body,
+            }))
+            .collect();
+        let spans = IntakeSpans { index, attached, loose, now: &now };
         let loose_statements: usize =
             spans.by_org().iter().map(|(_, rows)| Insert::statements(rows.len())).sum();
-        if Insert::statements(spans.attached.len()) + loose_statements > 1 {
+        if Insert::statements(spans.attached.len())
+            + loose_statements
+            + crate::spans::statements(spans.index.len())
+            > 1
+        {
             let mut tx = conn.begin().await?;
             spans.write(&mut tx).await?;
             tx.commit().await?;
