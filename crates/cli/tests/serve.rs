@@ -3,12 +3,14 @@
 
 use assert_cmd::Command;
 
-/// `llmobs` with no initial keys in its environment.
+/// `llmobs` with no initial keys in its environment, killed (and the test failed) if it
+/// runs for a minute: a `serve` that stops refusing bad input would otherwise serve forever.
 fn llmobs() -> Command {
     let mut cmd = Command::cargo_bin("llmobs").unwrap();
     for name in ["INITIAL", "BOOTSTRAP"].map(|word| format!("LLMOBS_{word}_")) {
         cmd.env_remove(format!("{name}API_KEY")).env_remove(format!("{name}APP_KEY"));
     }
+    cmd.timeout(std::time::Duration::from_secs(60));
     cmd
 }
 
