@@ -17,6 +17,11 @@ pub const RECORDS: &str = "records";
 /// Resource type of a dataset's draft state.
 pub const DRAFT_STATE: &str = "draft_state_data";
 
+/// Resource type of prompts in the public prompt registry.
+pub const PROMPT_TEMPLATES: &str = "prompt-templates";
+/// Resource type of prompt versions in the public prompt registry.
+pub const PROMPT_TEMPLATE_VERSIONS: &str = "prompt-template-versions";
+
 /// The largest page of projects or datasets answered.
 pub const MAX_PAGE: i64 = 1000;
 
@@ -362,6 +367,28 @@ pub fn page_events(
     (crate::experiments::ExperimentEvents { spans, summary_metrics }, next)
 }
 
+/// A template as the public prompt registry takes it, in the form the prompt registry
+/// stores: a string and a list of chat messages stay as they are, and an authoring template
+/// `{"messages": [...]}` becomes its list. Includes of other prompts are refused.
+pub fn authoring_template(template: Value) -> Result<Value, String> {
+    match template {
+        Value::Object(mut map) if map.contains_key("messages") => {
+            let messages = map.remove("messages").unwrap_or_default();
+            let Value::Array(items) = messages else {
+                return Err("template.messages must be a list of messages".into());
+            };
+            if let Some(index) = items.iter().position(|item| item.get("include").is_some()) {
+                return Err(format!(
+                    "template.messages[{index}]: includes of other prompts are not supported; \
+                     inline the messages"
+                ));
+            }
+            Ok(Value::Array(items))
+        }
+        other => Ok(other),
+    }
+}
+
 /// One row of a file uploaded on the v2 path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileRow {
@@ -485,6 +512,19 @@ mod tests {
         assert_eq!(err, "row 1: the file has no 'input' column");
         let err = parse_file_upload(b"input,id\r\nx,1\r\n,2\r\n").unwrap_err();
         assert_eq!(err, "row 3: the input is empty");
+    }
+
+    #[test]
+    fn authoring_templates_become_message_lists() {
+        let chat = serde_json::json!({"messages": [{"role": "user", "content": "Hi {{name}}"}]});
+        assert_eq!(
+            authoring_template(chat).unwrap(),
+            serde_json::json!([{"role": "user", "content": "Hi {{name}}"}])
+        );
+        assert_eq!(authoring_template(Value::from("text")).unwrap(), "text");
+        let include =
+            serde_json::json!({"messages": [{"include": {"prompt_id": "p", "version": 1}}]});
+        assert!(authoring_template(include).unwrap_err().starts_with("template.messages[0]"));
     }
 
     #[test]
