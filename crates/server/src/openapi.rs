@@ -5,7 +5,7 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
 use crate::jsonapi::FAMILIES;
-use crate::{datasets, evaluators, experiments, intake, pages, prompts, public};
+use crate::{datasets, evaluators, experiments, intake, pages, prompts, public, spans};
 
 /// The document, built from the route annotations.
 #[derive(OpenApi)]
@@ -115,8 +115,17 @@ fn build() -> utoipa::openapi::OpenApi {
         .map(|(path, item)| (path.replacen(first, second, 1), item.clone()))
         .collect();
     doc.paths.paths.extend(copies);
+    doc.merge(QueryDoc::openapi());
     doc
 }
+
+/// The query plane's routes (their paths are the client's, not copied across families).
+#[derive(OpenApi)]
+#[openapi(
+    paths(spans::list_spans, spans::search_spans),
+    tags((name = "spans", description = "Search every stored span")),
+)]
+struct QueryDoc;
 
 /// Serves the document.
 pub(crate) async fn document() -> impl IntoResponse {

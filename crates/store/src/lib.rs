@@ -35,6 +35,7 @@ mod keys;
 mod migrate;
 mod projects;
 mod prompts;
+mod spans;
 mod time;
 
 pub use dataset_admin::{DatasetFilter, FileUpload};
@@ -42,6 +43,7 @@ pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, 
 pub use db::{Database, Store};
 pub use error::{Error, NotFound, Result};
 pub use experiments::{ExperimentCursor, ExperimentFilter, ExperimentPage, RawEvents};
-pub use keys::{Caller, KeyKind, OrgId, OrgKeys};
+pub use keys::{Caller, DEFAULT_ORG, KeyKind, OrgId, OrgKeys, Owned};
 pub use projects::{Page, PageCursor, ProjectFilter, decode_cursor, encode_cursor};
 pub use prompts::{NewPrompt, NewVersion, VersionUpdate};
+pub use spans::{FoundSpan, SpanPage, now_ns};
