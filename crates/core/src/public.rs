@@ -389,6 +389,81 @@ pub fn authoring_template(template: Value) -> Result<Value, String> {
     }
 }
 
+/// The keys of an LLM judge's settings inside the public API's `llm_judge_config`, which
+/// the server's judge reads at the top level of a stored configuration.
+const JUDGE_KEYS: [&str; 4] =
+    ["prompt_template", "inference_params", "output_schema", "assessment_criteria"];
+
+/// The stored configuration of a custom evaluator put through the public API
+/// (`category`, `eval_name`, `llm_judge_config`, `llm_provider`, `target`): the attributes
+/// as sent, plus the judge's settings copied to the top level with the provider's
+/// `model_name`, where the LLM judge reads them.
+pub fn stored_eval_config(name: &str, attributes: Map<String, Value>) -> Result<Value, String> {
+    if let Some(sent) = attributes.get("eval_name").and_then(Value::as_str)
+        && sent != name
+    {
+        return Err(format!("eval_name '{sent}' differs from the name in the path '{name}'"));
+    }
+    match attributes.get("target") {
+        Some(Value::Object(target))
+            if target.get("application_name").is_some_and(Value::is_string)
+                && target.get("enabled").is_some_and(Value::is_boolean) => {}
+        _ => {
+            return Err("target must be an object with application_name (string) and \
+                        enabled (boolean)"
+                .into());
+        }
+    }
+    let mut config = attributes;
+    config.insert("eval_name".into(), Value::String(name.to_owned()));
+    let judge = config.get("llm_judge_config").and_then(Value::as_object).cloned();
+    for key in JUDGE_KEYS {
+        if let Some(value) = judge.as_ref().and_then(|j| j.get(key)) {
+            config.insert(key.into(), value.clone());
+        }
+    }
+    if let Some(model) = config.get("llm_provider").and_then(|p| p.get("model_name")).cloned() {
+        config.insert("model_name".into(), model);
+    }
+    Ok(Value::Object(config))
+}
+
+/// The public API's attributes of a stored evaluator configuration, whoever put it: the
+/// attributes the official client sent, or for one published by ddtrace (`applications[0]`
+/// with its `byop_config`), the same settings in the public shape.
+pub fn public_eval_config(name: &str, config: &Value, created_at: &str, updated_at: &str) -> Value {
+    let mut out = Map::new();
+    if config.get("target").is_some() {
+        for key in ["category", "llm_judge_config", "llm_provider", "target"] {
+            if let Some(value) = config.get(key) {
+                out.insert(key.into(), value.clone());
+            }
+        }
+    } else {
+        let application = config.pointer("/applications/0");
+        let source = application.and_then(|a| a.get("byop_config")).unwrap_or(config);
+        let mut judge: Map<String, Value> = JUDGE_KEYS
+            .iter()
+            .filter_map(|key| source.get(*key).map(|v| ((*key).to_owned(), v.clone())))
+            .collect();
+        // The public shape requires inference parameters; none means the defaults.
+        judge.entry("inference_params").or_insert_with(|| Value::Object(Map::new()));
+        out.insert("llm_judge_config".into(), Value::Object(judge));
+        if let Some(model) = application.and_then(|a| a.get("model_name")) {
+            out.insert("llm_provider".into(), serde_json::json!({"model_name": model}));
+        }
+        let app = application
+            .and_then(|a| a.get("ml_app").or(a.get("application_name")))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        out.insert("target".into(), serde_json::json!({"application_name": app, "enabled": true}));
+    }
+    out.insert("eval_name".into(), Value::String(name.to_owned()));
+    out.insert("created_at".into(), Value::String(created_at.to_owned()));
+    out.insert("updated_at".into(), Value::String(updated_at.to_owned()));
+    Value::Object(out)
+}
+
 /// One row of a file uploaded on the v2 path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileRow {
