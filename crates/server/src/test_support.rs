@@ -124,7 +124,7 @@ async fn prepare() -> (tempfile::TempDir, Store, tokio::net::TcpListener) {
     store
         .create_org_keys(llmobs_store::DEFAULT_ORG, API_KEY, APP_KEY)
         .await
-        .expect("bootstrap keys");
+        .expect("initial keys");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     (dir, store, listener)
 }
