@@ -70,10 +70,10 @@ pub struct SearchFilter {
     /// and `field:value` terms (`id`, `project_id`, `dataset_id`, `experiment_id`, `name`).
     #[serde(default)]
     pub query: Option<String>,
-    /// Include soft-deleted datasets and experiments too.
+    /// Include soft-deleted projects, datasets and experiments too.
     #[serde(default)]
     pub include_deleted: Option<bool>,
-    /// Only soft-deleted datasets and experiments.
+    /// Only soft-deleted projects, datasets and experiments.
     #[serde(default)]
     pub is_deleted: Option<bool>,
     /// Dataset records as of this version of their dataset (default: current).

@@ -36,6 +36,7 @@ pub mod experiments;
 pub mod jsonapi;
 pub mod judge;
 pub mod prompts;
+pub mod public;
 pub mod pyjson;
 pub mod render;
 pub mod search;

@@ -36,11 +36,11 @@ mod experiments;
 mod extract;
 mod intake;
 mod jsonapi;
-mod judge;
 mod log;
 mod openapi;
 mod pages;
 mod prompts;
+mod public;
 mod read_cache;
 mod spans;
 mod state;
@@ -54,7 +54,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 
 pub use error::ApiError;
-pub use judge::JudgeProvider;
+pub use evaluators::JudgeProvider;
 pub use state::{AppState, Config, ConfigError, EvaluatorSpec, Shared};
 
 /// Builds the application: every route, under the configured base path, with the body
@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .merge(datasets::router(&state))
         .merge(experiments::router())
         .merge(evaluators::router())
+        .merge(public::router(&state))
         .merge(intake::router(&state))
         .merge(pages::router())
         .merge(spans::router())

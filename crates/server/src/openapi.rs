@@ -5,7 +5,9 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
 use crate::jsonapi::FAMILIES;
-use crate::{datasets, evaluators, experimentation, experiments, intake, pages, prompts, spans};
+use crate::{
+    datasets, evaluators, experimentation, experiments, intake, pages, prompts, public, spans,
+};
 
 /// The document, built from the route annotations.
 #[derive(OpenApi)]
@@ -42,6 +44,25 @@ use crate::{datasets, evaluators, experimentation, experiments, intake, pages, p
         evaluators::publish,
         intake::spans,
         intake::eval_metrics,
+        public::projects::list_projects,
+        public::projects::update_project,
+        public::projects::delete_projects,
+        public::datasets::update_dataset,
+        public::datasets::delete_datasets,
+        public::datasets::list_versions,
+        public::datasets::restore_version,
+        public::datasets::clone_dataset,
+        public::datasets::export_dataset,
+        public::datasets::draft_state,
+        public::datasets::lock_draft,
+        public::datasets::unlock_draft,
+        public::datasets::upload_file,
+        public::records::create_records,
+        public::records::update_records,
+        public::records::delete_records,
+        public::experiments::delete_experiments,
+        public::experiments::events_v2,
+        public::experiments::events_v3,
         pages::experiment,
         pages::dataset,
     ),
@@ -58,6 +79,7 @@ use crate::{datasets, evaluators, experimentation, experiments, intake, pages, p
         (name = "evaluators", description = "Remote evaluators"),
         (name = "intake", description = "Span and eval-metric intake"),
         (name = "pages", description = "HTML pages"),
+        (name = "public", description = "Datadog's public LLM Observability API (the official client's management routes)"),
     )
 )]
 struct ApiDoc;

@@ -52,7 +52,7 @@ const PROJECTS: Entity = Entity {
     updated: "p.updated_at",
     name: "p.name",
     id: "p.uuid",
-    deleted: None,
+    deleted: Some("p.deleted_at"),
     columns: "p.uuid, p.name, p.description, p.created_at, p.updated_at",
 };
 
@@ -70,8 +70,8 @@ const DATASETS: Entity = Entity {
     name: "d.name",
     id: "d.uuid",
     deleted: Some("d.deleted_at"),
-    columns: "d.uuid, d.name, d.description, d.current_version, d.created_at, d.updated_at, \
-              d.deleted_at",
+    columns: "d.uuid, d.name, d.description, d.metadata, d.current_version, d.created_at, \
+              d.updated_at, d.deleted_at",
 };
 
 const RECORDS: Entity = Entity {
@@ -265,7 +265,8 @@ fn entity_json(scope: &str, row: &AnyRow, preview_chars: Option<usize>) -> Resul
             "name": get("name")?, "description": get("description")?,
             "created_at": get("created_at")?, "updated_at": get("updated_at")?}}),
         "datasets" => json!({"id": get("uuid")?, "type": "datasets", "attributes": {
-            "name": get("name")?, "description": get("description")?, "metadata": Value::Null,
+            "name": get("name")?, "description": get("description")?,
+            "metadata": json_text(get("metadata")?).as_object().cloned().map(Value::Object),
             "current_version": row.try_get::<i64, _>("current_version")?,
             "created_at": get("created_at")?, "updated_at": get("updated_at")?,
             "deleted_at": get("deleted_at")?}}),

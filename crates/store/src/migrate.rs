@@ -17,6 +17,7 @@ pub(crate) enum Backend {
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "prompts", include_str!("../migrations/0001_prompts.sql")),
     (2, "experiments", include_str!("../migrations/0002_experiments.sql")),
+    (3, "public_api", include_str!("../migrations/0003_public_api.sql")),
     (4, "spans_search", include_str!("../migrations/0004_spans_search.sql")),
 ];
 
