@@ -1,4 +1,6 @@
-//! The prompt template renderer shared by the SDK, the server and the CLI.
+//! The prompt template renderer. The SDK renders fetched prompts with it (`Prompt::format`
+//! and the prompt-tracking annotation); the server and the CLI store templates but never
+//! render them.
 //!
 //! It reproduces the reference client's semantics (spec §3.3–§3.5):
 //!
