@@ -29,7 +29,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .create_prompt(NewPrompt::new("example-assistant", template).title("Assistant"))
         .await
     {
-        Ok(created) => println!("created {} (uuid {})", created.prompt_id, created.id),
+        Ok(created) => println!("created {created} (uuid {})", created.uuid),
         Err(err) if err.kind() == ErrorKind::Conflict => println!("example-assistant exists"),
         Err(err) => return Err(err.into()),
     }

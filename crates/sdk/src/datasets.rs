@@ -1,6 +1,7 @@
 //! Datasets: a local copy of a dataset's records with change tracking, pushed to the
 //! server as a diff (spec §3, endpoints E1–E7).
 
+use std::borrow::Borrow;
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,12 @@ fn py_len(value: &Value, scratch: &mut String) -> usize {
 }
 
 /// A fresh record id: a UUID4 as 32 lowercase hex digits (spec §3.2).
+/// A version number as the wire carries it (a signed integer) read as this crate's
+/// version type; a negative number, which no server sends, reads as 0.
+pub(crate) fn wire_version(version: i64) -> u64 {
+    u64::try_from(version).unwrap_or(0)
+}
+
 pub(crate) fn new_id() -> String {
     let mut bits = fastrand::u128(..);
     bits = (bits & !(0xf << 76)) | (0x4 << 76);
@@ -179,8 +186,8 @@ pub struct Dataset {
     id: String,
     project_name: String,
     project_id: String,
-    version: i64,
-    latest_version: i64,
+    version: u64,
+    latest_version: u64,
     filter_tags: Vec<String>,
     records: Vec<DatasetRecord>,
     ids: IdIndex,
@@ -290,8 +297,8 @@ impl Dataset {
             id,
             project_name: project.0.to_owned(),
             project_id: project.1.to_owned(),
-            version: attributes.current_version,
-            latest_version: attributes.current_version,
+            version: wire_version(attributes.current_version),
+            latest_version: wire_version(attributes.current_version),
             filter_tags: Vec::new(),
             records: Vec::new(),
             ids: IdIndex::default(),
@@ -329,12 +336,12 @@ impl Dataset {
     }
 
     /// The version these records are (0: never changed). Experiments record it.
-    pub fn version(&self) -> i64 {
+    pub fn version(&self) -> u64 {
         self.version
     }
 
     /// The newest version known on the server.
-    pub fn latest_version(&self) -> i64 {
+    pub fn latest_version(&self) -> u64 {
         self.latest_version
     }
 
@@ -709,7 +716,7 @@ pub struct PullDataset {
     /// The project; the client's default project when `None`.
     pub project_name: Option<String>,
     /// The version to read; `None` or `Some(0)` means the latest.
-    pub version: Option<i64>,
+    pub version: Option<u64>,
     /// Only records carrying any of these tags.
     pub tags: Vec<String>,
 }
@@ -767,7 +774,7 @@ struct Touched {
     #[serde(default)]
     canonical_id: Option<String>,
     #[serde(default)]
-    version: Option<i64>,
+    version: Option<u64>,
 }
 
 /// What a record listing holds (spec E4 mapping).
@@ -937,9 +944,10 @@ impl Client {
     /// anything is sent.
     pub async fn create_dataset_with(
         &self,
-        options: &CreateDataset,
+        options: impl Borrow<CreateDataset>,
         records: impl IntoIterator<Item = DatasetRecord>,
     ) -> Result<Dataset> {
+        let options = options.borrow();
         // Compacted as they arrive, so the caller's loosely built values are freed one
         // record at a time rather than all held at once.
         let records: Vec<DatasetRecord> = records
@@ -999,7 +1007,12 @@ impl Client {
     /// Sends the local changes of `dataset`: batch updates (E5) of at most 1000 records
     /// and 5 MiB each (only the first may create a version), or one bulk upload (E6)
     /// of every local record when the diff is over 5 MiB or `bulk_upload` says so.
-    pub async fn push_dataset_with(&self, dataset: &mut Dataset, options: &Push) -> Result<()> {
+    pub async fn push_dataset_with(
+        &self,
+        dataset: &mut Dataset,
+        options: impl Borrow<Push>,
+    ) -> Result<()> {
+        let options = options.borrow();
         let (inserts, updates, deletes) = dataset.diff();
         let bulk = match options.bulk_upload {
             Some(bulk) => bulk,
@@ -1103,7 +1116,12 @@ impl Client {
     /// [`Error::NotFound`] (status 0) when no dataset has that name;
     /// [`Error::InvalidRequest`] for a malformed filter tag; the server's 400 for a
     /// version past the latest.
-    pub async fn pull_dataset_with(&self, name: &str, options: &PullDataset) -> Result<Dataset> {
+    pub async fn pull_dataset_with(
+        &self,
+        name: &str,
+        options: impl Borrow<PullDataset>,
+    ) -> Result<Dataset> {
+        let options = options.borrow();
         check_tags(&options.tags)?;
         let project_name = self.project_name_or_default(options.project_name.as_deref());
         let project_id = self.project_id(&project_name, false).await?;
@@ -1125,15 +1143,39 @@ impl Client {
         let mut dataset =
             Dataset::empty(self, (&project_name, &project_id), first.id, first.attributes);
         let requested = options.version.filter(|v| *v != 0);
-        let mut filters = String::new();
+        for record in
+            self.dataset_records(&project_id, &dataset.id, requested, &options.tags).await?
+        {
+            dataset.records.push(record);
+            dataset.ids.insert(&dataset.records, dataset.records.len() - 1);
+        }
+        dataset.records.shrink_to_fit();
         if let Some(version) = requested {
+            dataset.version = version;
+        }
+        dataset.filter_tags = options.tags.clone();
+        Ok(dataset)
+    }
+
+    /// Every record of a dataset (E4's listing, all pages), at `version` (the current
+    /// one when `None`), only those with every tag of `tags`.
+    pub(crate) async fn dataset_records(
+        &self,
+        project_id: &str,
+        dataset_id: &str,
+        version: Option<u64>,
+        tags: &[String],
+    ) -> Result<Vec<DatasetRecord>> {
+        let mut records = Vec::new();
+        let mut filters = String::new();
+        if let Some(version) = version {
             filters.push_str(&format!("filter[version]={version}"));
         }
-        for tag in &options.tags {
+        for tag in tags {
             filters.push_str("&filter[tags]=");
             filters.push_str(tag);
         }
-        let base = format!("{V2}/{project_id}/datasets/{}/records?", dataset.id);
+        let base = format!("{V2}/{project_id}/datasets/{dataset_id}/records?");
         let mut cursor = String::new();
         loop {
             let path = if cursor.is_empty() {
@@ -1159,20 +1201,13 @@ impl Client {
                     canonical_id: listed.canonical_id,
                 };
                 compact_record(&mut record);
-                dataset.records.push(record);
-                dataset.ids.insert(&dataset.records, dataset.records.len() - 1);
+                records.push(record);
             }
             cursor = page.meta.map(|m| m.after).unwrap_or_default();
             if cursor.is_empty() {
-                break;
+                return Ok(records);
             }
         }
-        dataset.records.shrink_to_fit();
-        if let Some(version) = requested {
-            dataset.version = version;
-        }
-        dataset.filter_tags = options.tags.clone();
-        Ok(dataset)
     }
 
     /// Soft-deletes a dataset (E7).
@@ -1208,7 +1243,8 @@ impl Client {
     /// [`Error::Csv`] for an empty file, a missing header, a listed column or id column
     /// not in the header, or a malformed row; [`Error::Io`] when the file cannot be
     /// read. Either way nothing was sent.
-    pub async fn create_dataset_from_csv(&self, import: &CsvImport) -> Result<Dataset> {
+    pub async fn create_dataset_from_csv(&self, import: impl Borrow<CsvImport>) -> Result<Dataset> {
+        let import = import.borrow();
         let import_owned = import.clone();
         let (file, rows) =
             tokio::task::spawn_blocking(move || convert_csv(&import_owned))

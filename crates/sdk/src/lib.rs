@@ -63,7 +63,7 @@
 //!     .experiment("calculator", dataset, |input: Value, _config| async move {
 //!         Ok::<_, CallError>(json!(if input["q"] == "2+2" { "4" } else { "?" }))
 //!     })
-//!     .evaluator("exact", |ctx: &EvaluatorContext| ctx.output == ctx.expected_output)
+//!     .evaluator("exact", |ctx: &EvaluatorContext| ctx.expected_output.as_ref() == Some(&ctx.output))
 //!     .build()?
 //!     .run(RunOptions::default())
 //!     .await?;
@@ -81,12 +81,8 @@ mod datasets;
 mod error;
 mod evaluators;
 mod experiments;
-mod hot;
 mod judge;
-mod key;
-mod prompt;
-mod requests;
-mod warm;
+mod prompts;
 
 pub use client::Client;
 pub use config::{ClientBuilder, DEFAULT_CACHE_TTL, DEFAULT_HOT_CAPACITY, DEFAULT_TIMEOUT};
@@ -94,7 +90,7 @@ pub use datasets::{
     CreateDataset, CsvImport, Dataset, DatasetRecord, MAX_BATCH_BYTES, MAX_BATCH_RECORDS,
     PullDataset, Push, RecordUpdate,
 };
-pub use error::{Error, ErrorKind, Result};
+pub use error::{BoxError, Error, ErrorKind, Result};
 pub use evaluators::{
     Assessment, BoxFuture, CallError, ErrorInfo, Evaluation, Evaluator, EvaluatorContext,
     EvaluatorResult, IntoEvaluation, MultiEvaluatorResult, Outcome, RemoteEvaluator, RemoteFailure,
@@ -111,12 +107,13 @@ pub use judge::{
     ScoreStructuredOutput, StructuredOutput,
 };
 pub use llmobs_core::experiments::{Experiment as ExperimentRecord, ExperimentEvents};
-pub use prompt::{Fallback, GetPrompt, Prompt, Source};
-pub use requests::{NewPrompt, NewVersion};
+pub use prompts::{
+    Fallback, GetPrompt, NewPrompt, NewVersion, Prompt, PromptInfo, PromptVersion, Source,
+};
 
 pub use llmobs_core::prompts::{
-    ChatItem, CreatePromptRequest, CreateVersionRequest, Deleted, Prompt as PromptRecord, Template,
-    UpdatePromptRequest, UpdateVersionRequest, Version,
+    ChatItem, CreatePromptRequest, CreateVersionRequest, Deleted, Template, UpdatePromptRequest,
+    UpdateVersionRequest,
 };
 pub use llmobs_core::render::{RenderError, Rendered, Vars};
 

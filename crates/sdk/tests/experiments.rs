@@ -37,7 +37,7 @@ fn answer(input: &Value) -> Value {
 }
 
 fn exact(ctx: &EvaluatorContext) -> bool {
-    ctx.output == ctx.expected_output
+    ctx.expected_output.as_ref() == Some(&ctx.output)
 }
 
 /// Metrics of the stored spans, by label.
@@ -130,11 +130,15 @@ async fn full_flow_create_push_pull_run_and_read_back() {
         .description("capitals")
         .evaluator("exact", exact)
         .evaluator("detailed", |ctx: &EvaluatorContext| {
-            EvaluatorResult::new(if ctx.output == ctx.expected_output { 1.0 } else { 0.0 })
-                .reasoning("compared")
-                .assessment(llmobs::Assessment::Pass)
-                .metadata("len", ctx.output.to_string().len())
-                .tag("kind", "rule")
+            EvaluatorResult::new(if ctx.expected_output.as_ref() == Some(&ctx.output) {
+                1.0
+            } else {
+                0.0
+            })
+            .reasoning("compared")
+            .assessment(llmobs::Assessment::Pass)
+            .metadata("len", ctx.output.to_string().len())
+            .tag("kind", "rule")
         })
         .evaluator("multi", |_: &EvaluatorContext| {
             MultiEvaluatorResult::new().with("a", true).with("b", "Good")
@@ -516,7 +520,7 @@ fn the_blocking_facade_runs_the_same_flow() {
         .unwrap();
     let results = client.run_experiment(&experiment, RunOptions::default()).unwrap();
     assert_eq!((results.status, results.rows().len()), (Status::Completed, 2));
-    let listed = client.list_experiments(&ListExperiments::default()).unwrap();
+    let listed = client.list_experiments(ListExperiments::default()).unwrap();
     assert_eq!(listed[0].attributes.status.as_deref(), Some("completed"));
     assert_eq!(client.experiment_events(&results.experiment_id).unwrap().spans.len(), 2);
 
@@ -535,7 +539,7 @@ fn the_blocking_facade_runs_the_same_flow() {
         .name("sync_judge")
         .build()
         .unwrap();
-    let url = client.publish_evaluator(&judge, "svc", &Default::default()).unwrap();
+    let url = client.publish_evaluator(&judge, "svc", llmobs::PublishEvaluator::default()).unwrap();
     assert!(url.contains("evalName=sync_judge"), "{url}");
 }
 

@@ -25,6 +25,7 @@ use llmobs_core::experiments::{CreateExperiment, EXPERIMENTS, UpdateExperiment};
 use llmobs_core::jsonapi::{Document, Request, Resource};
 use reqwest::Method;
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio::task::JoinSet;
@@ -39,9 +40,11 @@ pub use spans::{ChildSpan, SpanKind};
 
 use crate::api::{JSON_TIMEOUT, UNSTABLE, json_body};
 use crate::datasets::{Dataset, DatasetRecord};
+use crate::error::BoxError;
 use crate::evaluators::{
     BoxFuture, CallError, ErrorInfo, Evaluator, EvaluatorContext, FnEvaluator, FnSummary,
-    IntoEvaluation, Outcome, RemoteEvaluator, SummaryContext, SummaryEvaluator, valid_name,
+    IntoEvaluation, Outcome, RemoteEvaluator, SummaryContext, SummaryEvaluator, from_value,
+    valid_name,
 };
 use crate::{Client, Error, Result};
 use results::RecordRef;
@@ -224,15 +227,21 @@ impl Scoring {
 /// The evaluator-adding methods shared by [`ExperimentBuilder`] and [`Rerun`].
 macro_rules! scoring_methods {
     () => {
-        /// Adds a closure evaluator labelled `name`. It returns a plain value, an
+        /// Adds a closure evaluator labelled `name`. It sees an
+        /// [`EvaluatorContext`] over JSON values, or over the types it names (the row is
+        /// read into them); it returns a plain value, an
         /// [`EvaluatorResult`](crate::EvaluatorResult), a
-        /// [`MultiEvaluatorResult`](crate::MultiEvaluatorResult), or a `Result` of those.
-        pub fn evaluator<F, R>(mut self, name: impl Into<String>, f: F) -> Self
+        /// [`MultiEvaluatorResult`](crate::MultiEvaluatorResult), an `Option` of those
+        /// (`None`: no evaluation for this row), or a `Result` of those with any error.
+        pub fn evaluator<F, R, Q, O, A>(mut self, name: impl Into<String>, f: F) -> Self
         where
-            F: Fn(&EvaluatorContext) -> R + Send + Sync + 'static,
+            F: Fn(&EvaluatorContext<Q, O, A>) -> R + Send + Sync + 'static,
             R: IntoEvaluation + 'static,
+            Q: serde::de::DeserializeOwned + 'static,
+            O: serde::de::DeserializeOwned + 'static,
+            A: serde::de::DeserializeOwned + 'static,
         {
-            let evaluator = FnEvaluator { name: name.into(), f };
+            let evaluator = FnEvaluator::new::<Q, O, A>(name.into(), f);
             self.scoring.evaluators.push(EvaluatorSlot::Local(Arc::new(evaluator)));
             self
         }
@@ -290,21 +299,30 @@ pub struct ExperimentBuilder {
     scoring: Scoring,
 }
 
-/// Wraps an async closure returning any serializable output as a [`TaskFn`].
-fn task_fn<F, Fut, O, E>(task: F) -> TaskFn
+/// Wraps an async closure over inputs of type `Q` returning any serializable output
+/// as a [`TaskFn`]. An input that does not deserialize into `Q` fails that record's
+/// task with a `DeserializationError`.
+fn task_fn<F, Fut, Q, O, E>(task: F) -> TaskFn
 where
-    F: Fn(Value, Arc<Value>) -> Fut + Send + Sync + 'static,
+    F: Fn(Q, Arc<Value>) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = std::result::Result<O, E>> + Send + 'static,
+    Q: DeserializeOwned + 'static,
     O: Serialize,
-    E: Into<CallError>,
+    E: Into<BoxError>,
 {
     Arc::new(move |input, config| {
-        let future = task(input, config);
+        let future = from_value::<Q>(input).map(|input| task(input, config)).map_err(|err| {
+            CallError::new(format!(
+                "the record's input cannot be read as {}: {err}",
+                std::any::type_name::<Q>()
+            ))
+            .kind("DeserializationError")
+        });
         Box::pin(async move {
-            match future.await {
+            match future?.await {
                 Ok(output) => serde_json::to_value(output)
                     .map_err(|err| CallError::new(err.to_string()).kind("SerializationError")),
-                Err(err) => Err(err.into()),
+                Err(err) => Err(CallError::from_error(err)),
             }
         })
     })
@@ -314,19 +332,23 @@ impl Client {
     /// An experiment named `name` running `task` over `dataset`.
     ///
     /// `task` is an async closure over the record's input and the experiment's config
-    /// (an object; `{}` by default), returning any serializable output or a
-    /// [`CallError`]. Pass an `Arc<Dataset>` to share a large dataset without copying.
-    pub fn experiment<F, Fut, O, E>(
+    /// (an object; `{}` by default). The input is a [`Value`], or any type the closure
+    /// names that the input deserializes into (a record that does not fails its row
+    /// with a `DeserializationError`). It returns any serializable output, or any error
+    /// ([`CallError`] to set the type or ask for a delay before a retry). Pass an
+    /// `Arc<Dataset>` to share a large dataset without copying.
+    pub fn experiment<F, Fut, Q, O, E>(
         &self,
         name: impl Into<String>,
         dataset: impl Into<Arc<Dataset>>,
         task: F,
     ) -> ExperimentBuilder
     where
-        F: Fn(Value, Arc<Value>) -> Fut + Send + Sync + 'static,
+        F: Fn(Q, Arc<Value>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<O, E>> + Send + 'static,
+        Q: DeserializeOwned + 'static,
         O: Serialize,
-        E: Into<CallError>,
+        E: Into<BoxError>,
     {
         ExperimentBuilder {
             setup: Setup {
@@ -608,6 +630,22 @@ impl Attempts {
 
 /// The tags a record's span adds to its run's: ids, position, error, the record's own
 /// tags (which override), retries.
+/// The span tags the runner writes to identify a record's run; a record tag with one of
+/// these keys is not copied onto the span, so that it cannot override them (it may
+/// still override the experiment's own tags, such as `env`).
+pub(crate) const RUNNER_TAGS: &[&str] = &[
+    "dataset_record_id",
+    "dataset_record_index",
+    "dataset_record_canonical_id",
+    "dataset_id",
+    "error",
+    "error_type",
+    "retries",
+    "experiment_id",
+    "run_id",
+    "run_iteration",
+];
+
 fn record_tags<'a>(
     record: &'a DatasetRecord,
     index: usize,
@@ -622,7 +660,9 @@ fn record_tags<'a>(
         set_tag(&mut tags, "dataset_record_canonical_id", Cow::Borrowed(canonical));
     }
     for tag in &record.tags {
-        if let Some((k, v)) = tag.split_once(':') {
+        if let Some((k, v)) = tag.split_once(':')
+            && !RUNNER_TAGS.contains(&k)
+        {
             set_tag(&mut tags, k, Cow::Borrowed(v));
         }
     }
@@ -684,7 +724,7 @@ impl Iteration {
         let context = EvaluatorContext {
             input: record.input.clone(),
             output: std::mem::take(&mut run.output),
-            expected_output: record.expected_output.clone().unwrap_or(Value::Null),
+            expected_output: record.expected_output.clone(),
             metadata: context_metadata(record.metadata.as_ref(), &self.config),
             span_id: run.span_id.to_string(),
             trace_id: run.trace_id.to_string(),
@@ -973,7 +1013,7 @@ impl Experiment {
             description: Some(setup.description.clone()),
             dataset_id: dataset.id().to_owned(),
             project_id: project_id.clone(),
-            dataset_version: Some(dataset.version()),
+            dataset_version: Some(i64::try_from(dataset.version()).unwrap_or(i64::MAX)),
             config: Some(config),
             metadata: Some(Map::from_iter([("tags".to_owned(), json!(tags))])),
             ensure_unique: Some(true),

@@ -19,8 +19,8 @@ use super::{
     create_experiment, record_tags, scoring_methods, set_status, summarize, task_fn,
 };
 use crate::evaluators::{
-    CallError, Evaluator, EvaluatorContext, FnEvaluator, FnSummary, IntoEvaluation,
-    RemoteEvaluator, SummaryContext, SummaryEvaluator,
+    Evaluator, EvaluatorContext, FnEvaluator, FnSummary, IntoEvaluation, RemoteEvaluator,
+    SummaryContext, SummaryEvaluator,
 };
 use crate::{Client, Error, Result};
 
@@ -104,12 +104,13 @@ impl Rerun {
     scoring_methods!();
 
     /// The task that [`MissingTask::Retry`] runs for failed rows.
-    pub fn task<F, Fut, O, E>(mut self, task: F) -> Self
+    pub fn task<F, Fut, Q, O, E>(mut self, task: F) -> Self
     where
-        F: Fn(Value, Arc<Value>) -> Fut + Send + Sync + 'static,
+        F: Fn(Q, Arc<Value>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<O, E>> + Send + 'static,
+        Q: serde::de::DeserializeOwned + 'static,
         O: Serialize,
-        E: Into<CallError>,
+        E: Into<crate::error::BoxError>,
     {
         self.task = Some(task_fn(task));
         self
@@ -324,7 +325,7 @@ impl Rerun {
         let context = EvaluatorContext {
             input: row.input().clone(),
             output: std::mem::take(&mut row.output),
-            expected_output: row.expected_output().clone(),
+            expected_output: row.record().expected_output.clone(),
             metadata: context_metadata(row.record().metadata.as_ref(), config),
             span_id: row.span_id.to_string(),
             trace_id: row.trace_id.to_string(),

@@ -81,6 +81,7 @@ pub(crate) fn scored(
         )
     };
     match result {
+        Ok(Evaluation::Skip) => Vec::new(),
         Ok(Evaluation::Value(value)) => vec![(label.clone(), EvaluationOutcome::ok(value))],
         Ok(Evaluation::Result(result)) => vec![(label.clone(), ok(result))],
         Ok(Evaluation::Multi(multi)) => multi
