@@ -143,9 +143,13 @@ def test_dataset_names_are_exact(server):
     r = server.x("GET", f"{V2}/{pid}/datasets?filter[name]={quote(odd)}")  # '/' stays raw, like the client
     assert r.status == 200 and [d["id"] for d in r.json()["data"]] == [ids[odd]], r
     assert r.json()["data"][0]["attributes"]["name"] == odd
-    r = server.x("POST", f"{V1}/{pid}/datasets",
-                 json_body={"data": {"type": "datasets", "attributes": {"name": "CaseName", "description": ""}}})
-    assert r.status == 409 and r.json()["errors"][0]["detail"], r
+    # an existing name answers the existing dataset, on both families
+    for family in (V1, V2):
+        r = server.x("POST", f"{family}/{pid}/datasets",
+                     json_body={"data": {"type": "datasets", "attributes": {"name": "CaseName", "description": ""}}})
+        assert r.status == 200 and r.json()["data"]["id"] == ids["CaseName"], r
+        assert r.json()["data"]["attributes"]["current_version"] == 0, r
+    assert [d["id"] for d in server.datasets_named(pid, "CaseName")] == [ids["CaseName"]]
 
 
 def test_version_rules(server):

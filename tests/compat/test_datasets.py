@@ -90,7 +90,8 @@ call("replace", replace)
 R["v4"] = ds_info(ds)
 call("noop", lambda: ds.push())
 R["v4b"] = ds_info(ds)
-call("duplicate_name", lambda: LLMObs.create_dataset(dataset_name=A["name"], description="again"))
+R["dup"] = ds_info(call("duplicate_name",
+                       lambda: LLMObs.create_dataset(dataset_name=A["name"], description="again")))
 '''
 
 
@@ -214,12 +215,58 @@ def test_create_modify_push_versions(server):
     assert stored(server, pid, ds_id, version=2) == expect_v2
     assert set(stored(server, pid, ds_id, version=1)) == set(ids)
 
-    # a second dataset with a live name: 409, the client raises, nothing duplicated
-    dup = run.err("duplicate_name")
-    assert dup["exc"] == "ValueError"
-    e2 = [r for r in dup["requests"] if r["path"].endswith("/datasets")]
-    assert len(e2) == 1 and e2[0]["status"] == 409, e2
-    assert len(server.datasets_named(pid, name)) == 1
+    # a second create with a live name: 200 with the existing dataset, nothing duplicated
+    run.ok("duplicate_name")
+    e2 = [r for r in run.requests("duplicate_name") if r["path"].endswith("/datasets")]
+    assert len(e2) == 1 and e2[0]["status"] == 200, e2
+    assert e2[0]["response"]["data"]["id"] == ds_id
+    assert (run.values["dup"]["id"], run.values["dup"]["version"]) == (ds_id, 4)
+    assert [d["id"] for d in server.datasets_named(pid, name)] == [ds_id]
+    assert stored(server, pid, ds_id) == expect_v4
+
+
+RERUN_SCENARIO = r'''
+enable()
+ds = call("create", lambda: LLMObs.create_dataset(dataset_name=ARGS["name"], records=ARGS["records"]))
+R["ds"] = ds_info(ds)
+'''
+
+
+def test_create_dataset_twice_adds_only_new_records(server):
+    """A script that creates its dataset runs again: the same records leave one dataset and no
+    duplicates (no new version); one changed record makes exactly one new version."""
+    project, name = unique("rerun-proj"), unique("rerun")
+    records = [R0, R2, R3]
+
+    def create(recs):
+        run = run_llmobs(server, RERUN_SCENARIO, args={"project": project, "name": name, "records": recs})
+        run.ok("create")
+        return run
+
+    first = create(records)
+    pid = server.project(project)
+    ds_id = server.dataset_named(pid, name)["id"]
+    assert first.values["ds"]["id"] == ds_id and first.values["ds"]["version"] == 1
+    v1 = stored(server, pid, ds_id)
+    assert len(v1) == 3
+
+    again = create(records)
+    e2 = [r for r in again.requests("create") if r["path"].endswith("/datasets")]
+    assert [r["status"] for r in e2] == [200], e2
+    assert again.values["ds"]["id"] == ds_id and again.values["ds"]["version"] == 1
+    assert [d["id"] for d in server.datasets_named(pid, name)] == [ds_id]
+    assert server.dataset_named(pid, name)["attributes"]["current_version"] == 1
+    assert stored(server, pid, ds_id) == v1
+
+    changed = [R0, {**R2, "expected_output": "Tokyo, Japan"}, R3]
+    third = create(changed)
+    assert third.values["ds"]["version"] == 2
+    assert [d["id"] for d in server.datasets_named(pid, name)] == [ds_id]
+    assert server.dataset_named(pid, name)["attributes"]["current_version"] == 2
+    v2 = stored(server, pid, ds_id)
+    added = [v for k, v in v2.items() if k not in v1]
+    assert len(v2) == 4 and [a["expected_output"] for a in added] == ["Tokyo, Japan"], v2
+    assert stored(server, pid, ds_id, version=1) == v1
 
 
 def test_batch_update_server_rules(server):

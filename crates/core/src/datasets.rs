@@ -1,12 +1,17 @@
 //! Projects and datasets (endpoints E1–E7 of the experiments spec).
 //!
 //! Bodies are JSON:API documents ([`crate::jsonapi`]); these are their `attributes`.
-//! Record values (`input`, `expected_output`, `metadata`) are arbitrary JSON.
+//! Record values (`input`, `expected_output`, `metadata`) are arbitrary JSON. The CSV file
+//! of a bulk upload (E6) is read by [`parse_upload`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::jsonapi::Author;
+
+mod upload;
+
+pub use upload::{UploadError, UploadRow, parse_upload};
 
 /// Resource type of projects.
 pub const PROJECTS: &str = "projects";

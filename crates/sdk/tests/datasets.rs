@@ -176,3 +176,32 @@ async fn csv_imports_stream_into_one_upload() {
     let ds = client.create_dataset_with(&named, Vec::new()).await.unwrap();
     assert_eq!((ds.description(), ds.version()), ("d", 0));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn creating_a_dataset_again_adds_only_new_records() {
+    let server = TestServer::start().await;
+    let client = client(&server);
+
+    let first = client.create_dataset("again", (0..3).map(record)).await.unwrap();
+    assert_eq!(first.version(), 1);
+    // The same records again: the same dataset, nothing duplicated, no new version.
+    let second = client.create_dataset("again", (0..3).map(record)).await.unwrap();
+    assert_eq!((second.id(), second.version()), (first.id(), 1));
+    let pulled = client.pull_dataset("again").await.unwrap();
+    assert_eq!((pulled.version(), pulled.len()), (1, 3));
+    // One changed record: one new version holding it beside the others.
+    let changed =
+        (0..3).map(|i| if i == 1 { record(1).expected_output(json!("b1")) } else { record(i) });
+    let third = client.create_dataset("again", changed).await.unwrap();
+    assert_eq!((third.id(), third.version()), (first.id(), 2));
+    let pulled = client.pull_dataset("again").await.unwrap();
+    assert_eq!((pulled.version(), pulled.len()), (2, 4));
+    assert_eq!(
+        client
+            .pull_dataset_with("again", &PullDataset { version: Some(1), ..Default::default() })
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+}

@@ -5,11 +5,10 @@ use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, State};
 use axum::routing::{get, post};
 use llmobs_core::datasets::{
     BatchUpdate, DATASET_VERSION, DATASETS, Dataset, DatasetRequest, DeleteDatasets, PROJECTS,
-    Project, ProjectRequest, Record, UploadResult,
+    Project, ProjectRequest, Record, UploadResult, parse_upload,
 };
 use llmobs_core::jsonapi::{Document, Request, Resource};
-use llmobs_store::{RawRecord, UploadRow};
-use serde_json::Value;
+use llmobs_store::{RawRecord, RecordQuery};
 
 use crate::auth::{MaybeWriter, Reader, Writer};
 use crate::error::ApiError;
@@ -84,10 +83,11 @@ pub(crate) async fn create_project(
     Ok(JsonApi(Document::one(project(id, found))))
 }
 
-/// E2: creates an empty dataset (version 0) in a project.
+/// E2: creates an empty dataset (version 0) in a project; a name the project already has
+/// answers 200 with that dataset (see `docs/decisions.md`).
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/{project_id}/datasets", tag = "datasets", params(("project_id" = String, Path)),
     request_body = Request<DatasetRequest>,
-    responses((status = 200, body = Document<Resource<Dataset>>), (status = 404, body = llmobs_core::error::ErrorBody), (status = 409, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, body = Document<Resource<Dataset>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_dataset(
     State(state): State<AppState>,
     Writer(caller): Writer,
@@ -145,14 +145,10 @@ pub(crate) async fn list_records(
             ApiError::invalid(format!("invalid page[cursor] '{cursor}': pass back meta.after"))
         })?,
     };
-    let tags = query.all("filter[tags]");
-    let (records, next) =
-        state.store.records(&org, &project_id, &dataset_id, Some(version), after, limit).await?;
-    let records = records
-        .into_iter()
-        .filter(|(_, r)| tags.is_empty() || r.tags.iter().any(|t| tags.contains(t)))
-        .map(record)
-        .collect();
+    let query =
+        RecordQuery { version: Some(version), tags: query.all("filter[tags]"), after, limit };
+    let (records, next) = state.store.records(&org, &project_id, &dataset_id, &query).await?;
+    let records = records.into_iter().map(record).collect();
     Ok(JsonApi(Document::page(records, next.map(|n| n.to_string()).unwrap_or_default())))
 }
 
@@ -217,7 +213,7 @@ pub(crate) async fn upload_records(
         }
     }
     let file = file.ok_or_else(|| ApiError::invalid("the multipart body has no 'file' field"))?;
-    let rows = parse_upload(&file)?;
+    let rows = parse_upload(&file).map_err(|err| ApiError::invalid(err.to_string()))?;
     let result = state
         .store
         .upload_records(&caller.org, &caller.user, &dataset_id, rows, deduplicate)
@@ -229,51 +225,6 @@ pub(crate) async fn upload_records(
 /// A stable id for an upload's version resource.
 fn uuid_like(result: &UploadResult) -> String {
     format!("{}-v{}", result.dataset_id, result.version_number)
-}
-
-/// Parses the uploaded CSV: header `input,expected_output,metadata,id` (any order), JSON
-/// cells. Errors name the row (the header is row 1).
-fn parse_upload(bytes: &[u8]) -> Result<Vec<UploadRow>, ApiError> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
-    let headers = reader
-        .headers()
-        .map_err(|err| ApiError::invalid(format!("row 1: unreadable CSV header: {err}")))?;
-    let column = |name: &str| headers.iter().position(|h| h == name);
-    let input =
-        column("input").ok_or_else(|| ApiError::invalid("row 1: the CSV has no 'input' column"))?;
-    let id = column("id").ok_or_else(|| ApiError::invalid("row 1: the CSV has no 'id' column"))?;
-    let (expected, metadata) = (column("expected_output"), column("metadata"));
-    let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
-    let mut line = 1;
-    loop {
-        line += 1;
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(err) => return Err(ApiError::invalid(format!("row {line}: malformed CSV: {err}"))),
-        }
-        let cell = |index: usize, name: &str| -> Result<Value, ApiError> {
-            let text = record.get(index).unwrap_or("");
-            serde_json::from_str(text).map_err(|err| {
-                ApiError::invalid(format!("row {line}: column '{name}' is not valid JSON: {err}"))
-            })
-        };
-        // The client writes an absent expected output or metadata as the JSON string "".
-        let optional = |index: Option<usize>, name: &str| -> Result<Option<Value>, ApiError> {
-            match index {
-                None => Ok(None),
-                Some(index) => cell(index, name).map(|v| (v != "").then_some(v)),
-            }
-        };
-        rows.push(UploadRow {
-            id: record.get(id).unwrap_or("").to_owned(),
-            input: cell(input, "input")?,
-            expected_output: optional(expected, "expected_output")?,
-            metadata: optional(metadata, "metadata")?,
-        });
-    }
-    Ok(rows)
 }
 
 /// E7: soft-deletes datasets.
@@ -295,26 +246,4 @@ pub(crate) async fn delete_datasets(
         data: deleted.into_iter().map(|(id, d)| dataset(id, d)).collect(),
         meta: None,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn uploads_parse_json_cells_and_name_the_broken_row() {
-        let csv = "input,expected_output,metadata,id\r\n\
-                   \"{\"\"q\"\": \"\"\\u00e9\"\"}\",\"\"\"\"\"\",\"{}\",a1\r\n\
-                   \"[1, 2]\",\"{\"\"a\"\": 1}\",\"\"\"\"\"\",a2\r\n";
-        let rows = parse_upload(csv.as_bytes()).unwrap();
-        assert_eq!(rows.len(), 2);
-        assert_eq!(rows[0].input, serde_json::json!({"q": "é"}));
-        assert_eq!(rows[0].expected_output, None);
-        assert_eq!(rows[0].metadata, Some(serde_json::json!({})));
-        assert_eq!(rows[1].id, "a2");
-        assert_eq!(rows[1].metadata, None);
-        let broken = "input,expected_output,metadata,id\r\n\"{}\",\"\"\"\"\"\",\"{}\",ok\r\nnot json,x,y,z\r\n";
-        let err = parse_upload(broken.as_bytes()).err().unwrap().to_string();
-        assert!(err.starts_with("row 3: column 'input' is not valid JSON"), "{err}");
-    }
 }

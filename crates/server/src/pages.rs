@@ -13,7 +13,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::Html;
 use axum::routing::get;
-use llmobs_store::OrgId;
+use llmobs_store::{OrgId, RecordQuery};
 use serde_json::Value;
 
 use crate::auth::Reader;
@@ -174,8 +174,8 @@ pub(crate) async fn dataset(
     const SHOWN: usize = 200;
     let org = owner(&state, viewer, "datasets", &id).await?;
     let (_, dataset) = state.store.dataset(&org, None, &id).await?;
-    let (records, more) =
-        state.store.records(&org, &dataset.project_id, &id, None, 0, SHOWN).await?;
+    let query = RecordQuery { limit: SHOWN, ..RecordQuery::default() };
+    let (records, more) = state.store.records(&org, &dataset.project_id, &id, &query).await?;
     let mut body = format!(
         "<h1>Dataset {}</h1><p>version <b>{}</b> · {}</p><table><tr><th>id</th><th>input</th>\
          <th>expected output</th><th>metadata</th><th>tags</th></tr>",

@@ -150,6 +150,36 @@ async fn every_version_reads_back_as_it_was() {
     }
 }
 
+/// Pages of `filter[tags]` are full: the filter applies before paging, so a page is short
+/// only when it is the last, and carries no cursor then.
+#[tokio::test]
+async fn tag_filtered_pages_are_full_and_the_last_has_no_cursor() {
+    let app = App::new().await;
+    let (p, d) = setup(&app).await;
+    let tagged = |id: &str| json!({"id": id, "input": id, "tags": ["t:1"]});
+    let plain = |id: &str| json!({"id": id, "input": id});
+    let records = [tagged("a"), plain("b"), plain("c"), plain("d"), tagged("e"), tagged("f")];
+    batch(&app, &p, &d, json!({"insert_records": records})).await;
+    let mut pages = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let path = format!(
+            "{V2}/{p}/datasets/{d}/records?page[limit]=2&filter[tags]=t:1&page[cursor]={cursor}"
+        );
+        let page = app.ok("GET", &path, None).await;
+        let ids: Vec<String> = (page["data"].as_array().unwrap().iter())
+            .map(|r| r["id"].as_str().unwrap().to_owned())
+            .collect();
+        cursor = page["meta"]["after"].as_str().unwrap().to_owned();
+        pages.push((ids, !cursor.is_empty()));
+        if cursor.is_empty() || pages.len() > 5 {
+            break;
+        }
+    }
+    let a_e = vec!["a".to_owned(), "e".to_owned()];
+    assert_eq!(pages, [(a_e, true), (vec!["f".to_owned()], false)]);
+}
+
 #[tokio::test]
 async fn nothing_changed_means_no_version_and_duplicates_are_skipped() {
     let app = App::new().await;
@@ -239,18 +269,27 @@ async fn csv_uploads_make_one_version_and_a_broken_row_stores_nothing() {
 }
 
 #[tokio::test]
-async fn datasets_are_found_by_name_conflict_and_delete_softly() {
+async fn datasets_are_found_by_name_created_once_and_delete_softly() {
     let app = App::new().await;
     let (p, d) = setup(&app).await;
-    let (status, _) = app
-        .call(
-            "POST",
-            &format!("{V1}/{p}/datasets"),
-            Keys::Both,
-            doc("datasets", json!({"name": "d"})),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CONFLICT);
+    batch(&app, &p, &d, json!({"insert_records": [{"input": {"q": 1}}]})).await;
+    // Creating a name the project already has answers the existing dataset, on both
+    // families, with its current version; nothing new is made.
+    for family in [V1, V2] {
+        let again = app
+            .ok(
+                "POST",
+                &format!("{family}/{p}/datasets"),
+                doc("datasets", json!({"name": "d", "description": "other"})),
+            )
+            .await;
+        assert_eq!(again["data"]["id"], json!(d), "{family}");
+        assert_eq!(again["data"]["attributes"]["current_version"], 1, "{family}");
+        assert_eq!(again["data"]["attributes"]["description"], "x", "{family}");
+    }
+    let (_, named) =
+        app.call("GET", &format!("{V2}/{p}/datasets?filter[name]=d"), Keys::Api, None).await;
+    assert_eq!(named["data"].as_array().map(Vec::len), Some(1), "{named}");
     let (_, none) =
         app.call("GET", &format!("{V2}/{p}/datasets?filter[name]=D"), Keys::Api, None).await;
     assert_eq!(none["data"], json!([]));

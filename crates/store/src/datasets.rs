@@ -15,7 +15,7 @@
 use std::collections::HashSet;
 
 use llmobs_core::datasets::{
-    BatchUpdate, Dataset, Project, Record, TagOperations, UploadResult, validate_tags,
+    BatchUpdate, Dataset, Project, Record, TagOperations, UploadResult, UploadRow, validate_tags,
 };
 use llmobs_core::jsonapi::Author;
 use serde_json::Value;
@@ -35,21 +35,28 @@ pub const MAX_RECORD_ID_BYTES: usize = 512;
 pub const INVALID_VERSION: &str =
     "invalid version: version is greater than the current version or negative";
 
-/// One record of a bulk upload.
-#[derive(Debug, Clone, PartialEq)]
-pub struct UploadRow {
-    /// The record id.
-    pub id: String,
-    /// The input.
-    pub input: Value,
-    /// The expected output, if any.
-    pub expected_output: Option<Value>,
-    /// The metadata, if any.
-    pub metadata: Option<Value>,
-}
-
 /// A record as stored: its values are the stored JSON text, not rebuilt.
 pub type RawRecord = Record<Box<RawValue>>;
+
+/// Which records [`Store::records`] reads.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RecordQuery {
+    /// The version to read; the current one when `None` or 0.
+    pub version: Option<i64>,
+    /// Only records carrying any of these tags; empty matches every record.
+    pub tags: Vec<String>,
+    /// Continue after this position (a previous page's cursor; 0 from the start).
+    pub after: i64,
+    /// At most this many records.
+    pub limit: usize,
+}
+
+impl RecordQuery {
+    /// Whether a record passes the tag filter.
+    fn matches<J>(&self, record: &Record<J>) -> bool {
+        self.tags.is_empty() || record.tags.iter().any(|tag| self.tags.contains(tag))
+    }
+}
 
 /// A page of records and the position to continue after, if more remain.
 pub type RecordPage = (Vec<(String, RawRecord)>, Option<i64>);
@@ -507,8 +514,9 @@ impl Store {
         project_from_row(&row)
     }
 
-    /// Creates an empty dataset (version 0). [`Error::Conflict`] if the project already has
-    /// a live dataset of that name.
+    /// Creates an empty dataset (version 0), or returns the project's live dataset of that
+    /// name unchanged (its id and `current_version`; the description given here is ignored).
+    /// Clients then push their records deduplicated, so creating twice adds only new ones.
     pub async fn create_dataset(
         &self,
         org: &OrgId,
@@ -531,8 +539,9 @@ impl Store {
         .bind(name)
         .fetch_optional(&mut *tx)
         .await?;
-        if existing.is_some() {
-            return Err(Error::Conflict("a dataset with this name already exists in the project"));
+        if let Some(existing) = existing {
+            drop(tx);
+            return self.dataset(org, Some(project_id), &existing).await;
         }
         sqlx::query(
             "INSERT INTO datasets (uuid, org_uuid, project_uuid, name, description, \
@@ -597,46 +606,65 @@ impl Store {
         dataset_from_row(&row)
     }
 
-    /// Up to `limit` records of `version` (the current one when `None` or 0) after
-    /// position `after`, in insertion order, and where the next page starts.
+    /// A page of records of a dataset, in insertion order, and where the next page starts:
+    /// see [`RecordQuery`]. A tag filter applies before paging, so only the last page is
+    /// short, and it carries no cursor.
     pub async fn records(
         &self,
         org: &OrgId,
         project_id: &str,
         dataset_id: &str,
-        version: Option<i64>,
-        after: i64,
-        limit: usize,
+        query: &RecordQuery,
     ) -> Result<RecordPage> {
         let (_, dataset) = self.dataset(org, Some(project_id), dataset_id).await?;
-        let version = match version {
+        let version = match query.version {
             None | Some(0) => dataset.current_version,
             Some(v) if v < 0 || v > dataset.current_version => {
                 return Err(Error::Invalid(INVALID_VERSION.into()));
             }
             Some(v) => v,
         };
-        let rows = sqlx::query(concat!(
-            "SELECT ",
-            record_columns!(),
-            " FROM dataset_records WHERE dataset_uuid = $1 AND position > $2 \
-             AND from_version <= $3 AND (to_version IS NULL OR to_version > $3) \
-             ORDER BY position LIMIT $4"
-        ))
-        .bind(dataset_id)
-        .bind(after)
-        .bind(version)
-        .bind(limit as i64 + 1)
-        .fetch_all(&self.read)
-        .await?;
-        let more = rows.len() > limit;
-        let mut records = Vec::with_capacity(limit.min(rows.len()));
-        let mut last = after;
-        for row in rows.iter().take(limit) {
-            last = row.try_get("position")?;
-            records.push(record_from_row(row, dataset_id)?);
+        let limit = query.limit;
+        // One more than a page tells whether more remain; a tag filter reads in larger
+        // chunks, since it may skip many.
+        let chunk = match query.tags.is_empty() {
+            true => limit + 1,
+            false => (limit + 1).max(500),
+        };
+        let mut records = Vec::with_capacity(limit.min(chunk));
+        let (mut scanned, mut last) = (query.after, query.after);
+        loop {
+            let rows = sqlx::query(concat!(
+                "SELECT ",
+                record_columns!(),
+                " FROM dataset_records WHERE dataset_uuid = $1 AND position > $2 \
+                 AND from_version <= $3 AND (to_version IS NULL OR to_version > $3) \
+                 ORDER BY position LIMIT $4"
+            ))
+            .bind(dataset_id)
+            .bind(scanned)
+            .bind(version)
+            .bind(chunk as i64)
+            .fetch_all(&self.read)
+            .await?;
+            let exhausted = rows.len() < chunk;
+            for row in &rows {
+                let position: i64 = row.try_get("position")?;
+                scanned = position;
+                let (id, record) = record_from_row(row, dataset_id)?;
+                if !query.matches(&record) {
+                    continue;
+                }
+                if records.len() == limit {
+                    return Ok((records, Some(last)));
+                }
+                last = position;
+                records.push((id, record));
+            }
+            if exhausted {
+                return Ok((records, None));
+            }
         }
-        Ok((records, more.then_some(last)))
     }
 
     /// Applies a batch of inserts, updates and deletes, all or nothing. Returns every

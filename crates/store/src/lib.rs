@@ -25,14 +25,16 @@ mod batch;
 mod datasets;
 mod db;
 mod error;
+mod evaluators;
 mod experiments;
 mod fields;
+mod intake;
 mod keys;
 mod migrate;
 mod prompts;
 mod time;
 
-pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, UploadRow};
+pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, RecordQuery};
 pub use db::{Database, Store};
 pub use error::{Error, NotFound, Result};
 pub use experiments::{ExperimentCursor, ExperimentFilter, ExperimentPage, RawEvents};
