@@ -290,22 +290,24 @@ impl Client {
     }
 
     /// See [`crate::Client::create_dataset`].
-    pub fn create_dataset(
+    pub fn create_dataset<Q: serde::Serialize + 'static, A: serde::Serialize + 'static>(
         &self,
         name: &str,
-        records: impl IntoIterator<Item = DatasetRecord>,
+        records: impl IntoIterator<Item = DatasetRecord<Q, A>>,
     ) -> Result<Dataset> {
         self.create_dataset_with(CreateDataset::new(name), records)
     }
 
     /// See [`crate::Client::create_dataset_with`].
-    pub fn create_dataset_with(
+    pub fn create_dataset_with<Q: serde::Serialize + 'static, A: serde::Serialize + 'static>(
         &self,
         options: impl Borrow<CreateDataset>,
-        records: impl IntoIterator<Item = DatasetRecord>,
+        records: impl IntoIterator<Item = DatasetRecord<Q, A>>,
     ) -> Result<Dataset> {
         let options = options.borrow();
-        let (options, records) = (options.clone(), records.into_iter().collect::<Vec<_>>());
+        let records =
+            records.into_iter().map(DatasetRecord::into_json).collect::<Result<Vec<_>>>()?;
+        let options = options.clone();
         self.run(|client| async move { client.create_dataset_with(&options, records).await })
     }
 

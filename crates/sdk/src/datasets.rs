@@ -13,6 +13,7 @@ use llmobs_core::datasets::{
 use llmobs_core::encoding::query_value;
 use llmobs_core::jsonapi::{Document, Request, Resource};
 use reqwest::Method;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -48,19 +49,40 @@ pub(crate) fn new_id() -> String {
     format!("{bits:032x}")
 }
 
-/// One record of a dataset.
+/// One record of a dataset: an input `Q`, an optional expected output `A`, metadata and
+/// tags.
+///
+/// `Q` and `A` are JSON values by default; give any `serde` types to build typed
+/// records (they are written as JSON when they join a dataset), and read stored records
+/// back with [`read_as`](DatasetRecord::read_as) or [`Dataset::records_as`].
+///
+/// ```
+/// use llmobs::DatasetRecord;
+/// use serde::{Deserialize, Serialize};
+/// use serde_json::json;
+///
+/// #[derive(Serialize, Deserialize)]
+/// struct Question { text: String }
+///
+/// let untyped = DatasetRecord::new(json!({"text": "2+2"})).expected_output(json!("4"));
+/// let typed = DatasetRecord::new(Question { text: "2+2".into() }).expected_output(4_u32);
+/// assert_eq!(typed.into_json()?, untyped.clone().expected_output(json!(4)));
+/// let back: DatasetRecord<Question, u32> = untyped.expected_output(json!(4)).read_as()?;
+/// assert_eq!((back.input.text.as_str(), back.expected_output), ("2+2", Some(4)));
+/// # Ok::<(), llmobs::Error>(())
+/// ```
 ///
 /// `expected_output` and `metadata` distinguish "never set" (`None`) from "explicitly
 /// empty" (`Some(Value::Null)`), as the wire does (spec E5).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DatasetRecord {
+pub struct DatasetRecord<Q = Value, A = Value> {
     /// The record id; empty until the record joins a dataset, which then picks a UUID4.
     pub id: String,
-    /// The input: any JSON.
-    pub input: Value,
-    /// The expected output: any JSON.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expected_output: Option<Value>,
+    /// The input.
+    pub input: Q,
+    /// The expected output.
+    #[serde(default = "none", skip_serializing_if = "Option::is_none")]
+    pub expected_output: Option<A>,
     /// Metadata, usually an object.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Value>,
@@ -72,29 +94,41 @@ pub struct DatasetRecord {
     pub canonical_id: Option<String>,
 }
 
-impl DatasetRecord {
+fn none<A>() -> Option<A> {
+    None
+}
+
+impl<Q> DatasetRecord<Q> {
     /// A record with `input` and nothing else.
-    pub fn new(input: impl Into<Value>) -> Self {
+    pub fn new(input: Q) -> Self {
         DatasetRecord {
             id: String::new(),
-            input: input.into(),
+            input,
             expected_output: None,
             metadata: None,
             tags: Vec::new(),
             canonical_id: None,
         }
     }
+}
 
+impl<Q, A> DatasetRecord<Q, A> {
     /// Chooses the record id.
     pub fn id(mut self, id: impl Into<String>) -> Self {
         self.id = id.into();
         self
     }
 
-    /// Sets the expected output (`Value::Null` means "explicitly none").
-    pub fn expected_output(mut self, value: impl Into<Value>) -> Self {
-        self.expected_output = Some(value.into());
-        self
+    /// Sets the expected output, of any type (`Value::Null` means "explicitly none").
+    pub fn expected_output<B>(self, value: B) -> DatasetRecord<Q, B> {
+        DatasetRecord {
+            id: self.id,
+            input: self.input,
+            expected_output: Some(value),
+            metadata: self.metadata,
+            tags: self.tags,
+            canonical_id: self.canonical_id,
+        }
     }
 
     /// Sets the metadata.
@@ -107,6 +141,80 @@ impl DatasetRecord {
     pub fn tags<S: Into<String>>(mut self, tags: impl IntoIterator<Item = S>) -> Self {
         self.tags = tags.into_iter().map(Into::into).collect();
         self
+    }
+}
+
+impl<Q: Serialize + 'static, A: Serialize + 'static> DatasetRecord<Q, A> {
+    /// The record with its input and expected output written as JSON (free for JSON
+    /// values).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] naming the record and the field when a value cannot be
+    /// written as JSON (a map with non-string keys, a failing `Serialize`).
+    pub fn into_json(self) -> Result<DatasetRecord> {
+        let fail = |id: &str, field: &str, err: serde_json::Error| Error::InvalidRequest {
+            detail: format!("record '{id}': the {field} cannot be written as JSON: {err}"),
+        };
+        let input = to_json(self.input).map_err(|err| fail(&self.id, "input", err))?;
+        let expected_output = match self.expected_output {
+            Some(value) => {
+                Some(to_json(value).map_err(|err| fail(&self.id, "expected output", err))?)
+            }
+            None => None,
+        };
+        Ok(DatasetRecord {
+            id: self.id,
+            input,
+            expected_output,
+            metadata: self.metadata,
+            tags: self.tags,
+            canonical_id: self.canonical_id,
+        })
+    }
+}
+
+/// `value` as JSON; a move when it is a [`Value`] already.
+fn to_json<T: Serialize + 'static>(value: T) -> serde_json::Result<Value> {
+    let mut slot = Some(value);
+    if let Some(same) = (&mut slot as &mut dyn std::any::Any).downcast_mut::<Option<Value>>() {
+        return Ok(same.take().expect("just set"));
+    }
+    serde_json::to_value(slot.expect("not taken"))
+}
+
+impl DatasetRecord {
+    /// This record with its input read as `Q` and its expected output as `A`.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Validation`] (status 0) naming the record, the field and the type when
+    /// the JSON does not fit.
+    pub fn read_as<Q: DeserializeOwned, A: DeserializeOwned>(&self) -> Result<DatasetRecord<Q, A>> {
+        let fail = |field: &str, type_name: &str, err: serde_json::Error| Error::Validation {
+            status: 0,
+            detail: format!(
+                "record '{}': the {field} cannot be read as {type_name}: {err}",
+                self.id
+            ),
+        };
+        let input = Q::deserialize(&self.input)
+            .map_err(|err| fail("input", std::any::type_name::<Q>(), err))?;
+        let expected_output = match &self.expected_output {
+            Some(value) => Some(
+                A::deserialize(value)
+                    .map_err(|err| fail("expected output", std::any::type_name::<A>(), err))?,
+            ),
+            None => None,
+        };
+        Ok(DatasetRecord {
+            id: self.id.clone(),
+            input,
+            expected_output,
+            metadata: self.metadata.clone(),
+            tags: self.tags.clone(),
+            canonical_id: self.canonical_id.clone(),
+        })
     }
 
     /// The wire form of an insert (spec E5 field rules).
@@ -126,6 +234,47 @@ impl DatasetRecord {
             id: Some(self.id.clone()),
             tags: (!self.tags.is_empty()).then(|| self.tags.clone()),
         }
+    }
+}
+
+/// Which record of a [`Dataset`] an edit is about: its id (`&str`, `String`), which
+/// stays right however the dataset changes, or its position (`usize`), which a
+/// [`delete`](Dataset::delete) shifts for the records after it.
+pub trait RecordKey: private::Sealed {
+    /// The record's position in `dataset`.
+    #[doc(hidden)]
+    fn locate(&self, dataset: &Dataset) -> Result<usize>;
+}
+
+mod private {
+    pub trait Sealed {}
+    impl Sealed for usize {}
+    impl Sealed for &str {}
+    impl Sealed for String {}
+    impl Sealed for &String {}
+}
+
+impl RecordKey for usize {
+    fn locate(&self, dataset: &Dataset) -> Result<usize> {
+        dataset.index(*self)
+    }
+}
+
+impl RecordKey for &str {
+    fn locate(&self, dataset: &Dataset) -> Result<usize> {
+        dataset.position_of(self)
+    }
+}
+
+impl RecordKey for String {
+    fn locate(&self, dataset: &Dataset) -> Result<usize> {
+        dataset.position_of(self)
+    }
+}
+
+impl RecordKey for &String {
+    fn locate(&self, dataset: &Dataset) -> Result<usize> {
+        dataset.position_of(self)
     }
 }
 
@@ -219,7 +368,12 @@ impl IdIndex {
 
     /// Whether a record of `records` has id `id`.
     fn contains(&self, records: &[DatasetRecord], id: &str) -> bool {
-        self.table.find(self.hash(id), |&i| records[i as usize].id == id).is_some()
+        self.position(records, id).is_some()
+    }
+
+    /// The position of the record of `records` with id `id`.
+    fn position(&self, records: &[DatasetRecord], id: &str) -> Option<usize> {
+        self.table.find(self.hash(id), |&i| records[i as usize].id == id).map(|&i| i as usize)
     }
 
     /// Indexes `records[index]`.
@@ -390,7 +544,12 @@ impl Dataset {
     ///
     /// [`Error::InvalidRequest`] when a tag is not `key:value` or the id is already in
     /// this dataset; nothing changes then.
-    pub fn append(&mut self, mut record: DatasetRecord) -> Result<()> {
+    pub fn append<Q, A>(&mut self, record: DatasetRecord<Q, A>) -> Result<()>
+    where
+        Q: Serialize + 'static,
+        A: Serialize + 'static,
+    {
+        let mut record = record.into_json()?;
         check_tags(&record.tags)?;
         if record.id.is_empty() {
             record.id = new_id();
@@ -443,7 +602,14 @@ impl Dataset {
     }
 
     /// [`append`](Self::append)s every record; stops at the first refused one.
-    pub fn extend(&mut self, records: impl IntoIterator<Item = DatasetRecord>) -> Result<()> {
+    pub fn extend<Q, A>(
+        &mut self,
+        records: impl IntoIterator<Item = DatasetRecord<Q, A>>,
+    ) -> Result<()>
+    where
+        Q: Serialize + 'static,
+        A: Serialize + 'static,
+    {
         records.into_iter().try_for_each(|record| self.append(record))
     }
 
@@ -457,14 +623,45 @@ impl Dataset {
         }
     }
 
-    /// Changes the record at `index` (spec §3.3): value fields are merged into its
-    /// pending update, `tags` replaces its tags.
+    fn position_of(&self, id: &str) -> Result<usize> {
+        self.ids.position(&self.records, id).ok_or_else(|| Error::InvalidRequest {
+            detail: format!("no record with id '{id}' in dataset '{}'", self.name),
+        })
+    }
+
+    /// Every record read as `DatasetRecord<Q, A>`, in order; a record whose JSON does not
+    /// fit the types is an error naming it, and the others are still read.
+    pub fn records_as<Q: DeserializeOwned + 'static, A: DeserializeOwned + 'static>(
+        &self,
+    ) -> impl Iterator<Item = Result<DatasetRecord<Q, A>>> + '_ {
+        self.records.iter().map(DatasetRecord::read_as)
+    }
+
+    /// The record with id `id`, if the dataset has it.
+    pub fn record(&self, id: &str) -> Option<&DatasetRecord> {
+        self.ids.position(&self.records, id).map(|i| &self.records[i])
+    }
+
+    /// Changes a record, given by id or by position (see [`RecordKey`]) (spec §3.3):
+    /// value fields are merged into its pending update, `tags` replaces its tags.
+    ///
+    /// ```
+    /// # fn edit(dataset: &mut llmobs::Dataset) -> llmobs::Result<()> {
+    /// use llmobs::RecordUpdate;
+    /// use serde_json::json;
+    ///
+    /// let update = RecordUpdate { expected_output: Some(json!("Paris")), ..Default::default() };
+    /// dataset.update("rec-france", update)?; // by id: stays right after deletes
+    /// dataset.delete("rec-obsolete")?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidRequest`] for an empty update, a bad index or a malformed tag.
-    pub fn update(&mut self, index: usize, update: RecordUpdate) -> Result<()> {
-        let index = self.index(index)?;
+    /// [`Error::InvalidRequest`] for an empty update, an unknown id, a bad index or a
+    /// malformed tag.
+    pub fn update(&mut self, record: impl RecordKey, update: RecordUpdate) -> Result<()> {
+        let index = record.locate(self)?;
         if update.input.is_none()
             && update.expected_output.is_none()
             && update.metadata.is_none()
@@ -502,10 +699,11 @@ impl Dataset {
         Ok(())
     }
 
-    /// Removes the record at `index` and returns it. A record not yet pushed is simply
-    /// forgotten; a stored one is queued for deletion.
-    pub fn delete(&mut self, index: usize) -> Result<DatasetRecord> {
-        let index = self.index(index)?;
+    /// Removes a record (by id or position) and returns it. A record not yet pushed is
+    /// simply forgotten; a stored one is queued for deletion. Deleting shifts the
+    /// positions of the records after it; ids never change.
+    pub fn delete(&mut self, record: impl RecordKey) -> Result<DatasetRecord> {
+        let index = record.locate(self)?;
         let record = self.records.remove(index);
         self.ids.rebuild(&self.records);
         if !self.pending_inserts.remove(&record.id) {
@@ -516,13 +714,14 @@ impl Dataset {
         Ok(record)
     }
 
-    /// Adds tags to the record at `index`.
+    /// Adds tags to a record (by id or position, see [`RecordKey`]).
     pub fn add_tags<S: Into<String>>(
         &mut self,
-        index: usize,
+        record: impl RecordKey,
         tags: impl IntoIterator<Item = S>,
     ) -> Result<()> {
         let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
+        let index = record.locate(self)?;
         self.edit_tags(
             index,
             tags,
@@ -539,13 +738,14 @@ impl Dataset {
         )
     }
 
-    /// Removes tags from the record at `index`.
+    /// Removes tags from a record (by id or position).
     pub fn remove_tags<S: Into<String>>(
         &mut self,
-        index: usize,
+        record: impl RecordKey,
         tags: impl IntoIterator<Item = S>,
     ) -> Result<()> {
         let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
+        let index = record.locate(self)?;
         self.edit_tags(
             index,
             tags,
@@ -562,14 +762,14 @@ impl Dataset {
         )
     }
 
-    /// Replaces the tags of the record at `index` (sent as a `set` operation).
+    /// Replaces the tags of a record (by id or position; sent as a `set` operation).
     pub fn replace_tags<S: Into<String>>(
         &mut self,
-        index: usize,
+        record: impl RecordKey,
         tags: impl IntoIterator<Item = S>,
     ) -> Result<()> {
         let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
-        let index = self.index(index)?;
+        let index = record.locate(self)?;
         check_tags(&tags)?;
         let record = &mut self.records[index];
         record.tags = tags;
@@ -591,7 +791,6 @@ impl Dataset {
         op: impl Fn(&mut TagOps, String),
         local: impl Fn(&mut Vec<String>, String),
     ) -> Result<()> {
-        let index = self.index(index)?;
         check_tags(&tags)?;
         let record = &mut self.records[index];
         let stored = !self.pending_inserts.contains(&record.id);
@@ -932,27 +1131,36 @@ impl Client {
 
     /// Creates dataset `name` in the default project with `records` (E1, E2, then batch
     /// updates of at most 1000 records and 5 MiB, one version in all; spec §3.6).
-    pub async fn create_dataset(
+    pub async fn create_dataset<Q, A>(
         &self,
         name: &str,
-        records: impl IntoIterator<Item = DatasetRecord>,
-    ) -> Result<Dataset> {
+        records: impl IntoIterator<Item = DatasetRecord<Q, A>>,
+    ) -> Result<Dataset>
+    where
+        Q: Serialize + 'static,
+        A: Serialize + 'static,
+    {
         self.create_dataset_with(&CreateDataset::new(name), records).await
     }
 
     /// [`create_dataset`](Self::create_dataset) with options. Tags are checked before
     /// anything is sent.
-    pub async fn create_dataset_with(
+    pub async fn create_dataset_with<Q, A>(
         &self,
         options: impl Borrow<CreateDataset>,
-        records: impl IntoIterator<Item = DatasetRecord>,
-    ) -> Result<Dataset> {
+        records: impl IntoIterator<Item = DatasetRecord<Q, A>>,
+    ) -> Result<Dataset>
+    where
+        Q: Serialize + 'static,
+        A: Serialize + 'static,
+    {
         let options = options.borrow();
         // Compacted as they arrive, so the caller's loosely built values are freed one
         // record at a time rather than all held at once.
         let records: Vec<DatasetRecord> = records
             .into_iter()
-            .map(|mut record| {
+            .map(|record| {
+                let mut record = record.into_json()?;
                 check_tags(&record.tags)?;
                 compact_record(&mut record);
                 Ok(record)

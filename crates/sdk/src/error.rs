@@ -122,7 +122,7 @@ pub enum Error {
     },
     /// Rendering a template failed (a chat placeholder, or a missing variable in
     /// `try_format`).
-    #[error(transparent)]
+    #[error("{0}")]
     Render(#[from] RenderError),
     /// A setting could not be parsed, such as a non-numeric `DD_LLMOBS_PROMPTS_CACHE_TTL`.
     #[error("invalid configuration: {0}")]

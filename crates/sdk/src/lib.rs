@@ -88,7 +88,7 @@ pub use client::Client;
 pub use config::{ClientBuilder, DEFAULT_CACHE_TTL, DEFAULT_HOT_CAPACITY, DEFAULT_TIMEOUT};
 pub use datasets::{
     CreateDataset, CsvImport, Dataset, DatasetRecord, MAX_BATCH_BYTES, MAX_BATCH_RECORDS,
-    PullDataset, Push, RecordUpdate,
+    PullDataset, Push, RecordKey, RecordUpdate,
 };
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use evaluators::{

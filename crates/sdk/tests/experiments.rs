@@ -472,7 +472,7 @@ async fn sdk_calls_retry_429_after_retry_after() {
         .mount(&stub)
         .await;
     let client = stub_client(&stub);
-    let ds = client.create_dataset("x", Vec::new()).await.unwrap();
+    let ds = client.create_dataset("x", Vec::<DatasetRecord>::new()).await.unwrap();
     assert_eq!(ds.id(), "d1");
     let requests = stub.received_requests().await.unwrap();
     let count = |p: &str| requests.iter().filter(|r| r.url.path() == p).count();
@@ -491,7 +491,7 @@ async fn sdk_calls_retry_429_after_retry_after() {
         .await;
     let client =
         Client::builder().origin(stub.uri()).api_key("k").file_cache(false).build().unwrap();
-    let err = client.create_dataset("x", Vec::new()).await.unwrap_err();
+    let err = client.create_dataset("x", Vec::<DatasetRecord>::new()).await.unwrap_err();
     assert_eq!((err.status(), err.detail()), (400, "nope".to_owned()));
     assert_eq!(stub.received_requests().await.unwrap().len(), 1);
 }
