@@ -288,11 +288,49 @@ def test_unknown_judges_fail_the_experiment_but_not_the_script(bare_server, tmp_
     assert bare_server.experiment_get(eid)["status"] == "failed"
 
 
-def test_without_openai_the_run_still_ends_with_the_url(server, tmp_path):
-    gen = generate(tmp_path, ["--project-name", unique("boot-no-openai")])
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_without_openai_the_run_says_every_record_failed_and_ends_with_the_url(server, tmp_path, fmt):
+    gen = generate(tmp_path, ["--project-name", unique("boot-no-openai"), "--format", fmt])
     assert gen.returncode == 0, gen.stderr
-    eid = experiment_id(execute(tmp_path / "experiments" / "experiment.py", server, stub=False))
+    run = execute(tmp_path / "experiments" / f"experiment.{fmt}", server, stub=False)
+    eid = experiment_id(run)
     assert server.experiment_get(eid)["status"] == "failed"
+    # One message on stderr names the first error and what to do; stdout still ends with the URL.
+    assert run.stderr.count("Every record failed.") == 1, run.stderr[-3000:]
+    first = run.stderr.split("Every record failed. The first error: ", 1)[1].splitlines()[0]
+    assert "openai" in first, first
+    assert "pip install openai and set OPENAI_API_KEY, or replace task_fn" in run.stderr
+
+
+def test_a_record_that_fails_alone_brings_no_message(server, tmp_path):
+    """The message is for a run where nothing worked: one good record silences it."""
+    data = tmp_path / "mixed.json"
+    data.write_text(json.dumps([{"input_data": {"question": "What is the capital of France?"},
+                                 "expected_output": "Paris"},
+                                {"input_data": {"question": "STUB-FAIL"}, "expected_output": "x"}]), "utf-8")
+    gen = generate(tmp_path, ["--project-name", unique("boot-mixed"), "--dataset", str(data)])
+    assert gen.returncode == 0, gen.stderr
+    run = execute(tmp_path / "experiments" / "experiment.py", server)
+    experiment_id(run)
+    assert "Every record failed" not in run.stderr, run.stderr[-3000:]
+
+
+def test_a_generated_script_runs_again(server, tmp_path):
+    """Run, fix the task, run again: the second run reuses the dataset and records a new experiment."""
+    project = unique("boot-rerun")
+    gen = generate(tmp_path, ["--project-name", project])
+    assert gen.returncode == 0, gen.stderr
+    path = tmp_path / "experiments" / "experiment.py"
+    first = experiment_id(execute(path, server))
+    second = experiment_id(execute(path, server))
+    assert first != second
+    pid = server.project(project)
+    [dataset] = server.datasets_named(pid, "bootstrap-sample")
+    assert dataset["attributes"]["current_version"] == 1
+    check_records(server.records(pid, dataset["id"]), embedded_records(path))
+    for eid in (first, second):
+        stored = server.experiment_get(eid)
+        assert (stored["status"], stored["dataset_id"]) == ("completed", dataset["id"]), stored
 
 
 def test_site_decides_the_url_host(server, tmp_path):

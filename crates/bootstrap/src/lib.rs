@@ -78,6 +78,9 @@ pub struct Settings {
     pub force: bool,
     /// Interpreters tried, in order, for the syntax check.
     pub interpreters: Vec<String>,
+    /// The `DD_LLMOBS_OVERRIDE_ORIGIN` in force while generating: a local server the
+    /// summary's environment lines and "watch" line then point at.
+    pub origin: Option<String>,
     /// A fault to inject, for the tests of the self-checks only.
     #[doc(hidden)]
     pub test_hook: Option<TestHook>,
@@ -88,9 +91,17 @@ impl Default for Settings {
         Settings {
             force: false,
             interpreters: DEFAULT_INTERPRETERS.iter().map(|s| s.to_string()).collect(),
+            origin: None,
             test_hook: None,
         }
     }
+}
+
+/// `DD_LLMOBS_OVERRIDE_ORIGIN` as the summary shows it: trimmed, without a trailing `/`;
+/// `None` when empty or when it holds control characters (it is printed verbatim).
+fn clean_origin(origin: &str) -> Option<String> {
+    let origin = origin.trim().trim_end_matches('/');
+    (!origin.is_empty() && !origin.chars().any(char::is_control)).then(|| origin.to_owned())
 }
 
 /// What a successful generation produced.
@@ -114,6 +125,7 @@ pub struct Generated {
 pub fn generate(options: &Options, cwd: &Path, settings: &Settings) -> Result<Generated, Error> {
     let mut plan = Plan::build(options, cwd)?;
     plan.test_hook = settings.test_hook;
+    plan.origin = settings.origin.as_deref().and_then(clean_origin);
     let rendered = render(&plan)?;
     let syntax =
         syntax_check(&rendered.text, plan.format, &plan.output.display, &settings.interpreters);

@@ -259,6 +259,9 @@ pub struct Plan {
     pub output: OutputPath,
     /// Warnings so far, in pipeline order.
     pub warnings: Vec<String>,
+    /// The local server named by `DD_LLMOBS_OVERRIDE_ORIGIN` while generating, if any; only
+    /// the summary uses it (the generated file is the same either way).
+    pub origin: Option<String>,
     /// A fault to inject, for the tests of the self-checks only.
     #[doc(hidden)]
     pub test_hook: Option<TestHook>,
@@ -321,6 +324,7 @@ impl Plan {
             dataset,
             output,
             warnings,
+            origin: None,
             test_hook: None,
         })
     }

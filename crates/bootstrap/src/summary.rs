@@ -1,4 +1,5 @@
-//! The summary printed on success (spec §14, D26).
+//! The summary printed on success (spec §14, D26), pointing at a local server when
+//! `DD_LLMOBS_OVERRIDE_ORIGIN` was set while generating (`docs/decisions.md`).
 
 use std::fmt::Write as _;
 
@@ -41,9 +42,25 @@ pub fn summary(plan: &Plan, rendered: &Rendered, syntax: &SyntaxCheck) -> String
     out.push_str("\nInstall:\n  pip install \"ddtrace>=4.7\" python-dotenv openai\n");
     out.push_str(
         "\nEnvironment variables (required at runtime):\n  export DD_API_KEY=...\n  \
-         export DD_APPLICATION_KEY=...   # or DD_APP_KEY\n  export DD_SITE=datadoghq.com\n  \
-         export OPENAI_API_KEY=...       # only if you keep the placeholder task\n",
+         export DD_APPLICATION_KEY=...   # or DD_APP_KEY\n",
     );
+    match &plan.origin {
+        None => out.push_str("  export DD_SITE=datadoghq.com\n"),
+        Some(origin) => {
+            // A URL's `:` needs no quoting in a shell word.
+            let word = if origin.chars().all(|c| c.is_ascii_alphanumeric() || "_./:-".contains(c)) {
+                origin.clone()
+            } else {
+                shell_quote(origin)
+            };
+            let _ = writeln!(out, "  export DD_LLMOBS_OVERRIDE_ORIGIN={word}");
+            out.push_str(
+                "  export DD_LLMOBS_AGENTLESS_ENABLED=1\n  \
+                 export DD_TRACE_ENABLED=false   # no Datadog Agent to send APM traces to\n",
+            );
+        }
+    }
+    out.push_str("  export OPENAI_API_KEY=...       # only if you keep the placeholder task\n");
     let run = match rendered.format {
         Format::Py => format!("python {}", shell_quote(path)),
         Format::Ipynb => format!("jupyter notebook {}", shell_quote(path)),
@@ -64,7 +81,18 @@ pub fn summary(plan: &Plan, rendered: &Rendered, syntax: &SyntaxCheck) -> String
         Format::Py => "  3. Run it. The script prints experiment.url at the end.\n",
         Format::Ipynb => "  3. Run all cells. The notebook prints experiment.url at the end.\n",
     });
-    out.push_str("  4. Watch the experiment: https://app.datadoghq.com/llm/experiments\n");
+    match &plan.origin {
+        None => {
+            out.push_str("  4. Watch the experiment: https://app.datadoghq.com/llm/experiments\n")
+        }
+        Some(origin) => {
+            let _ = writeln!(
+                out,
+                "  4. Watch the experiment: {origin}/llm/experiments/<id> \
+                 (<id> ends the printed experiment.url)"
+            );
+        }
+    }
     out
 }
 

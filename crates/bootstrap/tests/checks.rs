@@ -62,6 +62,7 @@ fn every_matrix_output_keeps_the_rules() {
                             [
                                 "import os",
                                 "import json",
+                                "import sys",
                                 "from __future__ import annotations",
                                 "from typing import Any, Dict",
                                 "from dotenv import load_dotenv",

@@ -18,7 +18,7 @@ fn default_invocation_matches_the_reference_listing() {
     }
     assert_eq!(rendered.text, REFERENCE);
     assert_eq!(plan.project_name, "experiment-acme-bot");
-    assert_eq!(rendered.lines, 182);
+    assert_eq!(rendered.lines, 193);
     let refs = rendered.references;
     assert_eq!((refs.enable, refs.dataset, refs.task, refs.run), (42, 52, 78, 167));
 }

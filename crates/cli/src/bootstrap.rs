@@ -122,6 +122,7 @@ pub fn run(args: BootstrapArgs) -> anyhow::Result<()> {
             Ok("inject-forbidden") => Some(TestHook::InjectForbidden),
             _ => None,
         },
+        origin: std::env::var("DD_LLMOBS_OVERRIDE_ORIGIN").ok(),
         ..Settings::default()
     };
     let cwd = std::env::current_dir().context("cannot read the current directory")?;

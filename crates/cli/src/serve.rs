@@ -146,7 +146,9 @@ async fn bootstrap_keys(store: &Store, origin: &str) -> anyhow::Result<()> {
                  export DD_API_KEY={}\n\
                  export DD_APP_KEY={}\n\
                  export DD_LLMOBS_OVERRIDE_ORIGIN={origin}\n\
-                 export DD_LLMOBS_AGENTLESS_ENABLED=1\n",
+                 export DD_LLMOBS_AGENTLESS_ENABLED=1\n\
+                 export DD_TRACE_ENABLED=false  # no Datadog Agent: stops ddtrace's APM \
+                 'failed to send traces' errors; LLM Observability still works\n",
                 keys.api_key, keys.app_key
             );
         }

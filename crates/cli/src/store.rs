@@ -46,16 +46,12 @@ impl StoreArgs {
         {
             create_private_dir(dir).with_context(|| format!("cannot create {}", dir.display()))?;
         }
-        let store = Store::open(&database).await;
-        match (&database, store) {
-            (_, Ok(store)) => Ok(store),
-            (Database::Sqlite(path), Err(err)) => {
-                Err(err).with_context(|| format!("opening {}", path.display()))
-            }
-            (Database::Postgres(_), Err(err)) => {
-                Err(err).context("opening the PostgreSQL database")
-            }
-        }
+        // The store's errors already name their cause in their message; only that
+        // message is shown, so a cause is not printed twice.
+        Store::open(&database).await.map_err(|err| match &database {
+            Database::Sqlite(path) => anyhow::anyhow!("opening {}: {err}", path.display()),
+            Database::Postgres(_) => anyhow::anyhow!("{err}"),
+        })
     }
 }
 

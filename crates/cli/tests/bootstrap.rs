@@ -33,7 +33,7 @@ impl Dir {
     fn bootstrap(&self, args: &[&str]) -> Command {
         let mut cmd = Command::cargo_bin("llmobs").unwrap();
         cmd.current_dir(&self.cwd).arg("bootstrap").args(args);
-        cmd.env_remove("LLMOBS_BOOTSTRAP_TEST_HOOK");
+        cmd.env_remove("LLMOBS_BOOTSTRAP_TEST_HOOK").env_remove("DD_LLMOBS_OVERRIDE_ORIGIN");
         cmd
     }
 
@@ -78,6 +78,35 @@ fn default_run_writes_the_reference_file_and_the_golden_summary() {
     assert_eq!(out.stdout, GOLDEN_SUMMARY);
     assert_eq!(dir.read("experiments/experiment.py"), REFERENCE);
     assert_eq!(dir.listing(), ["experiments", "experiments/experiment.py"]);
+}
+
+#[test]
+fn an_override_origin_points_the_summary_at_that_server() {
+    let dir = Dir::named("acme-bot");
+    let mut cmd = dir.bootstrap(&[]);
+    cmd.env("DD_LLMOBS_OVERRIDE_ORIGIN", "http://127.0.0.1:7580/");
+    let out = run(cmd);
+    assert_eq!((out.code, out.stderr.as_str()), (0, ""));
+    // The file is the same; only the environment lines and the "watch" line differ.
+    assert_eq!(dir.read("experiments/experiment.py"), REFERENCE);
+    let expected = GOLDEN_SUMMARY
+        .replace(
+            "  export DD_SITE=datadoghq.com\n",
+            "  export DD_LLMOBS_OVERRIDE_ORIGIN=http://127.0.0.1:7580\n  \
+             export DD_LLMOBS_AGENTLESS_ENABLED=1\n  \
+             export DD_TRACE_ENABLED=false   # no Datadog Agent to send APM traces to\n",
+        )
+        .replace(
+            "https://app.datadoghq.com/llm/experiments\n",
+            "http://127.0.0.1:7580/llm/experiments/<id> (<id> ends the printed experiment.url)\n",
+        );
+    assert_ne!(expected, GOLDEN_SUMMARY);
+    assert_eq!(out.stdout, expected);
+    // Set but empty is not set.
+    let again = Dir::named("acme-bot");
+    let mut cmd = again.bootstrap(&[]);
+    cmd.env("DD_LLMOBS_OVERRIDE_ORIGIN", "");
+    assert_eq!(run(cmd).stdout, GOLDEN_SUMMARY);
 }
 
 #[test]

@@ -85,3 +85,27 @@ fn half_set_bootstrap_keys_are_refused() {
         stderr(&output).contains("set both LLMOBS_BOOTSTRAP_API_KEY and LLMOBS_BOOTSTRAP_APP_KEY")
     );
 }
+
+#[test]
+fn an_unreachable_database_fails_fast_naming_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    // (An unknown host is left out: its answer depends on the machine's resolver.)
+    for (url, cause) in [
+        ("postgres://nobody@127.0.0.1:1/x", "connection refused"),
+        ("postgres://nobody:secret@127.0.0.1:1/x", "connection refused"),
+    ] {
+        let output = llmobs()
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
+            .current_dir(dir.path())
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let message = stderr(&output);
+        // A run cut off by the timeout has no exit code.
+        assert_eq!(output.status.code(), Some(1), "{url}: {message}");
+        assert_eq!(message.matches(cause).count(), 1, "{url}: {message}");
+        assert_eq!(message.lines().count(), 1, "{url}: {message}");
+        assert!(!message.contains("timed out"), "{url}: {message}");
+        assert!(!message.contains("secret"), "a password leaked: {message}");
+    }
+}

@@ -60,6 +60,10 @@ pub struct DatasetRequest {
     /// Optional description.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Optional metadata (the public API's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub metadata: Option<serde_json::Map<String, Value>>,
 }
 
 /// A dataset (E2, E3, E7).
@@ -87,6 +91,10 @@ pub struct Dataset {
     /// When it was deleted, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deleted_at: Option<String>,
+    /// Free-form metadata (a JSON object); `null` when never set.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub metadata: Option<Value>,
 }
 
 /// A dataset record (E4 items, E5 answers).

@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::error::ErrorBody;
 use crate::jsonapi::Author;
 
 /// Resource type of experiments (and of their event posts).
@@ -13,6 +14,8 @@ pub const EXPERIMENTS: &str = "experiments";
 pub const EXPERIMENT_EVENTS: &str = "experiment_events";
 /// Resource type of remote evaluator inference.
 pub const EVALUATOR_INFERENCE: &str = "evaluator_inference";
+/// Resource type of a published evaluator.
+pub const EVALUATOR_CONFIG: &str = "evaluator_config";
 
 /// The experiment statuses the client sends.
 pub const STATUSES: [&str; 4] = ["running", "completed", "failed", "interrupted"];
@@ -62,6 +65,19 @@ pub struct UpdateExperiment {
     /// Error text of a failed run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A new run name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A new description.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// New metadata, replacing the old.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub metadata: Option<Map<String, Value>>,
+    /// Another dataset of the same project.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_id: Option<String>,
 }
 
 /// An experiment (E8 answer, E10 items).
@@ -166,6 +182,95 @@ pub struct InferResult {
     pub error: Option<Value>,
 }
 
+/// The `error` of a failed inference (E13).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InferError {
+    /// Machine-readable kind, such as `evaluator_not_found`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// What went wrong.
+    pub message: String,
+    /// What to do about it.
+    pub recommended_resolution: String,
+}
+
+impl InferError {
+    /// An error of `kind` with its message and what to do.
+    pub fn new(kind: &str, message: impl Into<String>, resolution: impl Into<String>) -> Self {
+        InferError {
+            kind: kind.to_owned(),
+            message: message.into(),
+            recommended_resolution: resolution.into(),
+        }
+    }
+}
+
+/// E13 answer attributes of a failed inference: status `ERROR` and the error.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InferFailure {
+    /// `ERROR`.
+    pub status: String,
+    /// What failed.
+    pub error: InferError,
+}
+
+/// The `data` of an [`InferAnswer`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InferData<A> {
+    /// Always [`EVALUATOR_INFERENCE`].
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// An [`InferResult`] or an [`InferFailure`].
+    pub attributes: A,
+}
+
+/// E13 answer: `{"data": {"type": "evaluator_inference", "attributes": …}}`. A failure
+/// also carries the error body's `detail` and `errors`, so a client that reads either
+/// finds the message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct InferAnswer<A> {
+    /// The result.
+    pub data: InferData<A>,
+    /// On failure: the error body.
+    #[serde(flatten, default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<ErrorBody>,
+}
+
+impl InferAnswer<InferResult> {
+    /// The answer of an inference that ran.
+    pub fn ok(result: InferResult) -> Self {
+        InferAnswer {
+            data: InferData { kind: EVALUATOR_INFERENCE.to_owned(), attributes: result },
+            error: None,
+        }
+    }
+}
+
+impl InferAnswer<InferFailure> {
+    /// The answer of an inference that failed; `title` is the status's reason phrase.
+    pub fn failed(title: &str, error: InferError) -> Self {
+        let body = ErrorBody::new(title, error.message.clone(), None);
+        let attributes = InferFailure { status: "ERROR".to_owned(), error };
+        InferAnswer {
+            data: InferData { kind: EVALUATOR_INFERENCE.to_owned(), attributes },
+            error: Some(body),
+        }
+    }
+}
+
+/// E14 answer attributes: the evaluation as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublishedEvaluator {
+    /// `eval_name`, `applications` and the rest, as published.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub evaluation: Value,
+}
+
 /// The value key of a metric: `<metric_type>_value`.
 pub fn value_key(metric_type: &str) -> String {
     format!("{metric_type}_value")
@@ -176,4 +281,36 @@ pub fn tag_value<'a>(tags: impl IntoIterator<Item = &'a Value>, key: &str) -> Op
     tags.into_iter()
         .filter_map(Value::as_str)
         .find_map(|tag| tag.split_once(':').filter(|(k, _)| *k == key).map(|(_, v)| v))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn inference_answers_have_the_wire_shape() {
+        let error = InferError::new("evaluator_not_found", "no evaluator named x", "publish it");
+        assert_eq!(
+            serde_json::to_value(InferAnswer::failed("Not Found", error)).unwrap(),
+            json!({"data": {"type": "evaluator_inference", "attributes": {"status": "ERROR",
+                       "error": {"type": "evaluator_not_found", "message": "no evaluator named x",
+                                 "recommended_resolution": "publish it"}}},
+                   "errors": [{"title": "Not Found", "detail": "no evaluator named x"}],
+                   "detail": "no evaluator named x"})
+        );
+        let result = InferResult {
+            value: json!(true),
+            assessment: Some("pass".into()),
+            reasoning: None,
+            status: "OK".into(),
+            error: None,
+        };
+        assert_eq!(
+            serde_json::to_value(InferAnswer::ok(result)).unwrap(),
+            json!({"data": {"type": "evaluator_inference", "attributes": {"value": true,
+                       "assessment": "pass", "reasoning": null, "status": "OK"}}})
+        );
+    }
 }

@@ -9,6 +9,7 @@
 //!   E13 context.
 //! - [`AssessmentCriteria`]: the published `assessment_criteria` (`pass_when`,
 //!   `min_threshold` / `max_threshold`, `pass_values`) and the [`Verdict`] they give.
+//! - [`chat_request`]: the OpenAI chat-completions request the judge sends its model.
 //!
 //! ```
 //! use llmobs_core::judge::{AssessmentCriteria, Verdict, render};
@@ -228,6 +229,56 @@ impl AssessmentCriteria {
             (None, None) => unreachable!("checked above"),
         }))
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// The model request
+// ---------------------------------------------------------------------------------------
+
+/// The body of the OpenAI chat-completions request a judge sends (`POST
+/// <base>/chat/completions`), the same from the SDK's `OpenAiClient` and the server's
+/// `llm_judge`: `{"model", "messages": [{"role", "content"}…]}`, then `params` as given
+/// (they may replace `model`), then `response_format: {"type": "json_schema",
+/// "json_schema": json_schema}` when a schema is given (`json_schema` is the
+/// `{"name", "strict", "schema"}` object OpenAI expects).
+///
+/// ```
+/// use llmobs_core::judge::chat_request;
+/// use serde_json::json;
+///
+/// let params = json!({"temperature": 0}).as_object().cloned().unwrap();
+/// let body = chat_request(json!("gpt-4o"), [("user", "Is 2 + 2 = 4?")], None, &params);
+/// assert_eq!(body, json!({"model": "gpt-4o", "temperature": 0,
+///                         "messages": [{"role": "user", "content": "Is 2 + 2 = 4?"}]}));
+/// ```
+pub fn chat_request<'m>(
+    model: Value,
+    messages: impl IntoIterator<Item = (&'m str, &'m str)>,
+    json_schema: Option<Value>,
+    params: &Map<String, Value>,
+) -> Value {
+    let messages: Vec<Value> = messages
+        .into_iter()
+        .map(|(role, content)| {
+            let mut message = Map::new();
+            message.insert("role".into(), Value::from(role));
+            message.insert("content".into(), Value::from(content));
+            Value::Object(message)
+        })
+        .collect();
+    let mut body = Map::new();
+    body.insert("model".into(), model);
+    body.insert("messages".into(), Value::Array(messages));
+    for (key, value) in params {
+        body.insert(key.clone(), value.clone());
+    }
+    if let Some(schema) = json_schema {
+        let mut format = Map::new();
+        format.insert("type".into(), Value::from("json_schema"));
+        format.insert("json_schema".into(), schema);
+        body.insert("response_format".into(), Value::Object(format));
+    }
+    Value::Object(body)
 }
 
 #[cfg(test)]

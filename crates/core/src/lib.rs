@@ -10,6 +10,10 @@
 //!   exactly as the reference Python client encodes them.
 //! - [`judge`]: how an LLM judge renders its prompt template and assesses its verdict,
 //!   the same in the SDK's `LLMJudge` and the server's `llm_judge`.
+//! - [`search`]: Datadog's search syntax (`@field:value`, `-negation`, `AND`/`OR`, phrases,
+//!   wildcards) parsed into a tree, and the time bounds of query-plane requests.
+//! - [`spans`]: the spans query plane's requests and answers, and how a stored span
+//!   event reads as one of its spans.
 //!
 //! ```
 //! use llmobs_core::prompts::Template;
@@ -29,5 +33,8 @@ pub mod experiments;
 pub mod jsonapi;
 pub mod judge;
 pub mod prompts;
+pub mod public;
 pub mod pyjson;
 pub mod render;
+pub mod search;
+pub mod spans;

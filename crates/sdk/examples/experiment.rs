@@ -8,6 +8,9 @@
 //!     cargo run -p llmobs --example experiment
 //! ```
 
+#[path = "support/env.rs"]
+mod support;
+
 use std::error::Error;
 use std::sync::Arc;
 
@@ -37,6 +40,7 @@ async fn capital(input: Value, config: Arc<Value>) -> Result<Value, CallError> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
+    support::require_server_env("experiment");
     let client = Client::from_env()?;
     let records = [("France", "Paris"), ("Italy", "Rome"), ("Japan", "Tokyo"), ("Peru", "Lima")]
         .into_iter()

@@ -14,6 +14,9 @@
 //! When the server was started with `--judge-url`, set `JUDGE_REMOTE=1` to also run the
 //! published judge remotely (E13) on the same dataset.
 
+#[path = "support/env.rs"]
+mod support;
+
 use std::error::Error;
 use std::sync::Arc;
 
@@ -45,6 +48,7 @@ fn model_client() -> Arc<dyn JudgeClient> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
+    support::require_server_env("judge");
     let client = Client::from_env()?;
     let model = std::env::var("JUDGE_MODEL").unwrap_or_else(|_| "gpt-4o-mini".to_owned());
 

@@ -18,6 +18,9 @@
 //!
 //! and each output line is `{"id", "ok": true, "ui_url"}` or `{"id", "ok": false, "error"}`.
 
+#[path = "support/env.rs"]
+mod support;
+
 use std::error::Error;
 use std::io::Read;
 
@@ -120,6 +123,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         input = std::fs::read_to_string(&source)?;
     }
     let cases: Vec<Value> = serde_json::from_str(&input)?;
+    support::require_server_env("judge_publish");
     let client = Client::from_env()?;
     for case in &cases {
         let id = case["id"].clone();

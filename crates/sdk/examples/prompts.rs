@@ -7,6 +7,9 @@
 //!     cargo run -p llmobs --example prompts
 //! ```
 
+#[path = "support/env.rs"]
+mod support;
+
 use std::error::Error;
 
 use llmobs::{
@@ -17,6 +20,7 @@ use serde_json::json;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
+    support::require_server_env("prompts");
     let client = Client::from_env()?;
 
     // Create a chat prompt (or reuse it if an earlier run created it).

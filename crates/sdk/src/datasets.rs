@@ -1107,7 +1107,11 @@ impl Client {
         let project_id = self.project_id(&project_name, true).await?;
         let request = Request::new(
             DATASETS,
-            DatasetRequest { name: name.to_owned(), description: Some(description.to_owned()) },
+            DatasetRequest {
+                name: name.to_owned(),
+                description: Some(description.to_owned()),
+                metadata: None,
+            },
         );
         let answer: Document<Resource<DatasetAttributes>> = self
             .call(

@@ -2,18 +2,21 @@
 
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use llmobs_core::datasets::{
     BatchUpdate, DATASET_VERSION, DATASETS, Dataset, DatasetRequest, DeleteDatasets, PROJECTS,
     Project, ProjectRequest, Record, UploadResult, parse_upload,
 };
 use llmobs_core::jsonapi::{Document, Request, Resource};
-use llmobs_store::{RawRecord, RecordQuery};
+use llmobs_core::public::DatasetUpdate;
+use llmobs_store::RecordQuery;
 
 use crate::auth::{MaybeWriter, Reader, Writer};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Segments};
 use crate::jsonapi::{FAMILIES, JsonApi, Query};
+use crate::public::Flavor;
 use crate::state::AppState;
 
 /// The routes under both path families.
@@ -105,22 +108,29 @@ pub(crate) async fn create_dataset(
             attributes.description.as_deref(),
         )
         .await?;
+    let (id, created) = match attributes.metadata {
+        // Only a dataset made by this request takes the metadata.
+        Some(metadata) if created.metadata.is_none() => {
+            let update = DatasetUpdate { metadata: Some(metadata), ..Default::default() };
+            state.store.update_dataset(&caller.org, &project_id, &id, update).await?
+        }
+        _ => (id, created),
+    };
     Ok(JsonApi(Document::one(dataset(id, created))))
 }
 
-/// E3: the project's datasets, by exact name with `filter[name]`.
+/// E3: the project's datasets, by exact name with `filter[name]` (and the public API's
+/// `filter[id]` and paging).
 #[utoipa::path(get, path = "/api/unstable/llm-obs/v1/{project_id}/datasets", tag = "datasets",
     params(("project_id" = String, Path), ("filter[name]" = Option<String>, Query)),
     responses((status = 200, body = Document<Vec<Resource<Dataset>>>)))]
 pub(crate) async fn find_datasets(
-    State(state): State<AppState>,
-    Reader(org): Reader,
-    Segments(project_id): Segments<String>,
-    RawQuery(query): RawQuery,
+    state: State<AppState>,
+    org: Reader,
+    project_id: Segments<String>,
+    query: RawQuery,
 ) -> Result<JsonApi<Document<Vec<Resource<Dataset>>>>, ApiError> {
-    let query = Query::parse(query.as_deref())?;
-    let found = state.store.find_datasets(&org, &project_id, query.get("filter[name]")).await?;
-    Ok(JsonApi(Document::page(found.into_iter().map(|(id, d)| dataset(id, d)).collect(), "")))
+    crate::public::datasets::list_datasets(state, org, project_id, query).await
 }
 
 /// E4: a page of records of a version (`filter[version]`, latest by default), optionally
@@ -132,9 +142,10 @@ pub(crate) async fn find_datasets(
 pub(crate) async fn list_records(
     State(state): State<AppState>,
     Reader(org): Reader,
+    flavor: Flavor,
     Segments((project_id, dataset_id)): Segments<(String, String)>,
     RawQuery(query): RawQuery,
-) -> Result<JsonApi<Document<Vec<Resource<RawRecord>>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let query = Query::parse(query.as_deref())?;
     let version = query.int("filter[version]", 0, i64::MIN..=i64::MAX)?;
     let max = llmobs_core::datasets::MAX_RECORDS_PAGE as i64;
@@ -148,8 +159,15 @@ pub(crate) async fn list_records(
     let query =
         RecordQuery { version: Some(version), tags: query.all("filter[tags]"), after, limit };
     let (records, next) = state.store.records(&org, &project_id, &dataset_id, &query).await?;
-    let records = records.into_iter().map(record).collect();
-    Ok(JsonApi(Document::page(records, next.map(|n| n.to_string()).unwrap_or_default())))
+    let next = next.map(|n| n.to_string());
+    Ok(match flavor {
+        Flavor::Official => crate::public::records::flat_page(records, next).into_response(),
+        Flavor::Ddtrace => JsonApi(Document::page(
+            records.into_iter().map(record).collect(),
+            next.unwrap_or_default(),
+        ))
+        .into_response(),
+    })
 }
 
 /// E5: inserts, updates and deletes records, all or nothing.
@@ -159,14 +177,22 @@ pub(crate) async fn list_records(
 pub(crate) async fn batch_update(
     State(state): State<AppState>,
     Writer(caller): Writer,
+    flavor: Flavor,
     Segments((project_id, dataset_id)): Segments<(String, String)>,
     ApiJson(body): ApiJson<Request<BatchUpdate>>,
-) -> Result<JsonApi<Document<Vec<Resource<Record>>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let touched = state
         .store
         .batch_update(&caller.org, &caller.user, &project_id, &dataset_id, body.data.attributes)
         .await?;
-    Ok(JsonApi(Document { data: touched.into_iter().map(record).collect(), meta: None }))
+    Ok(match flavor {
+        Flavor::Official => crate::public::records::mutation(touched).into_response(),
+        Flavor::Ddtrace => JsonApi(Document {
+            data: touched.into_iter().map(record).collect::<Vec<_>>(),
+            meta: None,
+        })
+        .into_response(),
+    })
 }
 
 /// E6: replaces or inserts every record of a CSV file (`input,expected_output,metadata,id`,

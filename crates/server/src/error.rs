@@ -92,6 +92,9 @@ impl From<llmobs_store::Error> for ApiError {
             Error::NotFound(what) => ApiError::NotFound(what.to_string()),
             Error::Conflict(what) => ApiError::Conflict(what.to_owned()),
             Error::Invalid(detail) => ApiError::invalid(detail),
+            Error::NoOrg => {
+                ApiError::Unauthorized("API key required: send it in the DD-API-KEY header".into())
+            }
             err @ (Error::Open(_) | Error::Database(_)) => ApiError::Internal(err.to_string()),
         }
     }

@@ -1,20 +1,29 @@
-//! Remote evaluators: inference (E13) and publishing a custom evaluator (E14).
+//! Remote evaluators: inference (E13) and publishing a custom evaluator (E14). The kinds
+//! they run are in [`kinds`], the LLM judge in [`judge`].
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{post, put};
 use axum::{Json, Router};
-use llmobs_core::experiments::{EVALUATOR_INFERENCE, InferRequest};
-use llmobs_core::jsonapi::Request;
-use serde_json::{Value, json};
+use llmobs_core::experiments::{
+    EVALUATOR_CONFIG, InferAnswer, InferError, InferRequest, PublishedEvaluator,
+};
+use llmobs_core::jsonapi::{Document, Request, Resource};
+use serde_json::Value;
 
 use crate::auth::Writer;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, Segments};
 use crate::jsonapi::FAMILIES;
-use crate::judge::{Evaluator, Failure};
 use crate::state::AppState;
+
+mod judge;
+mod kinds;
+
+pub(crate) use judge::JudgeBackend;
+pub use judge::JudgeProvider;
+pub(crate) use kinds::Evaluator;
 
 /// The routes under both path families (E14 also where Datadog's public API has it).
 pub(crate) fn router() -> Router<AppState> {
@@ -29,13 +38,9 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// A failed inference: `data.attributes` carries `status` and the structured `error`.
-fn failure(status: StatusCode, failure: Failure) -> Response {
-    let body = json!({
-        "data": {"type": EVALUATOR_INFERENCE, "attributes": {"status": "ERROR", "error": failure.to_value()}},
-        "errors": [{"title": status.canonical_reason().unwrap_or("Error"), "detail": failure.message}],
-        "detail": failure.message,
-    });
-    (status, Json(body)).into_response()
+fn failure(status: StatusCode, error: InferError) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    (status, Json(InferAnswer::failed(title, error))).into_response()
 }
 
 /// E13: runs the evaluator named `eval_name` on the context.
@@ -56,13 +61,12 @@ pub(crate) async fn infer(
         (None, None) => {
             return Ok(failure(
                 StatusCode::NOT_FOUND,
-                Failure {
-                    kind: "evaluator_not_found",
-                    message: format!("no evaluator named {name}"),
-                    resolution: "publish it with LLMObs.publish_evaluator, or configure it with \
-                                 `llmobs serve --evaluators FILE`"
-                        .into(),
-                },
+                InferError::new(
+                    "evaluator_not_found",
+                    format!("no evaluator named {name}"),
+                    "publish it with LLMObs.publish_evaluator, or configure it with \
+                     `llmobs serve --evaluators FILE`",
+                ),
             ));
         }
     };
@@ -71,20 +75,13 @@ pub(crate) async fn infer(
         Err(message) => {
             return Ok(failure(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                Failure {
-                    kind: "invalid_evaluator",
-                    message,
-                    resolution: "fix the evaluator's configuration".into(),
-                },
+                InferError::new("invalid_evaluator", message, "fix the evaluator's configuration"),
             ));
         }
     };
     let context = body.data.attributes.context;
-    match evaluator.evaluate(&context, state.config.judge.as_ref(), &state.http).await {
-        Ok(result) => {
-            let body = json!({"data": {"type": EVALUATOR_INFERENCE, "attributes": result}});
-            Ok((StatusCode::OK, Json(body)).into_response())
-        }
+    match evaluator.evaluate(&context, &state.judges).await {
+        Ok(result) => Ok((StatusCode::OK, Json(InferAnswer::ok(result))).into_response()),
         Err(err) => Ok(failure(StatusCode::UNPROCESSABLE_ENTITY, err)),
     }
 }
@@ -108,6 +105,8 @@ pub(crate) async fn publish(
     }
     Evaluator::from_config("llm_judge", &evaluation).map_err(ApiError::invalid)?;
     state.store.put_evaluator(&caller.org, name, "llm_judge", &evaluation).await?;
-    let body = json!({"data": {"type": "evaluator_config", "id": name, "attributes": {"evaluation": evaluation}}});
-    Ok((StatusCode::OK, Json(body)).into_response())
+    let id = name.to_owned();
+    let published = PublishedEvaluator { evaluation };
+    Ok((StatusCode::OK, Json(Document::one(Resource::new(id, EVALUATOR_CONFIG, published))))
+        .into_response())
 }

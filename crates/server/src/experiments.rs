@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
 use llmobs_core::experiments::{
     CreateExperiment, EXPERIMENT_EVENTS, EXPERIMENTS, Experiment, ExperimentEvents, PostEvents,
@@ -17,6 +17,7 @@ use crate::auth::{Reader, Writer};
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiJsonRaw, Lenient, Segments};
 use crate::jsonapi::{FAMILIES, JsonApi, Query};
+use crate::public::Flavor;
 use crate::state::AppState;
 
 /// The routes under both path families.
@@ -53,7 +54,8 @@ pub(crate) async fn create_experiment(
     Ok(JsonApi(Document::one(resource(created))))
 }
 
-/// E9: sets the status and/or error.
+/// E9: sets the status and/or error (and, for the public API, the name, description,
+/// metadata and dataset).
 #[utoipa::path(patch, path = "/api/unstable/llm-obs/v1/experiments/{experiment_id}", tag = "experiments",
     params(("experiment_id" = String, Path)), request_body = Request<UpdateExperiment>,
     responses((status = 200, body = Document<Resource<Experiment>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
@@ -63,7 +65,7 @@ pub(crate) async fn update_experiment(
     Segments(id): Segments<String>,
     ApiJson(body): ApiJson<Request<UpdateExperiment>>,
 ) -> Result<JsonApi<Document<Resource<Experiment>>>, ApiError> {
-    let updated = state.store.update_experiment(&caller.org, &id, body.data.attributes).await?;
+    let updated = state.store.edit_experiment(&caller.org, &id, body.data.attributes).await?;
     Ok(JsonApi(Document::one(resource(updated))))
 }
 
@@ -82,6 +84,7 @@ fn decode_cursor(cursor: &str) -> Result<ExperimentCursor, ApiError> {
     params(("filter[id]" = Option<String>, Query), ("filter[experiment]" = Option<String>, Query),
         ("filter[project_id]" = Option<String>, Query), ("filter[dataset_id]" = Option<String>, Query),
         ("filter[parent_experiment_id]" = Option<Vec<String>>, Query), ("filter[metadata]" = Option<String>, Query),
+        ("filter[name]" = Option<String>, Query), ("filter[is_deleted]" = Option<bool>, Query),
         ("page[limit]" = Option<i64>, Query), ("page[cursor]" = Option<String>, Query)),
     responses((status = 200, body = Document<Vec<Resource<Experiment>>>)))]
 pub(crate) async fn list_experiments(
@@ -112,9 +115,15 @@ pub(crate) async fn list_experiments(
             }
         },
     };
-    if query.get("filter[is_deleted]") == Some("true") {
-        return Ok(JsonApi(Document::page(Vec::new(), "")));
-    }
+    let deleted = match query.get("filter[is_deleted]").map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") | Some("false") => false,
+        Some("true") => true,
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "filter[is_deleted] must be true or false, got '{other}'"
+            )));
+        }
+    };
     let filter = ExperimentFilter {
         id: query.get("filter[id]").map(str::to_owned),
         experiment: query.get("filter[experiment]").map(str::to_owned),
@@ -122,6 +131,8 @@ pub(crate) async fn list_experiments(
         dataset_id: query.get("filter[dataset_id]").map(str::to_owned),
         parent_ids: query.all("filter[parent_experiment_id]"),
         tags,
+        name: query.get("filter[name]").map(str::to_owned),
+        deleted,
     };
     let after =
         query.get("page[cursor]").filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
@@ -159,17 +170,22 @@ fn events(id: String, events: ExperimentEvents) -> JsonApi<Document<Resource<Exp
     JsonApi(Document::one(Resource::new(id, EXPERIMENT_EVENTS, events)))
 }
 
-/// E12: the spans with their metrics, and the summary metrics.
+/// E12: the spans with their metrics, and the summary metrics (for the official client,
+/// which asks for `application/json`: a list of spans).
 #[utoipa::path(get, path = "/api/unstable/llm-obs/v1/experiments/{experiment_id}/events", tag = "experiments",
     params(("experiment_id" = String, Path)),
     responses((status = 200, body = Document<Resource<ExperimentEvents>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn get_events(
     State(state): State<AppState>,
     Reader(org): Reader,
+    flavor: Flavor,
     Segments(id): Segments<String>,
-) -> Result<JsonApi<Document<Resource<ExperimentEvents>>>, ApiError> {
+) -> Result<Response, ApiError> {
     let found = state.store.experiment_events(&org, &id).await?;
-    Ok(events(id, found))
+    Ok(match flavor {
+        Flavor::Official => crate::public::experiments::spans_list(found).into_response(),
+        Flavor::Ddtrace => events(id, found).into_response(),
+    })
 }
 
 /// E12, by name: the events of the newest experiment `filter[experiment_name]` in project

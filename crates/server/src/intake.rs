@@ -201,12 +201,6 @@ pub(crate) async fn eval_metrics(
 ) -> Result<impl IntoResponse, ApiError> {
     let body = inflate(&headers, &body, state.config.max_upload_bytes)?;
     let metrics = eval_metrics_of(&body)?;
-    let org = match org {
-        Some(org) => org,
-        None => state.store.org_named("default").await?.ok_or_else(|| {
-            ApiError::Unauthorized("API key required: send it in the DD-API-KEY header".into())
-        })?,
-    };
-    let stored = state.store.ingest_eval_metrics(&org, &metrics).await?;
+    let stored = state.store.ingest_eval_metrics(org.as_ref(), &metrics).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"stored": stored}))))
 }

@@ -9,6 +9,8 @@
 //! - `GET /healthz`, no key needed.
 //! - the prompt registry, `/api/unstable/llm-obs/v1/prompts…` (endpoints E1–E11 of the
 //!   prompt spec).
+//! - the query plane of Datadog's public API: spans list and search
+//!   (`/api/v2/llm-obs/v1/spans/events…`).
 //! - `GET /openapi.json`, the OpenAPI description of every route.
 //!
 //! ```no_run
@@ -32,12 +34,13 @@ mod experiments;
 mod extract;
 mod intake;
 mod jsonapi;
-mod judge;
 mod log;
 mod openapi;
 mod pages;
 mod prompts;
+mod public;
 mod read_cache;
+mod spans;
 mod state;
 #[cfg(feature = "test-support")]
 pub mod test_support;
@@ -49,7 +52,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 
 pub use error::ApiError;
-pub use judge::JudgeProvider;
+pub use evaluators::JudgeProvider;
 pub use state::{AppState, Config, ConfigError, EvaluatorSpec, Shared};
 
 /// Builds the application: every route, under the configured base path, with the body
@@ -63,8 +66,10 @@ pub fn router(state: AppState) -> Router {
         .merge(datasets::router(&state))
         .merge(experiments::router())
         .merge(evaluators::router())
+        .merge(public::router(&state))
         .merge(intake::router(&state))
         .merge(pages::router())
+        .merge(spans::router())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method);
     let app = match base_path.as_str() {

@@ -5,7 +5,7 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
 use crate::jsonapi::FAMILIES;
-use crate::{datasets, evaluators, experiments, intake, pages, prompts};
+use crate::{datasets, evaluators, experiments, intake, pages, prompts, public, spans};
 
 /// The document, built from the route annotations.
 #[derive(OpenApi)]
@@ -42,6 +42,25 @@ use crate::{datasets, evaluators, experiments, intake, pages, prompts};
         evaluators::publish,
         intake::spans,
         intake::eval_metrics,
+        public::projects::list_projects,
+        public::projects::update_project,
+        public::projects::delete_projects,
+        public::datasets::update_dataset,
+        public::datasets::delete_datasets,
+        public::datasets::list_versions,
+        public::datasets::restore_version,
+        public::datasets::clone_dataset,
+        public::datasets::export_dataset,
+        public::datasets::draft_state,
+        public::datasets::lock_draft,
+        public::datasets::unlock_draft,
+        public::datasets::upload_file,
+        public::records::create_records,
+        public::records::update_records,
+        public::records::delete_records,
+        public::experiments::delete_experiments,
+        public::experiments::events_v2,
+        public::experiments::events_v3,
         pages::experiment,
         pages::dataset,
     ),
@@ -58,6 +77,7 @@ use crate::{datasets, evaluators, experiments, intake, pages, prompts};
         (name = "evaluators", description = "Remote evaluators"),
         (name = "intake", description = "Span and eval-metric intake"),
         (name = "pages", description = "HTML pages"),
+        (name = "public", description = "Datadog's public LLM Observability API (the official client's management routes)"),
     )
 )]
 struct ApiDoc;
@@ -86,8 +106,17 @@ fn build() -> utoipa::openapi::OpenApi {
         .map(|(path, item)| (path.replacen(first, second, 1), item.clone()))
         .collect();
     doc.paths.paths.extend(copies);
+    doc.merge(QueryDoc::openapi());
     doc
 }
+
+/// The query plane's routes (their paths are the client's, not copied across families).
+#[derive(OpenApi)]
+#[openapi(
+    paths(spans::list_spans, spans::search_spans),
+    tags((name = "spans", description = "Search every stored span")),
+)]
+struct QueryDoc;
 
 /// Serves the document.
 pub(crate) async fn document() -> impl IntoResponse {

@@ -13,7 +13,7 @@ use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
 use axum::response::Html;
 use axum::routing::get;
-use llmobs_store::{OrgId, RecordQuery};
+use llmobs_store::{OrgId, Owned, RecordQuery};
 use serde_json::Value;
 
 use crate::auth::Reader;
@@ -85,14 +85,10 @@ fn page(title: &str, body: &str) -> Html<String> {
 }
 
 /// The org that owns what a page shows: the viewer's, or for loopback, the owner's.
-async fn owner(state: &AppState, viewer: Viewer, table: &str, id: &str) -> Result<OrgId, ApiError> {
+async fn owner(state: &AppState, viewer: Viewer, kind: Owned, id: &str) -> Result<OrgId, ApiError> {
     match viewer.0 {
         Some(org) => Ok(org),
-        None => state
-            .store
-            .owner_of(table, id)
-            .await?
-            .ok_or_else(|| ApiError::NotFound(format!("{table} '{id}' not found"))),
+        None => Ok(state.store.owner_of(kind, id).await?),
     }
 }
 
@@ -104,7 +100,7 @@ pub(crate) async fn experiment(
     viewer: Viewer,
     Segments(id): Segments<String>,
 ) -> Result<Html<String>, ApiError> {
-    let org = owner(&state, viewer, "experiments", &id).await?;
+    let org = owner(&state, viewer, Owned::Experiment, &id).await?;
     let (_, experiment) = state.store.experiment(&org, &id).await?;
     let events = state.store.experiment_events(&org, &id).await?;
     let mut body = format!(
@@ -172,7 +168,7 @@ pub(crate) async fn dataset(
     Segments(id): Segments<String>,
 ) -> Result<Html<String>, ApiError> {
     const SHOWN: usize = 200;
-    let org = owner(&state, viewer, "datasets", &id).await?;
+    let org = owner(&state, viewer, Owned::Dataset, &id).await?;
     let (_, dataset) = state.store.dataset(&org, None, &id).await?;
     let query = RecordQuery { limit: SHOWN, ..RecordQuery::default() };
     let (records, more) = state.store.records(&org, &dataset.project_id, &id, &query).await?;

@@ -37,7 +37,7 @@ impl EvaluatorSpec {
             format!("{e}; expected {{\"evaluators\": [{{\"name\": \"...\", \"kind\": \"exact_match\"}}]}}")
         })?;
         for spec in &file.evaluators {
-            crate::judge::Evaluator::from_config(&spec.kind, &spec.settings)
+            crate::evaluators::Evaluator::from_config(&spec.kind, &spec.settings)
                 .map_err(|e| format!("evaluator '{}': {e}", spec.name))?;
         }
         Ok(file.evaluators)
@@ -65,7 +65,7 @@ pub struct Config {
     /// Evaluators remote inference can run in every org.
     pub evaluators: Vec<EvaluatorSpec>,
     /// Where LLM judges send their requests.
-    pub judge: Option<crate::judge::JudgeProvider>,
+    pub judge: Option<crate::evaluators::JudgeProvider>,
 }
 
 impl Default for Config {
@@ -131,16 +131,16 @@ pub struct Shared {
     pub(crate) keys: crate::auth::KeyCache,
     /// Recent `get_prompt` answers.
     pub(crate) reads: crate::read_cache::ReadCache,
-    /// The client LLM judges use.
-    pub(crate) http: reqwest::Client,
+    /// How LLM judges reach their model.
+    pub(crate) judges: crate::evaluators::JudgeBackend,
 }
 
 impl AppState {
     /// State over `store` with `config`.
     pub fn new(store: Store, config: Config) -> Self {
         let reads = crate::read_cache::ReadCache::new(config.read_cache_ttl);
-        let http = crate::judge::http_client();
-        AppState(Arc::new(Shared { store, config, keys: Default::default(), reads, http }))
+        let judges = crate::evaluators::JudgeBackend::new(config.judge.as_ref());
+        AppState(Arc::new(Shared { store, config, keys: Default::default(), reads, judges }))
     }
 }
 

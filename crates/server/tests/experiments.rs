@@ -516,4 +516,10 @@ async fn bodies_of_the_wrong_shape_get_the_same_answers_as_ever() {
     let body = r#"{"data": {"attributes": {"metrics": [{"label": "a"}]}, "attributes": {"metrics": [{"label": "b"}, {"label": "c"}]}}}"#;
     let (status, answer) = app.raw("POST", eval, Keys::Api, Some(body.into())).await;
     assert_eq!((status, &answer), (StatusCode::ACCEPTED, &json!({"stored": 2})), "last key wins");
+    // Keyless (agent proxy) metrics need a default org; this server has none.
+    let proxy = [("x-datadog-evp-subdomain", "llmobs-intake")];
+    let (status, answer) =
+        app.send("POST", eval, Keys::None, &proxy, Some(body.as_bytes().to_vec())).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{answer}");
+    assert_eq!(detail(&answer), "API key required: send it in the DD-API-KEY header");
 }

@@ -33,7 +33,7 @@ const SIZES: usize = CHUNK.trailing_zeros() as usize + 1;
 const _: () = assert!(CHUNK.is_power_of_two());
 
 /// The widest row any insert here has, in columns.
-const MAX_COLUMNS: usize = 8;
+const MAX_COLUMNS: usize = 17;
 const _: () = assert!(CHUNK * MAX_COLUMNS <= 32766, "SQLite allows 32766 parameters");
 
 /// A query being bound.

@@ -125,11 +125,12 @@ fn project_from_row(row: &AnyRow) -> Result<(String, Project)> {
 macro_rules! dataset_columns {
     () => {
         "uuid, project_uuid, name, description, current_version, author, created_at, updated_at, \
-         deleted_at"
+         deleted_at, metadata"
     };
 }
+pub(crate) use dataset_columns;
 
-fn dataset_from_row(row: &AnyRow) -> Result<(String, Dataset)> {
+pub(crate) fn dataset_from_row(row: &AnyRow) -> Result<(String, Dataset)> {
     Ok((
         row.try_get("uuid")?,
         Dataset {
@@ -142,6 +143,7 @@ fn dataset_from_row(row: &AnyRow) -> Result<(String, Dataset)> {
             updated_at: row.try_get("updated_at")?,
             dataset_type: "user".to_owned(),
             deleted_at: row.try_get("deleted_at")?,
+            metadata: optional_json(row, "metadata")?,
         },
     ))
 }
@@ -502,7 +504,7 @@ impl Store {
     pub async fn project(&self, org: &OrgId, project_id: &str) -> Result<(String, Project)> {
         let row = sqlx::query(
             "SELECT uuid, name, description, author, created_at, updated_at FROM projects \
-             WHERE org_uuid = $1 AND uuid = $2",
+             WHERE org_uuid = $1 AND uuid = $2 AND deleted_at IS NULL",
         )
         .bind(&org.0)
         .bind(project_id)

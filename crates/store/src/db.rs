@@ -117,6 +117,7 @@ impl Store {
             Database::Postgres(url) => {
                 let options = AnyConnectOptions::from_str(url)
                     .map_err(|err| Error::Open(format!("{}: {err}", redact(url))))?;
+                probe(url, &options).await?;
                 let pool = AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(Duration::from_secs(30))
@@ -133,6 +134,49 @@ impl Store {
     pub async fn close(&self) {
         self.write.close().await;
         self.read.close().await;
+    }
+}
+
+/// How long opening waits for a PostgreSQL server's first answer.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One connection attempt before the pool is built, so that an unreachable server fails
+/// fast with its cause (the pool would retry a refused connection for its whole acquire
+/// timeout, then report only that it timed out).
+async fn probe(url: &str, options: &AnyConnectOptions) -> Result<()> {
+    use sqlx::ConnectOptions;
+    let cause = match tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await {
+        Ok(Ok(connection)) => {
+            let _ = sqlx::Connection::close(connection).await;
+            return Ok(());
+        }
+        Ok(Err(err)) => connect_cause(&err),
+        Err(_) => format!(
+            "no answer within {} s (check the URL's host and port, and any firewall)",
+            CONNECT_TIMEOUT.as_secs()
+        ),
+    };
+    Err(Error::Open(format!("cannot connect to PostgreSQL at {}: {cause}", redact(url))))
+}
+
+/// A connection error in a few words, with what to check.
+fn connect_cause(err: &sqlx::Error) -> String {
+    match err {
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            "connection refused (is PostgreSQL running there? check the URL's host and port)"
+                .to_owned()
+        }
+        sqlx::Error::Io(io)
+            if io.kind() == std::io::ErrorKind::NotFound
+                || io.to_string().contains("failed to lookup address") =>
+        {
+            "unknown host (check the host name in the URL)".to_owned()
+        }
+        sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("28P01" | "28000")) => {
+            format!("authentication failed (check the URL's user and password): {}", db.message())
+        }
+        sqlx::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
     }
 }
 

@@ -17,6 +17,9 @@ pub enum Error {
     /// The input breaks a rule the store checks itself.
     #[error("{0}")]
     Invalid(String),
+    /// A request without a key names no org, and there is no default org to use.
+    #[error("no org for a request without an API key")]
+    NoOrg,
     /// The database URL or file cannot be used.
     #[error("cannot open the database: {0}")]
     Open(String),

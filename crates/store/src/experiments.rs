@@ -39,6 +39,10 @@ pub struct ExperimentFilter {
     pub parent_ids: Vec<String>,
     /// Only experiments whose `metadata.tags` contain all of these.
     pub tags: Vec<String>,
+    /// Only this run name.
+    pub name: Option<String>,
+    /// Deleted experiments instead of live ones.
+    pub deleted: bool,
 }
 
 /// Where a listing continues: the last item's `(created_at, id)`.
@@ -177,6 +181,8 @@ pub(crate) async fn upsert_spans(
 
 /// What one events post writes.
 struct Events<'e, 'a> {
+    /// The spans' entries in the spans query plane.
+    index: Vec<crate::spans::Indexed<'e>>,
     experiment: &'e str,
     run_id: &'e str,
     spans: Vec<&'e (&'e str, &'e Event<'a>)>,
@@ -187,6 +193,7 @@ struct Events<'e, 'a> {
 impl Events<'_, '_> {
     async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
         upsert_spans(conn, &self.spans, self.now).await?;
+        crate::spans::index(conn, &self.index).await?;
         EXPERIMENT_METRICS
             .run(
                 conn,
@@ -350,10 +357,12 @@ impl Store {
             let rows = sqlx::query(concat!(
                 "SELECT ",
                 experiment_columns!(),
-                " FROM experiments WHERE org_uuid = $1 AND deleted_at IS NULL \
+                " FROM experiments WHERE org_uuid = $1 \
+                 AND (CASE WHEN deleted_at IS NULL THEN 0 ELSE 1 END) = $10 \
                  AND ($2 IS NULL OR uuid = $2) AND ($3 IS NULL OR experiment = $3) \
                  AND ($4 IS NULL OR project_uuid = $4) AND ($5 IS NULL OR dataset_uuid = $5) \
                  AND ($6 IS NULL OR created_at < $6 OR (created_at = $6 AND uuid < $7)) \
+                 AND ($9 IS NULL OR name = $9) \
                  ORDER BY created_at DESC, uuid DESC LIMIT $8"
             ))
             .bind(&org.0)
@@ -364,6 +373,8 @@ impl Store {
             .bind(at)
             .bind(id)
             .bind(CHUNK)
+            .bind(&filter.name)
+            .bind(i64::from(filter.deleted))
             .fetch_all(&self.read)
             .await?;
             let exhausted = (rows.len() as i64) < CHUNK;
@@ -430,8 +441,15 @@ impl Store {
         let now = time::now();
         let mut conn = self.write.acquire().await?;
         check_experiment(&mut conn, org, id).await?;
-        let write = Events { experiment: id, run_id, spans, metrics, now: &now };
-        if Insert::statements(write.spans.len()) + Insert::statements(write.metrics.len()) > 1 {
+        let index = (spans.iter())
+            .map(|(_, span)| crate::spans::Indexed { org: &org.0, experiment: id, body: span.body })
+            .collect();
+        let write = Events { index, experiment: id, run_id, spans, metrics, now: &now };
+        if Insert::statements(write.spans.len())
+            + Insert::statements(write.metrics.len())
+            + crate::spans::statements(write.index.len())
+            > 1
+        {
             let mut tx = conn.begin().await?;
             write.write(&mut tx).await?;
             tx.commit().await?;
@@ -657,7 +675,7 @@ pub(crate) mod tests {
         let metrics: Vec<Box<RawValue>> =
             (0..1000).map(|i| raw(json!({"label": format!("m{i}"), "n": i}))).collect();
         let metrics: Vec<&RawValue> = metrics.iter().map(|m| &**m).collect();
-        assert_eq!(s.store.ingest_eval_metrics(&s.a, &metrics).await.unwrap(), 1000);
+        assert_eq!(s.store.ingest_eval_metrics(Some(&s.a), &metrics).await.unwrap(), 1000);
         let stored = "SELECT COUNT(*) FROM eval_metrics WHERE org_uuid = $1";
         assert_eq!(count(&s.store, stored, &s.a.0).await, 1000);
     }
@@ -683,7 +701,7 @@ pub(crate) mod tests {
             .unwrap_err();
         assert_eq!(err.to_string(), "spans[0]: needs a string \"span_id\"");
         let bad = RawValue::from_string(r#"{"label": "x", "v": 1e400}"#.into()).unwrap();
-        let err = s.store.ingest_eval_metrics(&s.a, &[&*bad]).await.unwrap_err();
+        let err = s.store.ingest_eval_metrics(Some(&s.a), &[&*bad]).await.unwrap_err();
         assert!(err.to_string().starts_with("malformed JSON body: metrics[0]: "), "{err}");
         for table in ["experiment_metrics", "experiment_spans"] {
             let sql = match table {
@@ -699,5 +717,16 @@ pub(crate) mod tests {
             count(&s.store, "SELECT COUNT(*) FROM eval_metrics WHERE org_uuid = $1", &s.a.0).await,
             0
         );
+    }
+
+    #[tokio::test]
+    async fn the_owner_of_an_experiment_or_dataset_is_its_org() {
+        use crate::Owned;
+        let s = setup().await;
+        assert_eq!(s.store.owner_of(Owned::Experiment, &s.ea).await.unwrap(), s.a);
+        let (_, experiment) = s.store.experiment(&s.b, &s.eb).await.unwrap();
+        assert_eq!(s.store.owner_of(Owned::Dataset, &experiment.dataset_id).await.unwrap(), s.b);
+        let err = s.store.owner_of(Owned::Dataset, &s.ea).await.unwrap_err();
+        assert_eq!(err.to_string(), format!("dataset '{}' not found", s.ea));
     }
 }

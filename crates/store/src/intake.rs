@@ -11,10 +11,10 @@ use serde_json::value::RawValue;
 use sqlx::{AnyConnection, Connection};
 
 use crate::batch::{Col, Insert, dedupe};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::experiments::{Event, event, upsert_spans};
 use crate::fields::text;
-use crate::keys::OrgId;
+use crate::keys::{DEFAULT_ORG, OrgId};
 use crate::{Store, time};
 
 static LLMOBS_SPANS: Insert = Insert::new(
@@ -44,6 +44,8 @@ static EVAL_METRICS: Insert = Insert::new(
 
 /// What one span intake request writes.
 struct IntakeSpans<'e, 'a> {
+    /// The spans' entries in the spans query plane.
+    index: Vec<crate::spans::Indexed<'e>>,
     attached: Vec<&'e (&'e str, &'e Event<'a>)>,
     /// Spans for an org's trace store, with that org.
     loose: Vec<&'e (&'e OrgId, &'e Event<'a>)>,
@@ -70,6 +72,7 @@ impl<'e, 'a> IntakeSpans<'e, 'a> {
 
     async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
         upsert_spans(conn, &self.attached, self.now).await?;
+        crate::spans::index(conn, &self.index).await?;
         for (org, rows) in self.by_org() {
             let rows: Vec<&&Event> = rows.iter().collect();
             LLMOBS_SPANS
@@ -136,16 +139,29 @@ impl Store {
         }
         let stored = attached.len() + loose.len();
         let now = time::now();
-        let spans = IntakeSpans {
-            attached: dedupe(&attached, |(id, span)| (*id, text(&span.fields.span_id))),
-            loose: dedupe(&loose, |(org, span)| {
-                (org.0.as_str(), text(&span.fields.trace_id), text(&span.fields.span_id))
-            }),
-            now: &now,
-        };
+        let attached = dedupe(&attached, |(id, span)| (*id, text(&span.fields.span_id)));
+        let loose = dedupe(&loose, |(org, span)| {
+            (org.0.as_str(), text(&span.fields.trace_id), text(&span.fields.span_id))
+        });
+        let index = (attached.iter())
+            .filter_map(|(id, span)| {
+                let org = joins[id].as_ref()?;
+                Some(crate::spans::Indexed { org: &org.0, experiment: id, body: span.body })
+            })
+            .chain(loose.iter().map(|(org, span)| crate::spans::Indexed {
+                org: &org.0,
+                experiment: "",
+                body: span.body,
+            }))
+            .collect();
+        let spans = IntakeSpans { index, attached, loose, now: &now };
         let loose_statements: usize =
             spans.by_org().iter().map(|(_, rows)| Insert::statements(rows.len())).sum();
-        if Insert::statements(spans.attached.len()) + loose_statements > 1 {
+        if Insert::statements(spans.attached.len())
+            + loose_statements
+            + crate::spans::statements(spans.index.len())
+            > 1
+        {
             let mut tx = conn.begin().await?;
             spans.write(&mut tx).await?;
             tx.commit().await?;
@@ -156,7 +172,17 @@ impl Store {
     }
 
     /// Stores metrics from the eval-metric intake, each kept as the JSON text received.
-    pub async fn ingest_eval_metrics(&self, org: &OrgId, metrics: &[&RawValue]) -> Result<usize> {
+    /// Without an org (agent-proxy style, no key) they go to the [`DEFAULT_ORG`], and are
+    /// refused with [`Error::NoOrg`] when there is none. Returns how many were stored.
+    pub async fn ingest_eval_metrics(
+        &self,
+        org: Option<&OrgId>,
+        metrics: &[&RawValue],
+    ) -> Result<usize> {
+        let org = match org {
+            Some(org) => org.clone(),
+            None => self.org_named(DEFAULT_ORG).await?.ok_or(Error::NoOrg)?,
+        };
         let metrics = (metrics.iter().enumerate())
             .map(|(index, metric)| event(metric, "metrics", index))
             .collect::<Result<Vec<_>>>()?;
@@ -248,5 +274,22 @@ mod tests {
         assert_eq!(loose, ["c1", "c2"]);
         let events = s.store.experiment_events(&s.a, &s.ea).await.unwrap();
         assert_eq!(events.spans.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn keyless_eval_metrics_go_to_the_default_org_or_are_refused() {
+        let s = setup().await;
+        let metric = raw(json!({"label": "m"}));
+        let err = s.store.ingest_eval_metrics(None, &[&*metric]).await.unwrap_err();
+        assert!(matches!(err, crate::Error::NoOrg), "{err}");
+        let stored = "SELECT COUNT(*) FROM eval_metrics WHERE org_uuid = $1";
+        let default = s
+            .store
+            .create_org_keys(crate::DEFAULT_ORG, "default-api-key", "default-app-key")
+            .await
+            .unwrap();
+        assert_eq!(s.store.ingest_eval_metrics(None, &[&*metric]).await.unwrap(), 1);
+        assert_eq!(count(&s.store, stored, &default.org.0).await, 1);
+        assert_eq!(count(&s.store, stored, &s.a.0).await, 0);
     }
 }

@@ -2,12 +2,24 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, NotFound, Result};
 use crate::{Store, time};
+
+/// The org created on first start, which keyless (agent-proxy) eval metrics go to.
+pub const DEFAULT_ORG: &str = "default";
 
 /// An organisation's UUID. All data is scoped by it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct OrgId(pub String);
+
+/// What kind of thing [`Store::owner_of`] looks up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owned {
+    /// An experiment, by its id.
+    Experiment,
+    /// A dataset, by its id.
+    Dataset,
+}
 
 /// Who a valid key belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,17 +147,20 @@ impl Store {
         self.create_org_keys(org_name, &random_hex(16), &random_hex(20)).await
     }
 
-    /// The org owning the experiment or dataset `id` (`table` is `experiments` or
-    /// `datasets`).
-    pub async fn owner_of(&self, table: &str, id: &str) -> Result<Option<OrgId>> {
-        let sql = match table {
-            "experiments" => "SELECT org_uuid FROM experiments WHERE uuid = $1",
-            "datasets" => "SELECT org_uuid FROM datasets WHERE uuid = $1",
-            other => return Err(Error::Invalid(format!("no owner lookup for '{other}'"))),
+    /// The org owning the experiment or dataset `id`, whichever org it is.
+    pub async fn owner_of(&self, kind: Owned, id: &str) -> Result<OrgId> {
+        let sql = match kind {
+            Owned::Experiment => "SELECT org_uuid FROM experiments WHERE uuid = $1",
+            Owned::Dataset => "SELECT org_uuid FROM datasets WHERE uuid = $1",
         };
         let uuid: Option<String> =
             sqlx::query_scalar(sql).bind(id).fetch_optional(&self.read).await?;
-        Ok(uuid.map(OrgId))
+        let noun = match kind {
+            Owned::Experiment => "experiment",
+            Owned::Dataset => "dataset",
+        };
+        uuid.map(OrgId)
+            .ok_or_else(|| Error::NotFound(NotFound::Other(format!("{noun} '{id}' not found"))))
     }
 
     /// The org named `name`, if it exists.

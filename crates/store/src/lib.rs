@@ -22,21 +22,28 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod dataset_admin;
 mod datasets;
 mod db;
 mod error;
 mod evaluators;
+mod experiment_admin;
 mod experiments;
 mod fields;
 mod intake;
 mod keys;
 mod migrate;
+mod projects;
 mod prompts;
+mod spans;
 mod time;
 
+pub use dataset_admin::{DatasetFilter, FileUpload};
 pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, RecordQuery};
 pub use db::{Database, Store};
 pub use error::{Error, NotFound, Result};
 pub use experiments::{ExperimentCursor, ExperimentFilter, ExperimentPage, RawEvents};
-pub use keys::{Caller, KeyKind, OrgId, OrgKeys};
+pub use keys::{Caller, DEFAULT_ORG, KeyKind, OrgId, OrgKeys, Owned};
+pub use projects::{Page, PageCursor, ProjectFilter, decode_cursor, encode_cursor};
 pub use prompts::{NewPrompt, NewVersion, VersionUpdate};
+pub use spans::{FoundSpan, SpanPage, now_ns};

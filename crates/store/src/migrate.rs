@@ -12,11 +12,18 @@ pub(crate) enum Backend {
     Postgres,
 }
 
-/// `(number, name, SQL)`, in order. The SQL runs on both backends.
+/// `(number, name, SQL)`, in order. The SQL runs on both backends, except where
+/// [`POSTGRES_VARIANTS`] gives PostgreSQL its own.
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "prompts", include_str!("../migrations/0001_prompts.sql")),
     (2, "experiments", include_str!("../migrations/0002_experiments.sql")),
+    (3, "public_api", include_str!("../migrations/0003_public_api.sql")),
+    (4, "spans_search", include_str!("../migrations/0004_spans_search.sql")),
 ];
+
+/// PostgreSQL's own text of the migrations whose SQL differs there, by number.
+const POSTGRES_VARIANTS: &[(i64, &str)] =
+    &[(4, include_str!("../migrations/0004_spans_search.postgres.sql"))];
 
 /// Applies every migration not yet recorded, each in its own transaction.
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
@@ -41,6 +48,13 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
             continue;
         }
         tracing::info!(version, name, "applying migration");
+        let sql = match backend {
+            Backend::Postgres => POSTGRES_VARIANTS
+                .iter()
+                .find_map(|&(number, text)| (number == version).then_some(text))
+                .unwrap_or(sql),
+            Backend::Sqlite => sql,
+        };
         sqlx::raw_sql(sql).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO llmobs_migrations (version, name, applied_at) VALUES ($1, $2, $3)",

@@ -789,7 +789,7 @@ fn row_errors(row: &Row, errors: &mut BTreeSet<String>, raise: bool, stop: &mut 
 async fn set_status(client: &Client, id: &str, status: Status, error: Option<String>) {
     let request = Request::new(
         EXPERIMENTS,
-        UpdateExperiment { status: Some(status.as_str().to_owned()), error },
+        UpdateExperiment { status: Some(status.as_str().to_owned()), error, ..Default::default() },
     );
     let result = match json_body(&request) {
         Ok(body) => {

@@ -171,22 +171,13 @@ impl OpenAiClient {
 
     /// The request body for `request` (see the type's documentation).
     pub fn request_body(request: &JudgeRequest) -> Value {
-        let mut body = Map::new();
-        body.insert("model".into(), Value::String(request.model.clone()));
-        body.insert("messages".into(), json!(request.messages));
-        if let Some(params) = &request.model_params {
-            for (key, value) in params {
-                body.insert(key.clone(), value.clone());
-            }
-        }
-        if let Some(schema) = request.json_schema.as_ref().filter(|s| truthy_schema(s)) {
-            body.insert(
-                "response_format".into(),
-                json!({"type": "json_schema",
-                       "json_schema": {"name": "evaluation", "strict": true, "schema": schema}}),
-            );
-        }
-        Value::Object(body)
+        let schema = request.json_schema.as_ref().filter(|s| truthy_schema(s));
+        llmobs_core::judge::chat_request(
+            Value::String(request.model.clone()),
+            request.messages.iter().map(|m| (m.role.as_str(), m.content.as_str())),
+            schema.map(|schema| json!({"name": "evaluation", "strict": true, "schema": schema})),
+            request.model_params.as_ref().unwrap_or(&Map::new()),
+        )
     }
 
     async fn call(&self, request: JudgeRequest) -> Result<String, CallError> {

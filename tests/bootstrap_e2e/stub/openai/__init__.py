@@ -2,6 +2,7 @@
 
 ``OpenAI().chat.completions.create(model=..., messages=..., temperature=...)`` answers
 with a deterministic string built from the last user message; nothing leaves the process.
+A message containing ``STUB-FAIL`` raises, like a failed API call.
 """
 
 
@@ -23,6 +24,8 @@ class _Response:
 class _Completions:
     def create(self, model, messages, temperature=None, **_ignored):
         prompt = next((m["content"] for m in reversed(messages) if m.get("role") == "user"), "")
+        if "STUB-FAIL" in prompt:
+            raise RuntimeError("stub: this request fails on purpose")
         if "France" in prompt:
             return _Response("Paris")
         return _Response(f"stub answer to: {prompt[:60]}")

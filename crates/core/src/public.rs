@@ -1,0 +1,506 @@
+//! Datadog's public LLM Observability API, as the official `datadog-api-client` speaks it:
+//! the request attributes and answers of the management routes that ddtrace does not use
+//! (project list, update and delete; dataset update, versions, clone, restore, export and
+//! draft state; record create, update and delete; experiment delete), and the flat record
+//! shape the official client reads where ddtrace reads [`Record`](crate::datasets::Record).
+//!
+//! Bodies are JSON:API documents ([`crate::jsonapi`]); these are their `attributes`, except
+//! [`FlatRecord`] and [`RecordsMutation`], which the client reads as they are.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::datasets::Record;
+
+/// Resource type of record requests.
+pub const RECORDS: &str = "records";
+/// Resource type of a dataset's draft state.
+pub const DRAFT_STATE: &str = "draft_state_data";
+
+/// The largest page of projects or datasets answered.
+pub const MAX_PAGE: i64 = 1000;
+
+/// `PATCH /projects/{project_id}`: fields to change; absent ones stay.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProjectUpdate {
+    /// A new name, unique in the org.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new description.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `POST /projects/delete`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeleteProjects {
+    /// The projects to delete, with their datasets and experiments.
+    pub project_ids: Vec<String>,
+}
+
+/// `POST /{project_id}/datasets` as the official client sends it: a name, and optionally a
+/// description and metadata.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateDataset {
+    /// The dataset's name.
+    pub name: String,
+    /// Optional description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Optional metadata.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// `PATCH /{project_id}/datasets/{dataset_id}`: fields to change; absent ones stay.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DatasetUpdate {
+    /// A new name, unique among the project's live datasets.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// A new description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// New metadata, replacing the old.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// `POST /{project_id}/datasets/{dataset_id}/clone`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CloneDataset {
+    /// The copy's name.
+    pub name: String,
+    /// The copy's description (the source's when absent).
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// `POST /{project_id}/datasets/{dataset_id}/restore`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RestoreVersion {
+    /// The version whose records become the dataset's records again, as a new version.
+    pub dataset_version: i64,
+}
+
+/// A record to create with `POST /{project_id}/datasets/{dataset_id}/records`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct NewRecord {
+    /// The input (required).
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub input: Value,
+    /// The expected output.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub expected_output: Option<Value>,
+    /// Metadata.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// `POST /{project_id}/datasets/{dataset_id}/records`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CreateRecords {
+    /// The records, in order.
+    pub records: Vec<NewRecord>,
+    /// Skip records equal in input, expected output and metadata to a live record.
+    #[serde(default)]
+    pub deduplicate: Option<bool>,
+}
+
+/// A change to a record with `PATCH /{project_id}/datasets/{dataset_id}/records`; absent
+/// fields stay.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecordChange {
+    /// The record's id.
+    pub id: String,
+    /// A new input.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub input: Option<Value>,
+    /// A new expected output.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub expected_output: Option<Value>,
+    /// New metadata.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// `PATCH /{project_id}/datasets/{dataset_id}/records`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UpdateRecords {
+    /// The changes, in order.
+    pub records: Vec<RecordChange>,
+}
+
+/// `POST /{project_id}/datasets/{dataset_id}/records/delete`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeleteRecords {
+    /// The records to delete.
+    pub record_ids: Vec<String>,
+}
+
+/// `POST /{project_id}/datasets/delete` and `POST /experiments/delete` name what to delete
+/// with these.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeleteExperiments {
+    /// The experiments to delete.
+    pub experiment_ids: Vec<String>,
+}
+
+/// A record as the official client reads it: flat, no JSON:API envelope.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct FlatRecord<J = Value> {
+    /// The record's id.
+    pub id: String,
+    /// Its dataset.
+    pub dataset_id: String,
+    /// The input.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub input: J,
+    /// The expected output; `null` when never set.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub expected_output: Option<J>,
+    /// Metadata; `null` when never set.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub metadata: Option<J>,
+    /// `key:value` tags.
+    pub tags: Vec<String>,
+    /// When it was first inserted.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+    /// In a mutation's answer: the version the change made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// In a mutation's answer: when it was deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at: Option<String>,
+}
+
+impl<J> FlatRecord<J> {
+    /// The flat form of a stored record.
+    pub fn new(id: String, record: Record<J>) -> Self {
+        FlatRecord {
+            id,
+            dataset_id: record.dataset_id,
+            input: record.input,
+            expected_output: record.expected_output,
+            metadata: record.metadata,
+            tags: record.tags,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            version: record.version,
+            deleted_at: record.deleted_at,
+        }
+    }
+}
+
+/// The answer of a record mutation (create, update, batch update) for the official client:
+/// `data` is one entry holding the records touched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecordsMutation {
+    /// One entry.
+    pub data: Vec<MutatedRecords>,
+}
+
+/// The records a mutation touched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MutatedRecords {
+    /// Each record as it now is (deleted ones with `deleted_at`).
+    pub records: Vec<FlatRecord>,
+}
+
+/// A page of records for the official client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RecordsPage<J = Value> {
+    /// The records.
+    pub data: Vec<FlatRecord<J>>,
+    /// `after`: the next page's cursor, empty on the last page.
+    pub meta: crate::jsonapi::Meta,
+}
+
+/// A version of a dataset, in its list of versions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DatasetVersion {
+    /// The dataset.
+    pub dataset_id: String,
+    /// When the version last wrote a record; `null` when it only deleted records.
+    pub last_used: Option<String>,
+    /// The version's number.
+    pub version_number: i64,
+}
+
+/// Who holds a dataset's draft lock, and since when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DraftState {
+    /// When the lock was taken.
+    pub drafting_since: String,
+    /// The user holding it.
+    pub user: DraftUser,
+}
+
+/// The user holding a draft lock.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DraftUser {
+    /// The user's id.
+    pub id: String,
+}
+
+/// A dataset's export format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    /// `input,expected_output,metadata,id,tags`, JSON cells.
+    Csv,
+    /// One JSON object per line.
+    Jsonl,
+}
+
+impl ExportFormat {
+    /// Parses the `format` query parameter (`csv` by default).
+    pub fn parse(text: Option<&str>) -> Result<Self, String> {
+        match text.map(str::to_ascii_lowercase).as_deref() {
+            None | Some("") | Some("csv") => Ok(ExportFormat::Csv),
+            Some("jsonl") => Ok(ExportFormat::Jsonl),
+            Some(other) => Err(format!("format must be csv or jsonl, got '{other}'")),
+        }
+    }
+}
+
+/// A dataset export: its content type and text. CSV has the columns
+/// `id,input,expected_output,metadata,tags` with JSON cells (an absent value is the JSON
+/// string `""`, as uploads read it); JSON lines have one object per record with the same
+/// keys (absent values `null`).
+pub fn export<J: Serialize>(
+    format: ExportFormat,
+    records: &[(String, Record<J>)],
+) -> Result<(&'static str, String), String> {
+    let json = |value: &J| serde_json::to_string(value).map_err(|err| err.to_string());
+    let mut out = String::new();
+    match format {
+        ExportFormat::Csv => {
+            out.push_str("id,input,expected_output,metadata,tags\r\n");
+            for (id, record) in records {
+                let optional = |value: &Option<J>| match value {
+                    Some(v) => json(v),
+                    None => Ok("\"\"".to_owned()),
+                };
+                let tags = serde_json::to_string(&record.tags).map_err(|err| err.to_string())?;
+                let cells = [
+                    id.clone(),
+                    json(&record.input)?,
+                    optional(&record.expected_output)?,
+                    optional(&record.metadata)?,
+                    tags,
+                ];
+                for (index, cell) in cells.iter().enumerate() {
+                    if index > 0 {
+                        out.push(',');
+                    }
+                    out.push('"');
+                    out.push_str(&cell.replace('"', "\"\""));
+                    out.push('"');
+                }
+                out.push_str("\r\n");
+            }
+            Ok(("text/csv; charset=utf-8", out))
+        }
+        ExportFormat::Jsonl => {
+            for (id, record) in records {
+                let line = serde_json::json!({
+                    "id": id,
+                    "input": serde_json::to_value(&record.input).map_err(|e| e.to_string())?,
+                    "expected_output": serde_json::to_value(&record.expected_output).map_err(|e| e.to_string())?,
+                    "metadata": serde_json::to_value(&record.metadata).map_err(|e| e.to_string())?,
+                    "tags": record.tags,
+                });
+                out.push_str(&line.to_string());
+                out.push('\n');
+            }
+            Ok(("application/x-ndjson", out))
+        }
+    }
+}
+
+/// One page of an experiment's events: `limit` spans from `offset`, the summary metrics
+/// on the first page only, and the offset of the next page when more spans remain.
+pub fn page_events(
+    events: crate::experiments::ExperimentEvents,
+    offset: usize,
+    limit: usize,
+) -> (crate::experiments::ExperimentEvents, Option<usize>) {
+    let total = events.spans.len();
+    let spans = events.spans.into_iter().skip(offset).take(limit).collect();
+    let summary_metrics = if offset == 0 { events.summary_metrics } else { Vec::new() };
+    let next = (offset + limit < total).then_some(offset + limit);
+    (crate::experiments::ExperimentEvents { spans, summary_metrics }, next)
+}
+
+/// One row of a file uploaded on the v2 path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FileRow {
+    /// The record id, when the file has an `id` column and the cell is not empty.
+    pub id: Option<String>,
+    /// The input.
+    pub input: Value,
+    /// The expected output, when given.
+    pub expected_output: Option<Value>,
+    /// The metadata, when given.
+    pub metadata: Option<Value>,
+    /// The row's tags (a JSON list, or `key:value` items separated by commas).
+    pub tags: Vec<String>,
+}
+
+/// Parses a CSV file of the v2 upload: an `input` column, and optionally `id`,
+/// `expected_output`, `metadata` and `tags`. A cell holding JSON is that JSON; any other
+/// text is a string; an empty cell (or the JSON string `""`) is absent. Errors name the
+/// row (the header is row 1).
+pub fn parse_file_upload(bytes: &[u8]) -> Result<Vec<FileRow>, String> {
+    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
+    let headers =
+        reader.headers().map_err(|err| format!("row 1: unreadable CSV header: {err}"))?.clone();
+    let column = |name: &str| headers.iter().position(|h| h.trim() == name);
+    let input = column("input").ok_or("row 1: the file has no 'input' column")?;
+    let (id, expected, metadata, tags) =
+        (column("id"), column("expected_output"), column("metadata"), column("tags"));
+    let mut rows = Vec::new();
+    let mut record = csv::StringRecord::new();
+    let mut line = 1;
+    loop {
+        line += 1;
+        match reader.read_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(err) => return Err(format!("row {line}: malformed CSV: {err}")),
+        }
+        let cell = |index: Option<usize>| -> Option<Value> {
+            let text = index.and_then(|i| record.get(i)).unwrap_or("");
+            if text.is_empty() {
+                return None;
+            }
+            let value = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.into()));
+            (value != "").then_some(value)
+        };
+        let input = cell(Some(input)).ok_or_else(|| format!("row {line}: the input is empty"))?;
+        let tags = match cell(tags) {
+            None => Vec::new(),
+            Some(Value::Array(items)) => items
+                .into_iter()
+                .map(|t| match t {
+                    Value::String(t) => Ok(t),
+                    _ => Err(format!("row {line}: tags must be strings")),
+                })
+                .collect::<Result<_, _>>()?,
+            Some(Value::String(text)) => text
+                .split(',')
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            Some(_) => return Err(format!("row {line}: tags must be a list of strings")),
+        };
+        let id = id.and_then(|i| record.get(i)).filter(|v| !v.is_empty()).map(str::to_owned);
+        rows.push(FileRow {
+            id,
+            input,
+            expected_output: cell(expected),
+            metadata: cell(metadata),
+            tags,
+        });
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jsonapi::Author;
+
+    fn record(input: Value, expected: Option<Value>) -> Record {
+        Record {
+            author: Author { id: "u".into() },
+            canonical_id: "c".into(),
+            created_at: "t".into(),
+            dataset_id: "d".into(),
+            input,
+            expected_output: expected,
+            metadata: None,
+            tags: vec!["k:v".into()],
+            updated_at: "t".into(),
+            version: None,
+            deleted_at: None,
+        }
+    }
+
+    #[test]
+    fn csv_export_quotes_json_cells_and_marks_absent_values() {
+        let records = vec![("r1".to_owned(), record(serde_json::json!({"q": "a\"b"}), None))];
+        let (kind, text) = export(ExportFormat::Csv, &records).unwrap();
+        assert_eq!(kind, "text/csv; charset=utf-8");
+        assert_eq!(
+            text,
+            "id,input,expected_output,metadata,tags\r\n\
+             \"r1\",\"{\"\"q\"\":\"\"a\\\"\"b\"\"}\",\"\"\"\"\"\",\"\"\"\"\"\",\"[\"\"k:v\"\"]\"\r\n"
+        );
+    }
+
+    #[test]
+    fn file_uploads_take_json_or_text_cells() {
+        let csv =
+            "input,expected_output,tags\r\nWhat is 2+2?,4,\"a:1, b:2\"\r\n\"{\"\"q\"\": 1}\",,\r\n";
+        let rows = parse_file_upload(csv.as_bytes()).unwrap();
+        assert_eq!(rows[0].input, Value::String("What is 2+2?".into()));
+        assert_eq!(rows[0].expected_output, Some(serde_json::json!(4)));
+        assert_eq!(rows[0].tags, vec!["a:1", "b:2"]);
+        assert_eq!(rows[1].input, serde_json::json!({"q": 1}));
+        assert_eq!(rows[1].expected_output, None);
+        assert_eq!(rows[1].id, None);
+        let err = parse_file_upload(b"question\r\nx\r\n").unwrap_err();
+        assert_eq!(err, "row 1: the file has no 'input' column");
+        let err = parse_file_upload(b"input,id\r\nx,1\r\n,2\r\n").unwrap_err();
+        assert_eq!(err, "row 3: the input is empty");
+    }
+
+    #[test]
+    fn jsonl_export_has_one_object_per_record() {
+        let records = vec![
+            ("a".to_owned(), record(serde_json::json!(1), Some(serde_json::json!("x")))),
+            ("b".to_owned(), record(serde_json::json!([2]), None)),
+        ];
+        let (_, text) = export(ExportFormat::Jsonl, &records).unwrap();
+        let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        assert_eq!(lines[0]["expected_output"], "x");
+        assert_eq!(lines[1]["id"], "b");
+        assert_eq!(lines[1]["expected_output"], Value::Null);
+        assert_eq!(
+            ExportFormat::parse(Some("XML")).unwrap_err(),
+            "format must be csv or jsonl, got 'xml'"
+        );
+    }
+}

@@ -1,0 +1,239 @@
+//! The LLM judge evaluator (`llm_judge`) and where it sends its requests.
+//!
+//! An `llm_judge` renders its prompt and assesses the model's verdict by the rules the
+//! SDK's `LLMJudge` and ddtrace's apply in the client ([`llmobs_core::judge`]): the
+//! context's fields are `input_data`, `output_data`, `expected_output`, `metadata`,
+//! `span_id` and `trace_id`; `{{dotted.path}}` placeholders of the user messages insert
+//! objects and lists as indented JSON and missing values as empty text; system messages
+//! are sent as written (an empty one is left out); `assessment_criteria` give `pass` /
+//! `fail` by `pass_when`, `min_threshold` / `max_threshold` or `pass_values`.
+
+use llmobs_core::experiments::{InferError, InferResult};
+use llmobs_core::judge::{self, AssessmentCriteria};
+use serde_json::{Map, Value};
+
+use super::kinds::text_of;
+
+/// Where the LLM judge sends its requests.
+#[derive(Debug, Clone)]
+pub struct JudgeProvider {
+    /// Base URL of an OpenAI-compatible API, e.g. `http://127.0.0.1:8080/v1`; the judge
+    /// posts to `<url>/chat/completions`.
+    pub url: String,
+    /// Sent as `Authorization: Bearer <key>` when set.
+    pub api_key: Option<String>,
+}
+
+/// How LLM judges reach their model: the configured provider with the HTTP client built
+/// for it, or why they cannot. Built once per server; a server without a provider builds
+/// no client, and one whose client cannot be built still serves everything else.
+#[derive(Debug)]
+pub(crate) enum JudgeBackend {
+    /// No provider is configured.
+    Unconfigured,
+    /// A provider and its client.
+    Ready(JudgeProvider, reqwest::Client),
+    /// A provider is configured but its HTTP client cannot be built.
+    Broken(String),
+}
+
+impl JudgeBackend {
+    /// The backend for `provider`. Installs the `ring` TLS provider first (several crates
+    /// may do so; the first one wins).
+    pub(crate) fn new(provider: Option<&JudgeProvider>) -> Self {
+        let Some(provider) = provider else {
+            return JudgeBackend::Unconfigured;
+        };
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        match reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build() {
+            Ok(http) => JudgeBackend::Ready(provider.clone(), http),
+            Err(err) => {
+                JudgeBackend::Broken(format!("cannot build the judge's HTTP client: {err}"))
+            }
+        }
+    }
+}
+
+/// An LLM judge's settings, from a published evaluation (E14: `applications[0]` with a
+/// `byop_config`) or from flat settings.
+#[derive(Debug, Clone)]
+pub(crate) struct LlmJudge {
+    model_name: Value,
+    /// `(role, content)` pairs.
+    prompt_template: Vec<(String, String)>,
+    output_schema: Option<Value>,
+    inference_params: Map<String, Value>,
+    criteria: AssessmentCriteria,
+}
+
+impl LlmJudge {
+    pub(crate) fn from_config(config: &Value) -> Result<Self, String> {
+        let application = config.pointer("/applications/0");
+        let source = application.and_then(|a| a.get("byop_config")).unwrap_or(config);
+        let get = |key: &str| source.get(key).filter(|v| !v.is_null());
+        let messages = get("prompt_template")
+            .and_then(Value::as_array)
+            .ok_or("an llm_judge needs a 'prompt_template' list of messages")?;
+        let text = |m: &Value, key: &str, default: &str| {
+            m.get(key).and_then(Value::as_str).unwrap_or(default).to_owned()
+        };
+        let model = application
+            .and_then(|a| a.get("model_name"))
+            .or(config.get("model_name"))
+            .or(config.get("model"));
+        Ok(LlmJudge {
+            model_name: model.cloned().unwrap_or(Value::Null),
+            prompt_template: messages
+                .iter()
+                .map(|m| (text(m, "role", "user"), text(m, "content", "")))
+                .collect(),
+            output_schema: get("output_schema").cloned(),
+            inference_params: get("inference_params")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+            criteria: AssessmentCriteria::from_value(
+                get("assessment_criteria").unwrap_or(&Value::Null),
+            )?,
+        })
+    }
+
+    /// The chat-completions request for an E13 `context`: the messages as the client
+    /// sends them (see the module documentation), the schema and the parameters.
+    fn request_body(&self, context: &Value) -> Value {
+        let variables = judge::infer_context(context);
+        let messages: Vec<(&str, String)> = self
+            .prompt_template
+            .iter()
+            .filter(|(role, content)| !(role == "system" && content.is_empty()))
+            .map(|(role, content)| {
+                let content = if role == "system" {
+                    content.clone()
+                } else {
+                    judge::render(content, &variables)
+                };
+                (role.as_str(), content)
+            })
+            .collect();
+        judge::chat_request(
+            self.model_name.clone(),
+            messages.iter().map(|(role, content)| (*role, content.as_str())),
+            self.output_schema.clone(),
+            &self.inference_params,
+        )
+    }
+
+    pub(crate) async fn evaluate(
+        &self,
+        context: &Value,
+        backend: &JudgeBackend,
+    ) -> Result<InferResult, InferError> {
+        let (provider, http) = match backend {
+            JudgeBackend::Ready(provider, http) => (provider, http),
+            JudgeBackend::Unconfigured => {
+                return Err(InferError::new(
+                    "judge_not_configured",
+                    "this server has no LLM provider for judges",
+                    "start the server with --judge-url (and LLMOBS_JUDGE_API_KEY)",
+                ));
+            }
+            JudgeBackend::Broken(reason) => {
+                return Err(InferError::new(
+                    "judge_request_failed",
+                    reason.clone(),
+                    "check the server's TLS setup",
+                ));
+            }
+        };
+        let url = format!("{}/chat/completions", provider.url.trim_end_matches('/'));
+        let mut request = http.post(&url).json(&self.request_body(context));
+        if let Some(key) = &provider.api_key {
+            request = request.bearer_auth(key);
+        }
+        let failed = |message: String| {
+            InferError::new(
+                "judge_request_failed",
+                message,
+                "check the provider URL, key and model",
+            )
+        };
+        let response =
+            request.send().await.map_err(|e| failed(format!("calling the judge failed: {e}")))?;
+        let status = response.status();
+        let answer: Value = response
+            .json()
+            .await
+            .map_err(|e| failed(format!("the judge answered {status} with no JSON: {e}")))?;
+        if !status.is_success() {
+            return Err(failed(format!("the judge answered {status}: {answer}")));
+        }
+        let content = answer.pointer("/choices/0/message/content").and_then(Value::as_str);
+        let content = content.ok_or_else(|| {
+            failed(format!("the judge's answer has no choices[0].message.content: {answer}"))
+        })?;
+        let (value, reasoning) = match serde_json::from_str::<Value>(content) {
+            Ok(Value::Object(mut object)) => {
+                let reasoning = object.remove("reasoning").map(|r| text_of(&r));
+                let value = if object.len() == 1 {
+                    object.into_iter().next().map(|(_, v)| v).unwrap_or(Value::Null)
+                } else {
+                    Value::Object(object)
+                };
+                (value, reasoning)
+            }
+            Ok(other) => (other, None),
+            Err(_) => (Value::from(content), None),
+        };
+        let assessment = self.criteria.assess(&value).map(|v| v.as_str().to_owned());
+        Ok(InferResult { value, assessment, reasoning, status: "OK".to_owned(), error: None })
+    }
+}
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn judges_send_what_the_client_sends() {
+        let config = json!({"model_name": "m", "inference_params": {"temperature": 0},
+            "prompt_template": [
+                {"role": "system", "content": "Grade {{output_data}} strictly."},
+                {"role": "user", "content": "Is {{output_data}} right for {{ input_data }}? {{missing}}"}],
+            "assessment_criteria": {"min_threshold": 7}});
+        let judge = LlmJudge::from_config(&config).unwrap();
+        let context = json!({"span_input": {"q": "Q?"}, "span_output": "A", "meta": {}});
+        assert_eq!(
+            judge.request_body(&context),
+            json!({"model": "m", "temperature": 0, "messages": [
+                {"role": "system", "content": "Grade {{output_data}} strictly."},
+                {"role": "user", "content": "Is A right for {\n  \"q\": \"Q?\"\n}? "}]})
+        );
+        // an empty system prompt (what a judge without one publishes) is not sent
+        let published = json!({"applications": [{"model_name": "m", "byop_config": {
+            "prompt_template": [{"role": "system", "content": ""},
+                                {"role": "user", "content": "{{output_data}}"}]}}]});
+        let body = LlmJudge::from_config(&published).unwrap().request_body(&context);
+        assert_eq!(body["messages"], json!([{"role": "user", "content": "A"}]));
+        // malformed criteria are refused when the judge is configured or published
+        let bad = json!({"prompt_template": [], "assessment_criteria": {"pass_values": "a"}});
+        assert!(
+            LlmJudge::from_config(&bad).unwrap_err().starts_with("invalid assessment_criteria")
+        );
+    }
+
+    #[tokio::test]
+    async fn a_judge_that_cannot_reach_a_model_fails_with_the_reason() {
+        let config = json!({"prompt_template": [{"role": "user", "content": "{{output_data}}"}]});
+        let judge = LlmJudge::from_config(&config).unwrap();
+        let context = json!({"span_input": 1, "span_output": "A", "meta": {}});
+        let err = judge.evaluate(&context, &JudgeBackend::Unconfigured).await.unwrap_err();
+        assert_eq!(err.kind, "judge_not_configured");
+        let broken = JudgeBackend::Broken("cannot build the judge's HTTP client: x".into());
+        let err = judge.evaluate(&context, &broken).await.unwrap_err();
+        assert_eq!(
+            (err.kind.as_str(), err.message.as_str()),
+            ("judge_request_failed", "cannot build the judge's HTTP client: x")
+        );
+    }
+}

@@ -1,0 +1,49 @@
+-- The spans query plane: one row per span the store holds (in experiment_spans or
+-- llmobs_spans), with the fields searches filter on, kept by the writes that store the
+-- span. `experiment_uuid` is '' for a span of the org's trace store; `trace_key` is its
+-- trace_id there and '' for an experiment span (whose key is experiment and span id).
+-- `tags` is '|' + the tags joined by '|' + '|'; `content` is the input and output text.
+-- SQLite variant: `seq` is the rowid, and full-text search is an FTS5 index over
+-- `content`, kept by triggers.
+CREATE TABLE span_search (
+    seq INTEGER PRIMARY KEY,
+    org_uuid TEXT NOT NULL,
+    experiment_uuid TEXT NOT NULL,
+    trace_key TEXT NOT NULL,
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_id TEXT NOT NULL,
+    start_ns BIGINT NOT NULL,
+    duration_ns BIGINT NOT NULL,
+    kind TEXT NOT NULL,
+    name TEXT NOT NULL,
+    ml_app TEXT NOT NULL,
+    status TEXT NOT NULL,
+    session_id TEXT NOT NULL,
+    model_name TEXT NOT NULL,
+    model_provider TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    content TEXT NOT NULL,
+    UNIQUE (org_uuid, experiment_uuid, trace_key, span_id)
+);
+CREATE INDEX span_search_by_time ON span_search (org_uuid, start_ns);
+CREATE INDEX span_search_by_trace ON span_search (org_uuid, trace_id);
+CREATE INDEX span_search_by_span ON span_search (org_uuid, span_id);
+CREATE INDEX span_search_by_app ON span_search (org_uuid, ml_app, start_ns);
+CREATE INDEX span_search_by_name ON span_search (org_uuid, name, start_ns);
+
+CREATE VIRTUAL TABLE span_search_text USING fts5 (
+    content, content = 'span_search', content_rowid = 'seq'
+);
+CREATE TRIGGER span_search_text_insert AFTER INSERT ON span_search BEGIN
+    INSERT INTO span_search_text (rowid, content) VALUES (new.seq, new.content);
+END;
+CREATE TRIGGER span_search_text_delete AFTER DELETE ON span_search BEGIN
+    INSERT INTO span_search_text (span_search_text, rowid, content)
+    VALUES ('delete', old.seq, old.content);
+END;
+CREATE TRIGGER span_search_text_update AFTER UPDATE OF content ON span_search BEGIN
+    INSERT INTO span_search_text (span_search_text, rowid, content)
+    VALUES ('delete', old.seq, old.content);
+    INSERT INTO span_search_text (rowid, content) VALUES (new.seq, new.content);
+END;

@@ -1,0 +1,631 @@
+//! The spans query plane: the `span_search` table that indexes every stored span, written
+//! alongside the span itself, and searches over it.
+//!
+//! Every span the store keeps (an experiment's, in `experiment_spans`, or one of an org's
+//! trace store, in `llmobs_spans`) gets a row in `span_search` in the same write, holding
+//! the fields searches filter on and the input and output text. Full-text search is SQLite
+//! FTS5 (kept by triggers) or a PostgreSQL GIN index over `to_tsvector('simple', content)`.
+//! A search compiles a [`Query`] to SQL with bound parameters (no user text in the SQL),
+//! filters, sorts and pages in the database, and reads the bodies of one page only.
+
+use llmobs_core::search::{Query, Term, Value as Word};
+use llmobs_core::spans::{SpanOrder, SpanSearch};
+use serde_json::{Map, Value};
+use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
+
+use crate::batch::{Col, Insert};
+use crate::error::{Error, Result};
+use crate::keys::OrgId;
+use crate::{Store, time};
+
+/// The most bytes of input and output text a span's full-text entry keeps.
+const MAX_CONTENT_BYTES: usize = 32 * 1024;
+
+static SPAN_SEARCH: Insert = Insert::new(
+    "span_search",
+    &[
+        ("org_uuid", Col::Row),
+        ("experiment_uuid", Col::Row),
+        ("trace_key", Col::Row),
+        ("trace_id", Col::Row),
+        ("span_id", Col::Row),
+        ("parent_id", Col::Row),
+        ("start_ns", Col::Row),
+        ("duration_ns", Col::Row),
+        ("kind", Col::Row),
+        ("name", Col::Row),
+        ("ml_app", Col::Row),
+        ("status", Col::Row),
+        ("session_id", Col::Row),
+        ("model_name", Col::Row),
+        ("model_provider", Col::Row),
+        ("tags", Col::Row),
+        ("content", Col::Row),
+    ],
+    "ON CONFLICT (org_uuid, experiment_uuid, trace_key, span_id) DO UPDATE SET \
+     trace_id = excluded.trace_id, parent_id = excluded.parent_id, \
+     start_ns = excluded.start_ns, duration_ns = excluded.duration_ns, kind = excluded.kind, \
+     name = excluded.name, ml_app = excluded.ml_app, status = excluded.status, \
+     session_id = excluded.session_id, model_name = excluded.model_name, \
+     model_provider = excluded.model_provider, tags = excluded.tags, content = excluded.content",
+);
+
+/// A stored span to index: its org, its experiment (`""` for the trace store) and its
+/// body as stored.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Indexed<'a> {
+    pub org: &'a str,
+    pub experiment: &'a str,
+    pub body: &'a str,
+}
+
+/// The `span_search` row of a span.
+struct IndexRow {
+    org: String,
+    experiment: String,
+    trace_id: String,
+    span_id: String,
+    parent_id: String,
+    start_ns: i64,
+    duration_ns: i64,
+    kind: String,
+    name: String,
+    ml_app: String,
+    status: String,
+    session_id: String,
+    model_name: String,
+    model_provider: String,
+    tags: String,
+    content: String,
+}
+
+fn text_of(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Null) | None => String::new(),
+        Some(other) => other.to_string(),
+    }
+}
+
+impl IndexRow {
+    fn of(span: &Indexed) -> IndexRow {
+        let event: Map<String, Value> = serde_json::from_str(span.body).unwrap_or_default();
+        let meta = event.get("meta").and_then(Value::as_object);
+        let tags = event.get("tags").and_then(Value::as_array);
+        let mut tag_text = String::from("|");
+        for tag in tags.into_iter().flatten().filter_map(Value::as_str) {
+            tag_text.push_str(tag);
+            tag_text.push('|');
+        }
+        let mut content = llmobs_core::spans::searchable_text(&event);
+        if content.len() > MAX_CONTENT_BYTES {
+            let mut cut = MAX_CONTENT_BYTES;
+            while !content.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            content.truncate(cut);
+        }
+        let meta_text = |key: &str| text_of(meta.and_then(|meta| meta.get(key)));
+        IndexRow {
+            org: span.org.to_owned(),
+            experiment: span.experiment.to_owned(),
+            trace_id: text_of(event.get("trace_id")),
+            span_id: text_of(event.get("span_id")),
+            parent_id: text_of(event.get("parent_id")),
+            start_ns: event.get("start_ns").and_then(Value::as_i64).unwrap_or(0),
+            duration_ns: event.get("duration").and_then(Value::as_f64).unwrap_or(0.0) as i64,
+            kind: llmobs_core::spans::kind_of(meta).unwrap_or_default().to_owned(),
+            name: text_of(event.get("name")),
+            ml_app: llmobs_core::spans::ml_app_of(&event).unwrap_or_default().to_owned(),
+            status: text_of(event.get("status")),
+            session_id: text_of(event.get("session_id")),
+            model_name: meta_text("model_name"),
+            model_provider: meta_text("model_provider"),
+            tags: tag_text,
+            content,
+        }
+    }
+}
+
+/// How many statements indexing `spans` spans takes.
+pub(crate) fn statements(spans: usize) -> usize {
+    Insert::statements(spans)
+}
+
+/// Indexes stored spans (inside the caller's transaction when it has one).
+pub(crate) async fn index(conn: &mut AnyConnection, spans: &[Indexed<'_>]) -> Result<()> {
+    if spans.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<IndexRow> = spans.iter().map(IndexRow::of).collect();
+    SPAN_SEARCH
+        .run(
+            conn,
+            &rows,
+            |q| q,
+            |q, row| {
+                let trace_key =
+                    if row.experiment.is_empty() { row.trace_id.clone() } else { String::new() };
+                q.bind(row.org.clone())
+                    .bind(row.experiment.clone())
+                    .bind(trace_key)
+                    .bind(row.trace_id.clone())
+                    .bind(row.span_id.clone())
+                    .bind(row.parent_id.clone())
+                    .bind(row.start_ns)
+                    .bind(row.duration_ns)
+                    .bind(row.kind.clone())
+                    .bind(row.name.clone())
+                    .bind(row.ml_app.clone())
+                    .bind(row.status.clone())
+                    .bind(row.session_id.clone())
+                    .bind(row.model_name.clone())
+                    .bind(row.model_provider.clone())
+                    .bind(row.tags.clone())
+                    .bind(row.content.clone())
+            },
+        )
+        .await
+}
+
+/// A stored span found by a search.
+#[derive(Debug, Clone)]
+pub struct FoundSpan {
+    /// The span event as stored.
+    pub event: Map<String, Value>,
+    /// The experiment it belongs to, if any.
+    pub experiment_id: Option<String>,
+}
+
+/// A page of spans and the cursor of the next one.
+#[derive(Debug, Clone)]
+pub struct SpanPage {
+    /// The spans, in order.
+    pub spans: Vec<FoundSpan>,
+    /// The next page's cursor, when there may be more.
+    pub after: Option<String>,
+}
+
+/// The fields a query may name, with the column each reads.
+const FIELDS: &[(&str, &str)] = &[
+    ("trace_id", "trace_id"),
+    ("span_id", "span_id"),
+    ("parent_id", "parent_id"),
+    ("ml_app", "ml_app"),
+    ("name", "name"),
+    ("span_name", "name"),
+    ("resource_name", "name"),
+    ("kind", "kind"),
+    ("span_kind", "kind"),
+    ("meta.span.kind", "kind"),
+    ("span.kind", "kind"),
+    ("status", "status"),
+    ("session_id", "session_id"),
+    ("model_name", "model_name"),
+    ("meta.model_name", "model_name"),
+    ("model_provider", "model_provider"),
+    ("meta.model_provider", "model_provider"),
+    ("duration", "duration_ns"),
+    ("start_ns", "start_ns"),
+];
+
+/// Which SQL dialect a query is compiled for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// SQL under construction: text and the values bound to its `$n`.
+struct Sql {
+    text: String,
+    binds: Vec<Bind>,
+    dialect: Dialect,
+}
+
+#[derive(Debug, Clone)]
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+impl Sql {
+    fn bind(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        format!("${}", self.binds.len())
+    }
+
+    fn text(&mut self, value: impl Into<String>) -> String {
+        self.bind(Bind::Text(value.into()))
+    }
+}
+
+/// A LIKE pattern matching `text` exactly (its `%`, `_` and `\` escaped).
+fn like_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A LIKE pattern of a wildcard word: `*` any run, `?` one character, `\*` a star.
+fn like_wildcard(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' => out.push('%'),
+            '?' => out.push('_'),
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    out.push_str(&like_literal(&next.to_string()));
+                }
+            }
+            c => out.push_str(&like_literal(&c.to_string())),
+        }
+    }
+    out
+}
+
+/// The words of a text as the full-text indexes split it (letters and digits).
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// A numeric comparison written as a field value: `>N`, `>=N`, `<N`, `<=N`.
+fn comparison(text: &str) -> Option<(&'static str, i64)> {
+    for op in [">=", "<=", ">", "<"] {
+        if let Some(number) = text.strip_prefix(op) {
+            return number.parse().ok().map(|n| (op, n));
+        }
+    }
+    None
+}
+
+impl Sql {
+    /// Appends the condition of `query` on the row alias `s`.
+    fn query(&mut self, query: &Query) -> Result<()> {
+        match query {
+            Query::All => self.text.push_str("1 = 1"),
+            Query::Not(inner) => {
+                self.text.push_str("NOT (");
+                self.query(inner)?;
+                self.text.push(')');
+            }
+            Query::And(items) | Query::Or(items) => {
+                let joiner = if matches!(query, Query::And(_)) { " AND " } else { " OR " };
+                self.text.push('(');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.text.push_str(joiner);
+                    }
+                    self.query(item)?;
+                }
+                self.text.push(')');
+            }
+            Query::Term(Term::Text(word)) => self.free_text(word),
+            Query::Term(Term::Field { name, at, value }) => self.field(name, *at, value)?,
+        }
+        Ok(())
+    }
+
+    fn free_text(&mut self, word: &Word) {
+        let terms = words(word.text());
+        let prefix = matches!(word, Word::Wildcard(t) if t.ends_with('*')
+            && !t[..t.len() - 1].contains(['*', '?']));
+        if matches!(word, Word::Wildcard(_)) && !prefix || terms.is_empty() {
+            // An infix wildcard, or no words at all: a pattern over the text.
+            let pattern = match word {
+                Word::Wildcard(p) => format!("%{}%", like_wildcard(p)),
+                other => format!("%{}%", like_literal(other.text())),
+            };
+            let p = self.text(pattern);
+            self.text.push_str(&format!("s.content LIKE {p} ESCAPE '\\'"));
+            return;
+        }
+        match self.dialect {
+            Dialect::Sqlite => {
+                let mut phrase = String::from("\"");
+                phrase.push_str(&terms.join(" "));
+                phrase.push('"');
+                if prefix {
+                    phrase.push('*');
+                }
+                let p = self.text(format!("content : {phrase}"));
+                self.text.push_str(&format!(
+                    "s.seq IN (SELECT rowid FROM span_search_text WHERE span_search_text MATCH {p})"
+                ));
+            }
+            Dialect::Postgres => {
+                let mut tsquery = terms.join(" <-> ");
+                if prefix {
+                    tsquery.push_str(":*");
+                }
+                let p = self.text(tsquery);
+                self.text.push_str(&format!(
+                    "to_tsvector('simple', s.content) @@ to_tsquery('simple', {p})"
+                ));
+            }
+        }
+    }
+
+    fn field(&mut self, name: &str, at: bool, value: &Word) -> Result<()> {
+        let column = FIELDS.iter().find(|(field, _)| *field == name).map(|(_, c)| *c);
+        if name == "experiment_id" {
+            let id = value.text().to_owned();
+            let a = self.text(id.clone());
+            let b = self.text(format!("%|experiment\\_id:{}|%", like_literal(&id)));
+            self.text
+                .push_str(&format!("(s.experiment_uuid = {a} OR s.tags LIKE {b} ESCAPE '\\')"));
+            return Ok(());
+        }
+        match column {
+            Some(column @ ("duration_ns" | "start_ns")) => {
+                let text = value.text();
+                let (op, number) = match (comparison(text), text.parse::<i64>()) {
+                    (Some(found), _) => found,
+                    (None, Ok(n)) => ("=", n),
+                    _ => {
+                        return Err(Error::Invalid(format!(
+                            "filter[query]: '{name}:{text}' needs a number of nanoseconds, \
+                             optionally after >, >=, < or <="
+                        )));
+                    }
+                };
+                let p = self.bind(Bind::Int(number));
+                self.text.push_str(&format!("s.{column} {op} {p}"));
+            }
+            Some(column) => match value {
+                Word::Wildcard(pattern) => {
+                    let p = self.text(like_wildcard(pattern));
+                    self.text.push_str(&format!("s.{column} LIKE {p} ESCAPE '\\'"));
+                }
+                other => {
+                    let p = self.text(other.text());
+                    self.text.push_str(&format!("s.{column} = {p}"));
+                }
+            },
+            None if at => {
+                let known: Vec<&str> = FIELDS.iter().map(|(f, _)| *f).collect();
+                return Err(Error::Invalid(format!(
+                    "filter[query]: unknown attribute '@{name}': search @{} or experiment_id, \
+                     or a tag as key:value",
+                    known.join(", @")
+                )));
+            }
+            None => {
+                // A tag, `key:value`.
+                let pattern = match value {
+                    Word::Wildcard(p) => like_wildcard(p),
+                    other => like_literal(other.text()),
+                };
+                let p = self.text(format!("%|{}:{pattern}|%", like_literal(name)));
+                self.text.push_str(&format!("s.tags LIKE {p} ESCAPE '\\'"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The cursor of the page after the span `(value, seq)`.
+fn cursor(sort: &str, value: i64, seq: i64) -> String {
+    hex::encode(format!("{sort}|{value}|{seq}"))
+}
+
+fn bad_cursor() -> Error {
+    Error::Invalid(
+        "page[cursor]: not a cursor of this search; pass meta.page.after of the previous \
+         page unchanged, with the same sort"
+            .into(),
+    )
+}
+
+/// The `(value, seq)` a cursor continues after, checked against the sort.
+fn read_cursor(text: &str, sort: &str) -> Result<(i64, i64)> {
+    let bytes = hex::decode(text).map_err(|_| bad_cursor())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad_cursor())?;
+    let mut parts = text.split('|');
+    match (parts.next(), parts.next(), parts.next(), parts.next()) {
+        (Some(s), Some(value), Some(seq), None) if s == sort => {
+            Ok((value.parse().map_err(|_| bad_cursor())?, seq.parse().map_err(|_| bad_cursor())?))
+        }
+        _ => Err(bad_cursor()),
+    }
+}
+
+impl Store {
+    /// A page of the org's spans matching `search`, newest first by default.
+    pub async fn search_spans(&self, org: &OrgId, search: &SpanSearch) -> Result<SpanPage> {
+        if !(1..=llmobs_core::spans::MAX_PAGE_LIMIT).contains(&search.limit) {
+            return Err(Error::Invalid(format!(
+                "page[limit]: must be between 1 and {}",
+                llmobs_core::spans::MAX_PAGE_LIMIT
+            )));
+        }
+        let mut conn = self.read.acquire().await?;
+        let dialect =
+            if conn.backend_name() == "SQLite" { Dialect::Sqlite } else { Dialect::Postgres };
+        let mut sql = Sql { text: String::new(), binds: Vec::new(), dialect };
+        let column = match search.order {
+            SpanOrder::Start => "start_ns",
+            SpanOrder::Duration => "duration_ns",
+        };
+        let (direction, compare) = if search.descending { ("DESC", "<") } else { ("ASC", ">") };
+        let org_p = sql.text(org.0.clone());
+        let from_p = sql.bind(Bind::Int(search.from_ns));
+        let to_p = sql.bind(Bind::Int(search.to_ns));
+        sql.text = format!(
+            "SELECT s.seq, s.{column} AS sort_value, s.experiment_uuid, \
+             COALESCE(e.body, l.body) AS body FROM (SELECT seq, {column}, experiment_uuid, \
+             org_uuid, trace_id, span_id FROM span_search s WHERE s.org_uuid = {org_p} \
+             AND s.start_ns >= {from_p} AND s.start_ns <= {to_p} AND "
+        );
+        sql.query(&search.query)?;
+        if let Some(text) = &search.cursor {
+            let (value, seq) = read_cursor(text, search.sort_name())?;
+            let v = sql.bind(Bind::Int(value));
+            let q = sql.bind(Bind::Int(seq));
+            sql.text.push_str(&format!(
+                " AND (s.{column} {compare} {v} OR (s.{column} = {v} AND s.seq {compare} {q}))"
+            ));
+        }
+        let limit = sql.bind(Bind::Int(search.limit + 1));
+        sql.text.push_str(&format!(
+            " ORDER BY s.{column} {direction}, s.seq {direction} LIMIT {limit}) s \
+             LEFT JOIN experiment_spans e ON s.experiment_uuid <> '' \
+             AND e.experiment_uuid = s.experiment_uuid AND e.span_id = s.span_id \
+             LEFT JOIN llmobs_spans l ON s.experiment_uuid = '' AND l.org_uuid = s.org_uuid \
+             AND l.trace_id = s.trace_id AND l.span_id = s.span_id \
+             ORDER BY s.{column} {direction}, s.seq {direction}"
+        ));
+        // Only the text built above is SQL; every value from the request is bound.
+        let mut query = sqlx::query(AssertSqlSafe(sql.text));
+        for bind in sql.binds {
+            query = match bind {
+                Bind::Text(text) => query.bind(text),
+                Bind::Int(n) => query.bind(n),
+            };
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
+        let mut spans = Vec::with_capacity(rows.len());
+        let mut last = None;
+        for row in rows.iter().take(search.limit as usize) {
+            let seq: i64 = row.try_get("seq")?;
+            let value: i64 = row.try_get("sort_value")?;
+            last = Some((value, seq));
+            let body: Option<String> = row.try_get("body")?;
+            let Some(body) = body else { continue };
+            let experiment: String = row.try_get("experiment_uuid")?;
+            spans.push(FoundSpan {
+                event: serde_json::from_str(&body).unwrap_or_default(),
+                experiment_id: (!experiment.is_empty()).then_some(experiment),
+            });
+        }
+        let after = match last {
+            Some((value, seq)) if rows.len() as i64 > search.limit => {
+                Some(cursor(search.sort_name(), value, seq))
+            }
+            _ => None,
+        };
+        Ok(SpanPage { spans, after })
+    }
+}
+
+/// Nanoseconds since the epoch now.
+pub fn now_ns() -> i64 {
+    time::now_ns()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use serde_json::value::RawValue;
+
+    use super::*;
+    use crate::Database;
+
+    #[test]
+    fn like_patterns_escape_what_is_literal() {
+        assert_eq!(like_literal("50%_a\\"), "50\\%\\_a\\\\");
+        assert_eq!(like_wildcard("ch?t*"), "ch_t%");
+        assert_eq!(like_wildcard("a\\*b_"), "a*b\\_");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_refuse_other_sorts() {
+        let c = cursor("-timestamp", 42, 7);
+        assert_eq!(read_cursor(&c, "-timestamp").unwrap(), (42, 7));
+        assert!(read_cursor(&c, "duration").is_err());
+        assert!(read_cursor("zz", "-timestamp").is_err());
+    }
+
+    fn span(trace: &str, id: &str, start: i64, app: &str, kind: &str, text: &str) -> Box<RawValue> {
+        let body = json!({"trace_id": trace, "span_id": id, "parent_id": "undefined",
+            "name": format!("{kind}-op"), "start_ns": start, "duration": start % 7,
+            "status": if start % 2 == 0 { "ok" } else { "error" },
+            "meta": {"span": {"kind": kind}, "input": {"value": text}, "output": {"value": "done"}},
+            "tags": [format!("ml_app:{app}"), "env:prod"]});
+        RawValue::from_string(body.to_string()).unwrap()
+    }
+
+    fn search(query: &str) -> SpanSearch {
+        SpanSearch {
+            from_ns: 0,
+            to_ns: i64::MAX,
+            query: llmobs_core::search::parse(query).unwrap(),
+            order: SpanOrder::Start,
+            descending: true,
+            limit: 100,
+            cursor: None,
+        }
+    }
+
+    async fn ids(store: &Store, org: &OrgId, search: &SpanSearch) -> Vec<String> {
+        let page = store.search_spans(org, search).await.unwrap();
+        page.spans.iter().map(|s| s.event["span_id"].as_str().unwrap().to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn searches_filter_page_and_stay_in_their_org() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Database::Sqlite(dir.path().join("t.db"))).await.unwrap();
+        let a = store.create_org_keys("a", "org-a-api-key", "org-a-app-key").await.unwrap().org;
+        let b = store.create_org_keys("b", "org-b-api-key", "org-b-app-key").await.unwrap().org;
+        let spans: Vec<Box<RawValue>> = (0..40)
+            .map(|i| {
+                let app = if i % 4 == 0 { "shop" } else { "bank" };
+                let kind = if i % 3 == 0 { "llm" } else { "tool" };
+                let text = if i == 7 { "the weather in Paris" } else { "hello world" };
+                span(&format!("t{}", i / 5), &format!("s{i}"), 1000 + i, app, kind, text)
+            })
+            .collect();
+        let refs: Vec<&RawValue> = spans.iter().map(|s| &**s).collect();
+        assert_eq!(store.ingest_spans(Some(&a), &refs).await.unwrap(), 40);
+        store.ingest_spans(Some(&b), &refs[..3]).await.unwrap();
+        // Stored again: upserted, not doubled.
+        store.ingest_spans(Some(&a), &refs[..5]).await.unwrap();
+
+        assert_eq!(ids(&store, &a, &search("")).await.len(), 40);
+        assert_eq!(ids(&store, &b, &search("")).await, ["s2", "s1", "s0"]);
+        assert_eq!(ids(&store, &a, &search("@trace_id:t1")).await, ["s9", "s8", "s7", "s6", "s5"]);
+        assert_eq!(ids(&store, &a, &search("weather")).await, ["s7"]);
+        assert_eq!(ids(&store, &a, &search("\"in paris\"")).await, ["s7"]);
+        assert_eq!(ids(&store, &a, &search("weath*")).await, ["s7"]);
+        assert_eq!(ids(&store, &a, &search("*eathe*")).await, ["s7"]);
+        assert_eq!(ids(&store, &a, &search("-hello")).await, ["s7"]);
+        let shop_llm = ids(&store, &a, &search("@ml_app:shop @meta.span.kind:llm")).await;
+        assert_eq!(shop_llm, ["s36", "s24", "s12", "s0"]);
+        let either = ids(&store, &a, &search("@span_id:s1 OR @span_id:s2")).await;
+        assert_eq!(either, ["s2", "s1"]);
+        assert_eq!(
+            ids(&store, &a, &search("env:prod @status:error -@trace_id:t0")).await.len(),
+            18
+        );
+        assert_eq!(ids(&store, &a, &search("@name:llm*")).await.len(), 14);
+        assert_eq!(ids(&store, &a, &search("@duration:>=6")).await.len(), 6);
+        assert!(store.search_spans(&a, &search("@nope:x")).await.is_err());
+
+        // Paging covers every span once, in order.
+        let mut page = SpanSearch { limit: 7, descending: false, ..search("@ml_app:bank") };
+        let mut seen = Vec::new();
+        loop {
+            let found = store.search_spans(&a, &page).await.unwrap();
+            seen.extend(found.spans.iter().map(|s| s.event["start_ns"].as_i64().unwrap()));
+            match found.after {
+                Some(after) => page.cursor = Some(after),
+                None => break,
+            }
+        }
+        let want: Vec<i64> = (0..40).filter(|i| i % 4 != 0).map(|i| 1000 + i).collect();
+        assert_eq!(seen, want);
+        let other_sort = SpanSearch { order: SpanOrder::Duration, ..page.clone() };
+        assert!(store.search_spans(&a, &other_sort).await.is_err());
+    }
+}
