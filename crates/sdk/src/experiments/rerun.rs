@@ -14,6 +14,7 @@ use serde_json::{Map, Value, json};
 use super::list::{ExperimentInfo, is_record_span, record_index, row_of, span_tag};
 use super::results::{ExperimentResults, RecordRef, Row, RunResult, SpanId};
 use super::wire::{self, MetricsOf, Span, Tags, push_json};
+use super::writer;
 use super::{
     Attempts, EvaluatorSlot, RunOptions, Scoring, Status, TaskFn, context_metadata,
     create_experiment, record_tags, scoring_methods, set_status, summarize, task_fn,
@@ -101,7 +102,7 @@ impl Serialize for Replay<'_> {
 }
 
 impl Rerun {
-    scoring_methods!();
+    scoring_methods!(scoring);
 
     /// The task that [`MissingTask::Retry`] runs for failed rows.
     pub fn task<F, Fut, Q, O, E>(mut self, task: F) -> Self
@@ -300,12 +301,12 @@ impl Rerun {
         rows.sort_by_key(|r| r.index);
         let tags_json = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
         let posted =
-            wire::post_events(&self.client, new_id, &metrics, &tags_json, Some(&spans)).await;
+            writer::post_events(&self.client, new_id, &metrics, &tags_json, Some(&spans)).await;
         let mut errors = BTreeSet::new();
         let (summary, summary_metrics) =
             summarize(&self.scoring.summary, &rows, &config, new_id, &mut errors).await;
         if !summary_metrics.is_empty() {
-            wire::post_events(&self.client, new_id, &summary_metrics, &tags_json, None).await?;
+            writer::post_events(&self.client, new_id, &summary_metrics, &tags_json, None).await?;
         }
         let error = posted.err().map(|err| format!("the events post failed: {err}"));
         Ok((RunResult { run_id, iteration: 1, rows, summary }, error))
@@ -362,7 +363,7 @@ impl Rerun {
         let config_map = config.as_object().cloned().unwrap_or_default();
         let record = old.record();
         let run = attempts.run_task(task, record, &Arc::new(config.clone()), None).await;
-        let run_tags = super::tag_pairs(tags);
+        let run_tags = super::record::tag_pairs(tags);
         let own_tags = record_tags(record, old.index, &run);
         let name = span.get("name").and_then(Value::as_str).unwrap_or("task");
         let tags = Tags { run: &run_tags, record: &own_tags };
