@@ -106,7 +106,7 @@ pub use judge::{
     JudgeRequest, LLMJudge, LLMJudgeBuilder, OpenAiClient, PROVIDERS, PublishEvaluator,
     ScoreStructuredOutput, StructuredOutput,
 };
-pub use llmobs_core::experiments::{Experiment as ExperimentRecord, ExperimentEvents};
+pub use llmobs_core::experiments::{ExperimentEvents, ExperimentRecord};
 pub use prompts::{
     Fallback, GetPrompt, NewPrompt, NewVersion, Prompt, PromptInfo, PromptVersion, Source,
 };

@@ -5,7 +5,7 @@ use std::borrow::Borrow;
 use std::collections::HashMap;
 
 use llmobs_core::datasets::{
-    BatchUpdate, DATASETS, Dataset as DatasetAttributes, DatasetRequest, DeleteDatasets, PROJECTS,
+    BatchUpdate, DATASETS, DatasetAttributes, DatasetRequest, DeleteDatasets, PROJECTS,
     ProjectRequest,
 };
 use llmobs_core::encoding::query_value;

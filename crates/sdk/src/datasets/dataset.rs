@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::io::Write as _;
 
 use llmobs_core::datasets::{
-    Dataset as DatasetAttributes, InsertRecord, TagOperations, UpdateRecord, validate_tags,
+    DatasetAttributes, InsertRecord, TagOperations, UpdateRecord, validate_tags,
 };
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use llmobs_core::prompts::{Prompt as WirePrompt, Template, Version as WireVersion};
+use llmobs_core::prompts::{PromptRecord as WirePrompt, Template, Version as WireVersion};
 use serde_json::{Map, Value};
 
 use crate::datasets::wire_version;

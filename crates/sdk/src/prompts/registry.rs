@@ -4,8 +4,8 @@
 
 use llmobs_core::encoding::path_segment;
 use llmobs_core::prompts::{
-    CreatePromptRequest, CreateVersionRequest, Deleted, Prompt as WirePrompt, UpdatePromptRequest,
-    UpdateVersionRequest, Version as WireVersion,
+    CreatePromptRequest, CreateVersionRequest, Deleted, PromptRecord as WirePrompt,
+    UpdatePromptRequest, UpdateVersionRequest, Version as WireVersion,
 };
 
 use super::records::{PromptInfo, PromptVersion};
