@@ -59,7 +59,7 @@ async fn options_by_value_or_reference_and_a_label_that_moves_alone() {
 #[test]
 fn values_display_as_people_read_them() {
     let text = Prompt::from_fallback("greeting", Fallback::from("Hello {name}"));
-    assert_eq!(text.to_string(), "greeting vfallback (fallback)");
+    assert_eq!(text.to_string(), "greeting fallback (fallback)");
     let rendered = text.format([("name", "Ada")]).unwrap();
     assert_eq!(format!("{rendered}"), "Hello Ada");
     let chat = Prompt::from_fallback(
@@ -288,6 +288,7 @@ async fn dataset_edits_by_record_id_survive_deletes() {
     assert!(pulled.record("a").is_none());
     let version: u64 = pulled.version();
     assert_eq!(version, 2);
+    assert_eq!(pulled.to_string(), "by-id v2 (2 records)");
 }
 
 #[tokio::test]

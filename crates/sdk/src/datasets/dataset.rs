@@ -118,6 +118,15 @@ impl IdIndex {
     }
 }
 
+/// `capitals v2 (3 records)`: the name, the version this copy shows and how many records
+/// it holds (pending changes included).
+impl std::fmt::Display for Dataset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let plural = if self.records.len() == 1 { "" } else { "s" };
+        write!(f, "{} v{} ({} record{plural})", self.name, self.version, self.records.len())
+    }
+}
+
 /// Rebuilds every object and array in `value` at its exact size. Objects built one key
 /// at a time (by `json!` or by parsing) keep room for four entries, several hundred
 /// bytes each with key order kept; a dataset holds many of them.

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-/// Options of [`Client::push_dataset_with`] (spec §3.5).
+/// Options of [`Client::push_dataset_with`](crate::Client::push_dataset_with) (spec §3.5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Push {
     /// Skip inserts equal to a live record (default true).
@@ -21,7 +21,7 @@ impl Default for Push {
     }
 }
 
-/// Options of [`Client::create_dataset_with`].
+/// Options of [`Client::create_dataset_with`](crate::Client::create_dataset_with).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CreateDataset {
     /// The dataset's name.
@@ -41,7 +41,7 @@ impl CreateDataset {
     }
 }
 
-/// Options of [`Client::pull_dataset_with`] (spec §3.8).
+/// Options of [`Client::pull_dataset_with`](crate::Client::pull_dataset_with) (spec §3.8).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PullDataset {
     /// The project; the client's default project when `None`.
@@ -52,7 +52,7 @@ pub struct PullDataset {
     pub tags: Vec<String>,
 }
 
-/// Options of [`Client::create_dataset_from_csv`] (spec §3.7).
+/// Options of [`Client::create_dataset_from_csv`](crate::Client::create_dataset_from_csv) (spec §3.7).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CsvImport {
     /// The CSV file.

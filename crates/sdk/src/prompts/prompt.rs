@@ -59,11 +59,14 @@ pub struct Prompt {
     pub(crate) fetched_at: Option<u64>,
 }
 
-/// `greeting v3 (cache)`: the id, the display [`version`](Prompt::version) and the
+/// `greeting v3 (cache)`: the id, the display [`version`](Prompt::version) (`v` and the
+/// number, or the version's name as it is, such as `fallback`) and the
 /// [`source`](Prompt::source). Render the template with [`format`](Prompt::format).
 impl fmt::Display for Prompt {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} v{} ({})", self.id, self.version, self.source)
+        let numbered = !self.version.is_empty() && self.version.bytes().all(|b| b.is_ascii_digit());
+        let v = if numbered { "v" } else { "" };
+        write!(f, "{} {v}{} ({})", self.id, self.version, self.source)
     }
 }
 
