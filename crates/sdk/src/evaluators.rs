@@ -168,7 +168,7 @@ pub struct EvaluatorContext<Q = Value, O = Value, A = Value> {
     pub input: Q,
     /// The task's output (`null` when the task failed).
     pub output: O,
-    /// The record's expected output, when it has one.
+    /// The record's expected output, when it has one (`None` also for an explicit `null`).
     pub expected_output: Option<A>,
     /// The record's metadata merged with `{"experiment_config": config}`.
     pub metadata: Value,

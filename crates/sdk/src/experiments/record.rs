@@ -115,7 +115,7 @@ impl Iteration {
         let context = EvaluatorContext {
             input: record.input.clone(),
             output: std::mem::take(&mut run.output),
-            expected_output: record.expected_output.clone(),
+            expected_output: record.expected_output.clone().filter(|e| !e.is_null()),
             metadata: context_metadata(record.metadata.as_ref(), &self.config),
             span_id: run.span_id.to_string(),
             trace_id: run.trace_id.to_string(),

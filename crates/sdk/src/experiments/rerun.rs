@@ -326,7 +326,7 @@ impl Rerun {
         let context = EvaluatorContext {
             input: row.input().clone(),
             output: std::mem::take(&mut row.output),
-            expected_output: row.record().expected_output.clone(),
+            expected_output: row.record().expected_output.clone().filter(|e| !e.is_null()),
             metadata: context_metadata(row.record().metadata.as_ref(), config),
             span_id: row.span_id.to_string(),
             trace_id: row.trace_id.to_string(),
