@@ -164,6 +164,30 @@ pub enum Rendered {
     Chat(Vec<Map<String, Value>>),
 }
 
+/// The text as is; chat messages one per line as `role: content` (a content that is
+/// not a string is written as JSON).
+impl std::fmt::Display for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rendered::Text(text) => f.write_str(text),
+            Rendered::Chat(messages) => {
+                for (i, message) in messages.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("\n")?;
+                    }
+                    let role = message.get("role").and_then(Value::as_str).unwrap_or("");
+                    match message.get("content") {
+                        Some(Value::String(content)) => write!(f, "{role}: {content}")?,
+                        Some(Value::Null) | None => write!(f, "{role}:")?,
+                        Some(other) => write!(f, "{role}: {other}")?,
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 impl Rendered {
     /// The text, if this was a text template.
     pub fn as_text(&self) -> Option<&str> {
