@@ -12,6 +12,8 @@
 //!   the same in the SDK's `LLMJudge` and the server's `llm_judge`.
 //! - [`search`]: Datadog's search syntax (`@field:value`, `-negation`, `AND`/`OR`, phrases,
 //!   wildcards) parsed into a tree, and the time bounds of query-plane requests.
+//! - [`experimentation`]: experimentation search, simple-search and analytics requests,
+//!   and the rules that read them.
 //! - [`spans`]: the spans query plane's requests and answers, and how a stored span
 //!   event reads as one of its spans.
 //!
@@ -29,6 +31,7 @@
 pub mod datasets;
 pub mod encoding;
 pub mod error;
+pub mod experimentation;
 pub mod experiments;
 pub mod jsonapi;
 pub mod judge;

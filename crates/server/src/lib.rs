@@ -10,7 +10,8 @@
 //! - the prompt registry, `/api/unstable/llm-obs/v1/prompts…` (endpoints E1–E11 of the
 //!   prompt spec).
 //! - the query plane of Datadog's public API: spans list and search
-//!   (`/api/v2/llm-obs/v1/spans/events…`).
+//!   (`/api/v2/llm-obs/v1/spans/events…`), experimentation search, simple-search and
+//!   analytics (`/api/v2/llm-obs/v1/experimentation/…`).
 //! - `GET /openapi.json`, the OpenAPI description of every route.
 //!
 //! ```no_run
@@ -30,6 +31,7 @@ mod auth;
 mod datasets;
 mod error;
 mod evaluators;
+mod experimentation;
 mod experiments;
 mod extract;
 mod intake;
@@ -70,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(intake::router(&state))
         .merge(pages::router())
         .merge(spans::router())
+        .merge(experimentation::router())
         .fallback(error::no_route)
         .method_not_allowed_fallback(error::wrong_method);
     let app = match base_path.as_str() {

@@ -5,7 +5,9 @@ use axum::response::IntoResponse;
 use utoipa::OpenApi;
 
 use crate::jsonapi::FAMILIES;
-use crate::{datasets, evaluators, experiments, intake, pages, prompts, public, spans};
+use crate::{
+    datasets, evaluators, experimentation, experiments, intake, pages, prompts, public, spans,
+};
 
 /// The document, built from the route annotations.
 #[derive(OpenApi)]
@@ -126,8 +128,17 @@ fn build() -> utoipa::openapi::OpenApi {
 /// The query plane's routes (their paths are the client's, not copied across families).
 #[derive(OpenApi)]
 #[openapi(
-    paths(spans::list_spans, spans::search_spans),
-    tags((name = "spans", description = "Search every stored span")),
+    paths(
+        spans::list_spans,
+        spans::search_spans,
+        experimentation::search,
+        experimentation::simple_search,
+        experimentation::analytics,
+    ),
+    tags(
+        (name = "spans", description = "Search every stored span"),
+        (name = "experimentation", description = "Search and aggregate experimentation data"),
+    ),
 )]
 struct QueryDoc;
 

@@ -29,6 +29,7 @@ mod error;
 mod evaluator_admin;
 mod evaluators;
 mod experiment_admin;
+mod experimentation;
 mod experiments;
 mod fields;
 mod intake;
@@ -44,6 +45,7 @@ pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, 
 pub use db::{Database, Store};
 pub use error::{Error, NotFound, Result};
 pub use evaluator_admin::StoredEvaluator;
+pub use experimentation::ScopeResults;
 pub use experiments::{ExperimentCursor, ExperimentFilter, ExperimentPage, RawEvents};
 pub use keys::{Caller, DEFAULT_ORG, KeyKind, OrgId, OrgKeys, Owned};
 pub use projects::{Page, PageCursor, ProjectFilter, decode_cursor, encode_cursor};
