@@ -8,8 +8,8 @@ use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use llmobs_core::jsonapi::{Document, Request, Resource};
 use llmobs_core::prompts::{
-    CreatePromptRequest, CreateVersionRequest, Deleted, Prompt, SdkPrompt, UpdatePromptRequest,
-    UpdateVersionRequest, Version,
+    CreatePromptRequest, CreateVersionRequest, Deleted, PromptRecord, SdkPrompt,
+    UpdatePromptRequest, UpdateVersionRequest, Version,
 };
 use llmobs_core::public::{PROMPT_TEMPLATE_VERSIONS, PROMPT_TEMPLATES, authoring_template};
 use serde_json::{Value, json};
@@ -37,7 +37,7 @@ pub(crate) fn router() -> Router<AppState> {
         )
 }
 
-fn prompt(found: Prompt) -> Resource<Prompt> {
+fn prompt(found: PromptRecord) -> Resource<PromptRecord> {
     Resource::new(found.prompt_id.clone(), PROMPT_TEMPLATES, found)
 }
 
@@ -52,12 +52,12 @@ fn template(value: Value) -> Result<Value, ApiError> {
 /// The org's live prompts, newest first; `filter[prompt_id]` narrows to one.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/prompts", tag = "public",
     params(("filter[prompt_id]" = Option<String>, Query)),
-    responses((status = 200, body = Document<Vec<Resource<Prompt>>>)))]
+    responses((status = 200, body = Document<Vec<Resource<PromptRecord>>>)))]
 pub(crate) async fn list_prompts(
     State(state): State<AppState>,
     Reader(org): Reader,
     RawQuery(query): RawQuery,
-) -> Result<JsonApi<Document<Vec<Resource<Prompt>>>>, ApiError> {
+) -> Result<JsonApi<Document<Vec<Resource<PromptRecord>>>>, ApiError> {
     let query = Query::parse(query.as_deref())?;
     let found = state.store.list_prompts(&org, query.get("filter[prompt_id]")).await?;
     Ok(JsonApi(Document { data: found.into_iter().map(prompt).collect(), meta: None }))
@@ -65,13 +65,13 @@ pub(crate) async fn list_prompts(
 
 /// Creates a prompt and its version 1.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/prompts", tag = "public", request_body = Request<CreatePromptRequest>,
-    responses((status = 200, body = Document<Resource<Prompt>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, body = Document<Resource<PromptRecord>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 409, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_prompt(
     state: State<AppState>,
     writer: Writer,
     ApiJson(body): ApiJson<Request<CreatePromptRequest>>,
-) -> Result<JsonApi<Document<Resource<Prompt>>>, ApiError> {
+) -> Result<JsonApi<Document<Resource<PromptRecord>>>, ApiError> {
     let mut attributes = body.data.attributes;
     attributes.template = template(attributes.template)?;
     let created = registry::create_prompt(state, writer, ApiJson(attributes)).await?.0;
@@ -100,14 +100,14 @@ pub(crate) async fn get_prompt(
 /// Changes the title and/or description.
 #[utoipa::path(patch, path = "/api/v2/llm-obs/v1/prompts/{prompt_id}", tag = "public",
     params(("prompt_id" = String, Path)), request_body = Request<UpdatePromptRequest>,
-    responses((status = 200, body = Document<Resource<Prompt>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, body = Document<Resource<PromptRecord>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn update_prompt(
     state: State<AppState>,
     writer: Writer,
     prompt_id: Segments<String>,
     ApiJson(body): ApiJson<Request<UpdatePromptRequest>>,
-) -> Result<JsonApi<Document<Resource<Prompt>>>, ApiError> {
+) -> Result<JsonApi<Document<Resource<PromptRecord>>>, ApiError> {
     let updated =
         registry::update_prompt(state, writer, prompt_id, ApiJson(body.data.attributes)).await?.0;
     Ok(JsonApi(Document::one(prompt(updated))))
