@@ -34,7 +34,7 @@ fi
 export DDTRACE_PYTHON="$(cd "$VENV" && pwd)/bin/python"
 
 step "Rust tests"
-cargo nextest run --workspace --no-fail-fast
+cargo nextest run --workspace --profile ci
 cargo test --workspace --doc --quiet
 
 step "release build"

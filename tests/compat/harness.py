@@ -134,8 +134,8 @@ class Server:
 
     def server_env(self) -> dict[str, str]:
         env = dict(os.environ)
-        env["LLMOBS_BOOTSTRAP_API_KEY"] = self.api_key
-        env["LLMOBS_BOOTSTRAP_APP_KEY"] = self.app_key
+        env["LLMOBS_INITIAL_API_KEY"] = self.api_key
+        env["LLMOBS_INITIAL_APP_KEY"] = self.app_key
         env.update(self.extra_env)
         return env
 

@@ -1,6 +1,6 @@
 """The README's quickstart, as a newcomer pastes it, against a freshly started server.
 
-The server starts on an empty data directory without bootstrap keys, so it generates a pair and
+The server starts on an empty data directory without initial keys, so it generates a pair and
 prints the exports; the test pastes exactly those lines into ``bash``, followed by each of the
 README's ``python - <<'EOF'`` blocks verbatim, with ``python`` being the ddtrace 4.16.0
 interpreter running this suite. Every block runs twice: the quickstart promises that any step
@@ -40,7 +40,8 @@ def readme_export_names() -> list[str]:
 def fresh(tmp_path_factory):
     """A server that generated its own keys; ``exports`` are the lines it printed."""
     srv = Server(tmp_path_factory.mktemp("readme"),
-                 extra_env={"LLMOBS_BOOTSTRAP_API_KEY": "", "LLMOBS_BOOTSTRAP_APP_KEY": ""}).start()
+                 extra_env={"LLMOBS_INITIAL_API_KEY": "", "LLMOBS_INITIAL_APP_KEY": "",
+                            "LLMOBS_BOOTSTRAP_API_KEY": "", "LLMOBS_BOOTSTRAP_APP_KEY": ""}).start()
     exports = [ln for ln in srv.stderr_text().splitlines() if ln.startswith("export ")]
     keys = dict(re.match(r"export (\w+)=(\S*)", ln).groups() for ln in exports)
     srv.api_key, srv.app_key = keys["DD_API_KEY"], keys["DD_APP_KEY"]

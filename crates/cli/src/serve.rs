@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use anyhow::Context;
 use clap::Args;
 use llmobs_server::{AppState, Config, EvaluatorSpec, JudgeProvider};
-use llmobs_store::{KeyKind, Store};
+use llmobs_store::{DEFAULT_ORG, KeyKind, Store};
 
 use crate::store::StoreArgs;
 
@@ -98,7 +98,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {}", args.listen))?;
         let addr = listener.local_addr()?;
         let origin = format!("http://{addr}{}", config.base_path);
-        bootstrap_keys(&store, &origin).await?;
+        create_initial_keys(&store, &origin).await?;
         println!("listening on http://{addr}");
         std::io::stdout().flush()?;
         llmobs_server::serve(listener, AppState::new(store.clone(), config), shutdown_signal())
@@ -112,19 +112,34 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     result
 }
 
-/// On a store with no keys, creates the `default` org's keys: from
-/// `LLMOBS_BOOTSTRAP_API_KEY` / `LLMOBS_BOOTSTRAP_APP_KEY` when set, else random ones that
-/// are printed once.
-async fn bootstrap_keys(store: &Store, origin: &str) -> anyhow::Result<()> {
+/// The variables naming the first-start keys, each with the deprecated name it replaces
+/// (from when they were called bootstrap keys, a word now kept for `llmobs bootstrap`).
+const INITIAL_API_KEY: (&str, &str) = ("LLMOBS_INITIAL_API_KEY", "LLMOBS_BOOTSTRAP_API_KEY");
+const INITIAL_APP_KEY: (&str, &str) = ("LLMOBS_INITIAL_APP_KEY", "LLMOBS_BOOTSTRAP_APP_KEY");
+
+/// A first-start key from the environment: the new name, else the deprecated one (with a
+/// warning). Empty values count as unset.
+fn initial_key((name, deprecated): (&str, &str)) -> Option<String> {
     let from_env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let api = from_env("LLMOBS_BOOTSTRAP_API_KEY");
-    let app = from_env("LLMOBS_BOOTSTRAP_APP_KEY");
+    from_env(name).or_else(|| {
+        let value = from_env(deprecated)?;
+        tracing::warn!("{deprecated} is deprecated: set {name} instead");
+        Some(value)
+    })
+}
+
+/// On a store with no keys, creates the `default` org's initial keys: from
+/// `LLMOBS_INITIAL_API_KEY` / `LLMOBS_INITIAL_APP_KEY` when set, else random ones that are
+/// printed once.
+async fn create_initial_keys(store: &Store, origin: &str) -> anyhow::Result<()> {
+    let api = initial_key(INITIAL_API_KEY);
+    let app = initial_key(INITIAL_APP_KEY);
     if store.has_keys().await? {
         if let Some(api) = &api
             && store.find_key(KeyKind::Api, api).await?.is_none()
         {
             tracing::warn!(
-                "LLMOBS_BOOTSTRAP_API_KEY is ignored: this store already has keys \
+                "LLMOBS_INITIAL_API_KEY is ignored: this store already has keys \
                  (create more with `llmobs keys create`)"
             );
         }
@@ -133,13 +148,13 @@ async fn bootstrap_keys(store: &Store, origin: &str) -> anyhow::Result<()> {
     match (api, app) {
         (Some(api), Some(app)) => {
             store
-                .create_org_keys("default", &api, &app)
+                .create_org_keys(DEFAULT_ORG, &api, &app)
                 .await
-                .context("creating the keys from LLMOBS_BOOTSTRAP_API_KEY/APP_KEY")?;
-            tracing::info!("created the 'default' org with the bootstrap keys");
+                .context("creating the keys from LLMOBS_INITIAL_API_KEY/APP_KEY")?;
+            tracing::info!("created the 'default' org with the initial keys");
         }
         (None, None) => {
-            let keys = store.generate_org_keys("default").await?;
+            let keys = store.generate_org_keys(DEFAULT_ORG).await?;
             eprintln!(
                 "No keys existed, so the 'default' org got new ones. They are shown only once.\n\
                  Point ddtrace at this server with:\n\n\
@@ -152,9 +167,9 @@ async fn bootstrap_keys(store: &Store, origin: &str) -> anyhow::Result<()> {
                 keys.api_key, keys.app_key
             );
         }
-        _ => anyhow::bail!(
-            "set both LLMOBS_BOOTSTRAP_API_KEY and LLMOBS_BOOTSTRAP_APP_KEY, or neither"
-        ),
+        _ => {
+            anyhow::bail!("set both LLMOBS_INITIAL_API_KEY and LLMOBS_INITIAL_APP_KEY, or neither")
+        }
     }
     Ok(())
 }

@@ -34,6 +34,8 @@ impl Dir {
         let mut cmd = Command::cargo_bin("llmobs").unwrap();
         cmd.current_dir(&self.cwd).arg("bootstrap").args(args);
         cmd.env_remove("LLMOBS_BOOTSTRAP_TEST_HOOK").env_remove("DD_LLMOBS_OVERRIDE_ORIGIN");
+        // A hung run is killed and fails its test instead of holding the suite.
+        cmd.timeout(std::time::Duration::from_secs(120));
         cmd
     }
 

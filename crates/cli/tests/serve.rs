@@ -3,9 +3,14 @@
 
 use assert_cmd::Command;
 
+/// `llmobs` with no initial keys in its environment, killed (and the test failed) if it
+/// runs for a minute: a `serve` that stops refusing bad input would otherwise serve forever.
 fn llmobs() -> Command {
     let mut cmd = Command::cargo_bin("llmobs").unwrap();
-    cmd.env_remove("LLMOBS_BOOTSTRAP_API_KEY").env_remove("LLMOBS_BOOTSTRAP_APP_KEY");
+    for name in ["INITIAL", "BOOTSTRAP"].map(|word| format!("LLMOBS_{word}_")) {
+        cmd.env_remove(format!("{name}API_KEY")).env_remove(format!("{name}APP_KEY"));
+    }
+    cmd.timeout(std::time::Duration::from_secs(60));
     cmd
 }
 
@@ -72,18 +77,30 @@ fn bad_serve_options_are_refused_before_anything_is_created() {
 }
 
 #[test]
-fn half_set_bootstrap_keys_are_refused() {
+fn half_set_initial_keys_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let output = llmobs()
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(dir.path())
-        .env("LLMOBS_BOOTSTRAP_API_KEY", "only-the-api-key")
-        .output()
-        .unwrap();
-    assert!(!output.status.success());
-    assert!(
-        stderr(&output).contains("set both LLMOBS_BOOTSTRAP_API_KEY and LLMOBS_BOOTSTRAP_APP_KEY")
-    );
+    // The deprecated name still counts, with a warning.
+    for (name, deprecated) in
+        [("LLMOBS_INITIAL_API_KEY", false), ("LLMOBS_BOOTSTRAP_API_KEY", true)]
+    {
+        let output = llmobs()
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path())
+            .env(name, "only-the-api-key")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name}");
+        let stderr = stderr(&output);
+        assert!(
+            stderr.contains("set both LLMOBS_INITIAL_API_KEY and LLMOBS_INITIAL_APP_KEY"),
+            "{stderr}"
+        );
+        assert_eq!(
+            stderr.contains("LLMOBS_BOOTSTRAP_API_KEY is deprecated"),
+            deprecated,
+            "{stderr}"
+        );
+    }
 }
 
 #[test]

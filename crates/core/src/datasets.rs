@@ -69,7 +69,8 @@ pub struct DatasetRequest {
 /// A dataset (E2, E3, E7).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Dataset {
+#[cfg_attr(feature = "openapi", schema(as = Dataset))]
+pub struct DatasetAttributes {
     /// Who created it.
     pub author: Author,
     /// When it was created.

@@ -83,7 +83,8 @@ pub struct UpdateExperiment {
 /// An experiment (E8 answer, E10 items).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Experiment {
+#[cfg_attr(feature = "openapi", schema(as = Experiment))]
+pub struct ExperimentRecord {
     /// Who created it.
     pub author: Author,
     /// The run name (`<experiment>-<epoch ms>` by default).

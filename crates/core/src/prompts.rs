@@ -3,7 +3,7 @@
 //! Every response on `/api/unstable/llm-obs/v1/prompts` is plain JSON (no JSON:API
 //! envelope). Three resource shapes come back:
 //!
-//! - [`Prompt`]: the prompt itself (create, update, list).
+//! - [`PromptRecord`]: the prompt itself (create, update, list).
 //! - [`Version`]: one version with its template (create version, get by version, update
 //!   version, list versions).
 //! - [`SdkPrompt`]: the flattened view of one version that `get_prompt` reads (latest,
@@ -319,7 +319,8 @@ fn is_empty_map(value: &Option<Map<String, Value>>) -> bool {
 /// A prompt (E5 create, E7 update, E10 list items).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct Prompt {
+#[cfg_attr(feature = "openapi", schema(as = Prompt))]
+pub struct PromptRecord {
     /// The prompt's UUID, written as `ID`.
     #[serde(rename = "ID", alias = "id")]
     pub id: String,

@@ -17,6 +17,11 @@ pub const RECORDS: &str = "records";
 /// Resource type of a dataset's draft state.
 pub const DRAFT_STATE: &str = "draft_state_data";
 
+/// Resource type of prompts in the public prompt registry.
+pub const PROMPT_TEMPLATES: &str = "prompt-templates";
+/// Resource type of prompt versions in the public prompt registry.
+pub const PROMPT_TEMPLATE_VERSIONS: &str = "prompt-template-versions";
+
 /// The largest page of projects or datasets answered.
 pub const MAX_PAGE: i64 = 1000;
 
@@ -362,6 +367,103 @@ pub fn page_events(
     (crate::experiments::ExperimentEvents { spans, summary_metrics }, next)
 }
 
+/// A template as the public prompt registry takes it, in the form the prompt registry
+/// stores: a string and a list of chat messages stay as they are, and an authoring template
+/// `{"messages": [...]}` becomes its list. Includes of other prompts are refused.
+pub fn authoring_template(template: Value) -> Result<Value, String> {
+    match template {
+        Value::Object(mut map) if map.contains_key("messages") => {
+            let messages = map.remove("messages").unwrap_or_default();
+            let Value::Array(items) = messages else {
+                return Err("template.messages must be a list of messages".into());
+            };
+            if let Some(index) = items.iter().position(|item| item.get("include").is_some()) {
+                return Err(format!(
+                    "template.messages[{index}]: includes of other prompts are not supported; \
+                     inline the messages"
+                ));
+            }
+            Ok(Value::Array(items))
+        }
+        other => Ok(other),
+    }
+}
+
+/// The keys of an LLM judge's settings inside the public API's `llm_judge_config`, which
+/// the server's judge reads at the top level of a stored configuration.
+const JUDGE_KEYS: [&str; 4] =
+    ["prompt_template", "inference_params", "output_schema", "assessment_criteria"];
+
+/// The stored configuration of a custom evaluator put through the public API
+/// (`category`, `eval_name`, `llm_judge_config`, `llm_provider`, `target`): the attributes
+/// as sent, plus the judge's settings copied to the top level with the provider's
+/// `model_name`, where the LLM judge reads them.
+pub fn stored_eval_config(name: &str, attributes: Map<String, Value>) -> Result<Value, String> {
+    if let Some(sent) = attributes.get("eval_name").and_then(Value::as_str)
+        && sent != name
+    {
+        return Err(format!("eval_name '{sent}' differs from the name in the path '{name}'"));
+    }
+    match attributes.get("target") {
+        Some(Value::Object(target))
+            if target.get("application_name").is_some_and(Value::is_string)
+                && target.get("enabled").is_some_and(Value::is_boolean) => {}
+        _ => {
+            return Err("target must be an object with application_name (string) and \
+                        enabled (boolean)"
+                .into());
+        }
+    }
+    let mut config = attributes;
+    config.insert("eval_name".into(), Value::String(name.to_owned()));
+    let judge = config.get("llm_judge_config").and_then(Value::as_object).cloned();
+    for key in JUDGE_KEYS {
+        if let Some(value) = judge.as_ref().and_then(|j| j.get(key)) {
+            config.insert(key.into(), value.clone());
+        }
+    }
+    if let Some(model) = config.get("llm_provider").and_then(|p| p.get("model_name")).cloned() {
+        config.insert("model_name".into(), model);
+    }
+    Ok(Value::Object(config))
+}
+
+/// The public API's attributes of a stored evaluator configuration, whoever put it: the
+/// attributes the official client sent, or for one published by ddtrace (`applications[0]`
+/// with its `byop_config`), the same settings in the public shape.
+pub fn public_eval_config(name: &str, config: &Value, created_at: &str, updated_at: &str) -> Value {
+    let mut out = Map::new();
+    if config.get("target").is_some() {
+        for key in ["category", "llm_judge_config", "llm_provider", "target"] {
+            if let Some(value) = config.get(key) {
+                out.insert(key.into(), value.clone());
+            }
+        }
+    } else {
+        let application = config.pointer("/applications/0");
+        let source = application.and_then(|a| a.get("byop_config")).unwrap_or(config);
+        let mut judge: Map<String, Value> = JUDGE_KEYS
+            .iter()
+            .filter_map(|key| source.get(*key).map(|v| ((*key).to_owned(), v.clone())))
+            .collect();
+        // The public shape requires inference parameters; none means the defaults.
+        judge.entry("inference_params").or_insert_with(|| Value::Object(Map::new()));
+        out.insert("llm_judge_config".into(), Value::Object(judge));
+        if let Some(model) = application.and_then(|a| a.get("model_name")) {
+            out.insert("llm_provider".into(), serde_json::json!({"model_name": model}));
+        }
+        let app = application
+            .and_then(|a| a.get("ml_app").or(a.get("application_name")))
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        out.insert("target".into(), serde_json::json!({"application_name": app, "enabled": true}));
+    }
+    out.insert("eval_name".into(), Value::String(name.to_owned()));
+    out.insert("created_at".into(), Value::String(created_at.to_owned()));
+    out.insert("updated_at".into(), Value::String(updated_at.to_owned()));
+    Value::Object(out)
+}
+
 /// One row of a file uploaded on the v2 path.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FileRow {
@@ -485,6 +587,19 @@ mod tests {
         assert_eq!(err, "row 1: the file has no 'input' column");
         let err = parse_file_upload(b"input,id\r\nx,1\r\n,2\r\n").unwrap_err();
         assert_eq!(err, "row 3: the input is empty");
+    }
+
+    #[test]
+    fn authoring_templates_become_message_lists() {
+        let chat = serde_json::json!({"messages": [{"role": "user", "content": "Hi {{name}}"}]});
+        assert_eq!(
+            authoring_template(chat).unwrap(),
+            serde_json::json!([{"role": "user", "content": "Hi {{name}}"}])
+        );
+        assert_eq!(authoring_template(Value::from("text")).unwrap(), "text");
+        let include =
+            serde_json::json!({"messages": [{"include": {"prompt_id": "p", "version": 1}}]});
+        assert!(authoring_template(include).unwrap_err().starts_with("template.messages[0]"));
     }
 
     #[test]

@@ -27,8 +27,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use llmobs_core::prompts::{
-    CreatePromptRequest, CreateVersionRequest, Deleted, Prompt as PromptRecord,
-    UpdatePromptRequest, UpdateVersionRequest, Version,
+    CreatePromptRequest, CreateVersionRequest, Deleted, PromptRecord, UpdatePromptRequest,
+    UpdateVersionRequest, Version,
 };
 use tokio::sync::{mpsc, oneshot};
 

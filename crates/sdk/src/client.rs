@@ -5,8 +5,8 @@ use std::sync::{Arc, LazyLock, Mutex, Once};
 
 use llmobs_core::encoding::{path_segment, query_value};
 use llmobs_core::prompts::{
-    CreatePromptRequest, CreateVersionRequest, Deleted, PROMPTS_PATH, Prompt as PromptRecord,
-    RESOLVE_TYPE, Template, UpdatePromptRequest, UpdateVersionRequest, Version,
+    CreatePromptRequest, CreateVersionRequest, Deleted, PROMPTS_PATH, PromptRecord, RESOLVE_TYPE,
+    Template, UpdatePromptRequest, UpdateVersionRequest, Version,
 };
 use reqwest::Method;
 use serde::de::DeserializeOwned;

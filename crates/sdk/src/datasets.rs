@@ -6,8 +6,8 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use llmobs_core::datasets::{
-    BatchUpdate, DATASETS, Dataset as DatasetAttributes, DatasetRequest, DeleteDatasets,
-    InsertRecord, PROJECTS, ProjectRequest, TagOperations, UpdateRecord, validate_tags,
+    BatchUpdate, DATASETS, DatasetAttributes, DatasetRequest, DeleteDatasets, InsertRecord,
+    PROJECTS, ProjectRequest, TagOperations, UpdateRecord, validate_tags,
 };
 use llmobs_core::encoding::query_value;
 use llmobs_core::jsonapi::{Document, Request, Resource};

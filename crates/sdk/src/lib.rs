@@ -110,12 +110,12 @@ pub use judge::{
     JudgeRequest, LLMJudge, LLMJudgeBuilder, OpenAiClient, PROVIDERS, PublishEvaluator,
     ScoreStructuredOutput, StructuredOutput,
 };
-pub use llmobs_core::experiments::{Experiment as ExperimentRecord, ExperimentEvents};
+pub use llmobs_core::experiments::{ExperimentEvents, ExperimentRecord};
 pub use prompt::{Fallback, GetPrompt, Prompt, Source};
 pub use requests::{NewPrompt, NewVersion};
 
 pub use llmobs_core::prompts::{
-    ChatItem, CreatePromptRequest, CreateVersionRequest, Deleted, Prompt as PromptRecord, Template,
+    ChatItem, CreatePromptRequest, CreateVersionRequest, Deleted, PromptRecord, Template,
     UpdatePromptRequest, UpdateVersionRequest, Version,
 };
 pub use llmobs_core::render::{RenderError, Rendered, Vars};

@@ -13,12 +13,15 @@
 //!   and published to the server then run remotely.
 //! - `interop`: experiments of this SDK and of ddtrace 4.16.0 read by each other
 //!   (needs `DDTRACE_PYTHON`).
+//! - `official`: a dataset made by Datadog's official API client, pulled by this SDK
+//!   (needs `DDTRACE_PYTHON` with `datadog-api-client`).
 
 mod cache;
 mod datasets;
 mod experiments;
 mod interop;
 mod judge;
+mod official;
 mod props;
 mod rerun;
 mod server;

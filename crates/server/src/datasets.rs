@@ -5,8 +5,8 @@ use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use llmobs_core::datasets::{
-    BatchUpdate, DATASET_VERSION, DATASETS, Dataset, DatasetRequest, DeleteDatasets, PROJECTS,
-    Project, ProjectRequest, Record, UploadResult, parse_upload,
+    BatchUpdate, DATASET_VERSION, DATASETS, DatasetAttributes, DatasetRequest, DeleteDatasets,
+    PROJECTS, Project, ProjectRequest, Record, UploadResult, parse_upload,
 };
 use llmobs_core::jsonapi::{Document, Request, Resource};
 use llmobs_core::public::DatasetUpdate;
@@ -51,7 +51,7 @@ fn project(id: String, project: Project) -> Resource<Project> {
     Resource::new(id, PROJECTS, project)
 }
 
-fn dataset(id: String, dataset: Dataset) -> Resource<Dataset> {
+fn dataset(id: String, dataset: DatasetAttributes) -> Resource<DatasetAttributes> {
     Resource::new(id, DATASETS, dataset)
 }
 
@@ -90,13 +90,13 @@ pub(crate) async fn create_project(
 /// answers 200 with that dataset (see `docs/decisions.md`).
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/{project_id}/datasets", tag = "datasets", params(("project_id" = String, Path)),
     request_body = Request<DatasetRequest>,
-    responses((status = 200, body = Document<Resource<Dataset>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, body = Document<Resource<DatasetAttributes>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_dataset(
     State(state): State<AppState>,
     Writer(caller): Writer,
     Segments(project_id): Segments<String>,
     ApiJson(body): ApiJson<Request<DatasetRequest>>,
-) -> Result<JsonApi<Document<Resource<Dataset>>>, ApiError> {
+) -> Result<JsonApi<Document<Resource<DatasetAttributes>>>, ApiError> {
     let attributes = body.data.attributes;
     let (id, created) = state
         .store
@@ -123,13 +123,13 @@ pub(crate) async fn create_dataset(
 /// `filter[id]` and paging).
 #[utoipa::path(get, path = "/api/unstable/llm-obs/v1/{project_id}/datasets", tag = "datasets",
     params(("project_id" = String, Path), ("filter[name]" = Option<String>, Query)),
-    responses((status = 200, body = Document<Vec<Resource<Dataset>>>)))]
+    responses((status = 200, body = Document<Vec<Resource<DatasetAttributes>>>)))]
 pub(crate) async fn find_datasets(
     state: State<AppState>,
     org: Reader,
     project_id: Segments<String>,
     query: RawQuery,
-) -> Result<JsonApi<Document<Vec<Resource<Dataset>>>>, ApiError> {
+) -> Result<JsonApi<Document<Vec<Resource<DatasetAttributes>>>>, ApiError> {
     crate::public::datasets::list_datasets(state, org, project_id, query).await
 }
 
@@ -255,12 +255,12 @@ fn uuid_like(result: &UploadResult) -> String {
 
 /// E7: soft-deletes datasets.
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/datasets/delete", tag = "datasets", request_body = Request<DeleteDatasets>,
-    responses((status = 200, body = Document<Vec<Resource<Dataset>>>)))]
+    responses((status = 200, body = Document<Vec<Resource<DatasetAttributes>>>)))]
 pub(crate) async fn delete_datasets(
     State(state): State<AppState>,
     Writer(caller): Writer,
     ApiJson(body): ApiJson<Request<DeleteDatasets>>,
-) -> Result<JsonApi<Document<Vec<Resource<Dataset>>>>, ApiError> {
+) -> Result<JsonApi<Document<Vec<Resource<DatasetAttributes>>>>, ApiError> {
     let attributes = body.data.attributes;
     if let Some(kind) = attributes.kind.as_deref().filter(|k| *k != "soft") {
         return Err(ApiError::invalid(format!(

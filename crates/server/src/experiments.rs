@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch};
 use llmobs_core::experiments::{
-    CreateExperiment, EXPERIMENT_EVENTS, EXPERIMENTS, Experiment, ExperimentEvents, PostEvents,
-    UpdateExperiment,
+    CreateExperiment, EXPERIMENT_EVENTS, EXPERIMENTS, ExperimentEvents, ExperimentRecord,
+    PostEvents, UpdateExperiment,
 };
 use llmobs_core::jsonapi::{Document, Request, Resource};
 use llmobs_store::{ExperimentCursor, ExperimentFilter, RawEvents};
@@ -36,19 +36,19 @@ pub(crate) fn router() -> Router<AppState> {
     router
 }
 
-fn resource((id, experiment): (String, Experiment)) -> Resource<Experiment> {
+fn resource((id, experiment): (String, ExperimentRecord)) -> Resource<ExperimentRecord> {
     Resource::new(id, EXPERIMENTS, experiment)
 }
 
 /// E8: creates an experiment; its run name is `<name>-<epoch ms>` unless `ensure_unique`
 /// is false.
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/experiments", tag = "experiments", request_body = Request<CreateExperiment>,
-    responses((status = 200, body = Document<Resource<Experiment>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, body = Document<Resource<ExperimentRecord>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_experiment(
     State(state): State<AppState>,
     Writer(caller): Writer,
     ApiJson(body): ApiJson<Request<CreateExperiment>>,
-) -> Result<JsonApi<Document<Resource<Experiment>>>, ApiError> {
+) -> Result<JsonApi<Document<Resource<ExperimentRecord>>>, ApiError> {
     let created =
         state.store.create_experiment(&caller.org, &caller.user, body.data.attributes).await?;
     Ok(JsonApi(Document::one(resource(created))))
@@ -58,13 +58,13 @@ pub(crate) async fn create_experiment(
 /// metadata and dataset).
 #[utoipa::path(patch, path = "/api/unstable/llm-obs/v1/experiments/{experiment_id}", tag = "experiments",
     params(("experiment_id" = String, Path)), request_body = Request<UpdateExperiment>,
-    responses((status = 200, body = Document<Resource<Experiment>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, body = Document<Resource<ExperimentRecord>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn update_experiment(
     State(state): State<AppState>,
     Writer(caller): Writer,
     Segments(id): Segments<String>,
     ApiJson(body): ApiJson<Request<UpdateExperiment>>,
-) -> Result<JsonApi<Document<Resource<Experiment>>>, ApiError> {
+) -> Result<JsonApi<Document<Resource<ExperimentRecord>>>, ApiError> {
     let updated = state.store.edit_experiment(&caller.org, &id, body.data.attributes).await?;
     Ok(JsonApi(Document::one(resource(updated))))
 }
@@ -86,12 +86,12 @@ fn decode_cursor(cursor: &str) -> Result<ExperimentCursor, ApiError> {
         ("filter[parent_experiment_id]" = Option<Vec<String>>, Query), ("filter[metadata]" = Option<String>, Query),
         ("filter[name]" = Option<String>, Query), ("filter[is_deleted]" = Option<bool>, Query),
         ("page[limit]" = Option<i64>, Query), ("page[cursor]" = Option<String>, Query)),
-    responses((status = 200, body = Document<Vec<Resource<Experiment>>>)))]
+    responses((status = 200, body = Document<Vec<Resource<ExperimentRecord>>>)))]
 pub(crate) async fn list_experiments(
     State(state): State<AppState>,
     Reader(org): Reader,
     RawQuery(query): RawQuery,
-) -> Result<JsonApi<Document<Vec<Resource<Experiment>>>>, ApiError> {
+) -> Result<JsonApi<Document<Vec<Resource<ExperimentRecord>>>>, ApiError> {
     let query = Query::parse(query.as_deref())?;
     let limit = query.int("page[limit]", 100, 1..=5000)? as usize;
     let tags = match query.get("filter[metadata]").filter(|m| !m.is_empty()) {

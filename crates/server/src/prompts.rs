@@ -12,8 +12,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use llmobs_core::prompts::{
-    self as wire, CreatePromptRequest, CreateVersionRequest, Deleted, INVALID_TEMPLATE, Prompt,
-    ResolveRequest, SdkPrompt, Template, UpdatePromptRequest, UpdateVersionRequest, Version,
+    self as wire, CreatePromptRequest, CreateVersionRequest, Deleted, INVALID_TEMPLATE,
+    PromptRecord, ResolveRequest, SdkPrompt, Template, UpdatePromptRequest, UpdateVersionRequest,
+    Version,
 };
 use llmobs_store::{NewPrompt, NewVersion, OrgId, VersionUpdate};
 use serde::Serialize;
@@ -117,12 +118,12 @@ fn new_version(
 /// E10: the org's live prompts, newest first. `filter[prompt_id]` narrows to one id.
 #[utoipa::path(get, path = "/api/unstable/llm-obs/v1/prompts", tag = "prompts",
     params(("filter[prompt_id]" = Option<String>, Query, description = "only this prompt id")),
-    responses((status = 200, body = Vec<Prompt>), (status = 401), (status = 403)))]
+    responses((status = 200, body = Vec<PromptRecord>), (status = 401), (status = 403)))]
 pub(crate) async fn list_prompts(
     State(state): State<AppState>,
     Reader(org): Reader,
     RawQuery(query): RawQuery,
-) -> Result<Json<Vec<Prompt>>, ApiError> {
+) -> Result<Json<Vec<PromptRecord>>, ApiError> {
     let pairs = query_pairs(query)?;
     let filter = pairs.iter().find(|(k, _)| k == "filter[prompt_id]").map(|(_, v)| v.as_str());
     Ok(Json(state.store.list_prompts(&org, filter).await?))
@@ -131,13 +132,13 @@ pub(crate) async fn list_prompts(
 /// E5: creates a prompt and its version 1.
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/prompts", tag = "prompts",
     request_body = CreatePromptRequest,
-    responses((status = 200, body = Prompt), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, body = PromptRecord), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 409, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_prompt(
     State(state): State<AppState>,
     Writer(caller): Writer,
     ApiJson(body): ApiJson<CreatePromptRequest>,
-) -> Result<Json<Prompt>, ApiError> {
+) -> Result<Json<PromptRecord>, ApiError> {
     wire::validate_prompt_id(&body.prompt_id).map_err(|err| ApiError::invalid(err.to_string()))?;
     let first = new_version(
         &state,
@@ -190,13 +191,13 @@ pub(crate) async fn get_prompt(
 /// E7: changes the title and/or description.
 #[utoipa::path(patch, path = "/api/unstable/llm-obs/v1/prompts/{prompt_id}", tag = "prompts",
     params(("prompt_id" = String, Path)), request_body = UpdatePromptRequest,
-    responses((status = 200, body = Prompt), (status = 400), (status = 404)))]
+    responses((status = 200, body = PromptRecord), (status = 400), (status = 404)))]
 pub(crate) async fn update_prompt(
     State(state): State<AppState>,
     Writer(caller): Writer,
     Segments(prompt_id): Segments<String>,
     ApiJson(body): ApiJson<UpdatePromptRequest>,
-) -> Result<Json<Prompt>, ApiError> {
+) -> Result<Json<PromptRecord>, ApiError> {
     let updated =
         state.store.update_prompt(&caller.org, &prompt_id, body.title, body.description).await?;
     state.reads.invalidate(&caller.org.0, &prompt_id);

@@ -121,10 +121,7 @@ async fn prepare() -> (tempfile::TempDir, Store, tokio::net::TcpListener) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let store =
         Store::open(&Database::Sqlite(dir.path().join("llmobs.db"))).await.expect("open store");
-    store
-        .create_org_keys(llmobs_store::DEFAULT_ORG, API_KEY, APP_KEY)
-        .await
-        .expect("bootstrap keys");
+    store.create_org_keys(llmobs_store::DEFAULT_ORG, API_KEY, APP_KEY).await.expect("initial keys");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
     (dir, store, listener)
 }

@@ -8,7 +8,7 @@
 //! those of the restored version (restoring the current version changes nothing); a clone
 //! is a new dataset whose version 1 holds the source's current records, ids kept.
 
-use llmobs_core::datasets::{BatchUpdate, Dataset, InsertRecord, UploadResult};
+use llmobs_core::datasets::{BatchUpdate, DatasetAttributes, InsertRecord, UploadResult};
 use llmobs_core::public::{DatasetUpdate, DatasetVersion, DraftState, DraftUser, FileRow};
 use serde_json::Value;
 use sqlx::Row;
@@ -54,7 +54,7 @@ impl Store {
         filter: &DatasetFilter,
         after: Option<&str>,
         limit: usize,
-    ) -> Result<Page<Dataset>> {
+    ) -> Result<Page<DatasetAttributes>> {
         self.project(org, project_id).await?;
         let (at, id) = after.filter(|c| !c.is_empty()).map(decode_cursor).transpose()?.unzip();
         let rows = sqlx::query(concat!(
@@ -89,7 +89,7 @@ impl Store {
         project_id: &str,
         dataset_id: &str,
         update: DatasetUpdate,
-    ) -> Result<(String, Dataset)> {
+    ) -> Result<(String, DatasetAttributes)> {
         if update.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
             return Err(Error::Invalid("name: a dataset needs a non-empty name".into()));
         }
@@ -225,7 +225,7 @@ impl Store {
         project_id: &str,
         dataset_id: &str,
         version: i64,
-    ) -> Result<(String, Dataset)> {
+    ) -> Result<(String, DatasetAttributes)> {
         if version < 1 {
             return Err(Error::Invalid(format!(
                 "dataset_version must be 1 or more, got {version}"
@@ -261,7 +261,7 @@ impl Store {
         dataset_id: &str,
         name: &str,
         description: Option<&str>,
-    ) -> Result<(String, Dataset)> {
+    ) -> Result<(String, DatasetAttributes)> {
         let (_, source) = self.dataset(org, Some(project_id), dataset_id).await?;
         let records = self.all_records(org, project_id, dataset_id, None).await?;
         let description = description.unwrap_or(&source.description);

@@ -15,7 +15,8 @@
 use std::collections::HashSet;
 
 use llmobs_core::datasets::{
-    BatchUpdate, Dataset, Project, Record, TagOperations, UploadResult, UploadRow, validate_tags,
+    BatchUpdate, DatasetAttributes, Project, Record, TagOperations, UploadResult, UploadRow,
+    validate_tags,
 };
 use llmobs_core::jsonapi::Author;
 use serde_json::Value;
@@ -130,10 +131,10 @@ macro_rules! dataset_columns {
 }
 pub(crate) use dataset_columns;
 
-pub(crate) fn dataset_from_row(row: &AnyRow) -> Result<(String, Dataset)> {
+pub(crate) fn dataset_from_row(row: &AnyRow) -> Result<(String, DatasetAttributes)> {
     Ok((
         row.try_get("uuid")?,
-        Dataset {
+        DatasetAttributes {
             author: Author { id: row.try_get("author")? },
             created_at: row.try_get("created_at")?,
             current_version: row.try_get("current_version")?,
@@ -526,7 +527,7 @@ impl Store {
         project_id: &str,
         name: &str,
         description: Option<&str>,
-    ) -> Result<(String, Dataset)> {
+    ) -> Result<(String, DatasetAttributes)> {
         if name.trim().is_empty() {
             return Err(Error::Invalid("a dataset needs a non-empty name".into()));
         }
@@ -569,7 +570,7 @@ impl Store {
         org: &OrgId,
         project_id: &str,
         name: Option<&str>,
-    ) -> Result<Vec<(String, Dataset)>> {
+    ) -> Result<Vec<(String, DatasetAttributes)>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             dataset_columns!(),
@@ -590,7 +591,7 @@ impl Store {
         org: &OrgId,
         project_id: Option<&str>,
         dataset_id: &str,
-    ) -> Result<(String, Dataset)> {
+    ) -> Result<(String, DatasetAttributes)> {
         let row = sqlx::query(concat!(
             "SELECT ",
             dataset_columns!(),
@@ -785,7 +786,7 @@ impl Store {
         &self,
         org: &OrgId,
         ids: &[String],
-    ) -> Result<Vec<(String, Dataset)>> {
+    ) -> Result<Vec<(String, DatasetAttributes)>> {
         let now = time::now();
         let mut deleted = Vec::new();
         let mut tx = self.write.begin().await?;

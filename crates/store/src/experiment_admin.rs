@@ -1,7 +1,7 @@
 //! Experiment management for Datadog's public API: updating every field an experiment
 //! has, and deleting experiments.
 
-use llmobs_core::experiments::{Experiment, STATUSES, UpdateExperiment};
+use llmobs_core::experiments::{ExperimentRecord, STATUSES, UpdateExperiment};
 use serde_json::Value;
 
 use crate::error::{Error, NotFound, Result};
@@ -16,7 +16,7 @@ impl Store {
         org: &OrgId,
         id: &str,
         update: UpdateExperiment,
-    ) -> Result<(String, Experiment)> {
+    ) -> Result<(String, ExperimentRecord)> {
         if let Some(status) = &update.status
             && !STATUSES.contains(&status.as_str())
         {

@@ -7,7 +7,7 @@
 //! intake ([`crate::intake`]) attaches spans to experiments through the same table.
 
 use llmobs_core::experiments::{
-    CreateExperiment, Experiment, ExperimentEvents, PostEvents, UpdateExperiment,
+    CreateExperiment, ExperimentEvents, ExperimentRecord, PostEvents, UpdateExperiment,
 };
 use llmobs_core::jsonapi::Author;
 use serde_json::value::RawValue;
@@ -49,7 +49,7 @@ pub struct ExperimentFilter {
 pub type ExperimentCursor = (String, String);
 
 /// A page of experiments and where the next page starts.
-pub type ExperimentPage = (Vec<(String, Experiment)>, Option<ExperimentCursor>);
+pub type ExperimentPage = (Vec<(String, ExperimentRecord)>, Option<ExperimentCursor>);
 
 macro_rules! experiment_columns {
     () => {
@@ -65,10 +65,10 @@ fn object(text: &str, what: &str) -> Result<Map<String, Value>> {
     }
 }
 
-fn experiment_from_row(row: &AnyRow) -> Result<(String, Experiment)> {
+fn experiment_from_row(row: &AnyRow) -> Result<(String, ExperimentRecord)> {
     Ok((
         row.try_get("uuid")?,
-        Experiment {
+        ExperimentRecord {
             author: Author { id: row.try_get("author")? },
             name: row.try_get("name")?,
             experiment: row.try_get("experiment")?,
@@ -247,7 +247,7 @@ impl Store {
         org: &OrgId,
         author: &str,
         request: CreateExperiment,
-    ) -> Result<(String, Experiment)> {
+    ) -> Result<(String, ExperimentRecord)> {
         if request.name.trim().is_empty() {
             return Err(Error::Invalid("an experiment needs a non-empty name".into()));
         }
@@ -290,7 +290,7 @@ impl Store {
     }
 
     /// An experiment of the org.
-    pub async fn experiment(&self, org: &OrgId, id: &str) -> Result<(String, Experiment)> {
+    pub async fn experiment(&self, org: &OrgId, id: &str) -> Result<(String, ExperimentRecord)> {
         let row = sqlx::query(concat!(
             "SELECT ",
             experiment_columns!(),
@@ -310,7 +310,7 @@ impl Store {
         org: &OrgId,
         id: &str,
         update: UpdateExperiment,
-    ) -> Result<(String, Experiment)> {
+    ) -> Result<(String, ExperimentRecord)> {
         if let Some(status) = &update.status
             && !llmobs_core::experiments::STATUSES.contains(&status.as_str())
         {
@@ -390,7 +390,7 @@ impl Store {
                 let tags_ok = filter.tags.iter().all(|t| tags.contains(&t.as_str()));
                 if parent_ok && tags_ok {
                     if found.len() == limit {
-                        let last = found.last().map(|(id, e): &(String, Experiment)| {
+                        let last = found.last().map(|(id, e): &(String, ExperimentRecord)| {
                             (e.created_at.clone(), id.clone())
                         });
                         return Ok((found, last));

@@ -10,7 +10,7 @@
 //! - An environment serves at most one version of a prompt by default: assigning it moves
 //!   it too.
 
-use llmobs_core::prompts::{Deleted, Prompt, SdkPrompt, Template, Version};
+use llmobs_core::prompts::{Deleted, PromptRecord, SdkPrompt, Template, Version};
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -86,8 +86,8 @@ fn non_empty(value: Option<String>) -> Option<String> {
     value.filter(|s| !s.is_empty())
 }
 
-fn prompt_from_row(row: &AnyRow) -> Result<Prompt> {
-    Ok(Prompt {
+fn prompt_from_row(row: &AnyRow) -> Result<PromptRecord> {
+    Ok(PromptRecord {
         id: row.try_get("uuid")?,
         prompt_id: row.try_get("prompt_id")?,
         title: row.try_get("title")?,
@@ -172,7 +172,7 @@ async fn live_uuid(
     .await?)
 }
 
-async fn prompt_row(conn: &mut AnyConnection, uuid: &str) -> Result<Prompt> {
+async fn prompt_row(conn: &mut AnyConnection, uuid: &str) -> Result<PromptRecord> {
     let row = sqlx::query(concat!("SELECT ", prompt_columns!(), " FROM prompts WHERE uuid = $1"))
         .bind(uuid)
         .fetch_one(conn)
@@ -314,7 +314,12 @@ async fn insert_version(
 
 impl Store {
     /// Creates a prompt and its version 1. [`Error::Conflict`] if a live prompt has the id.
-    pub async fn create_prompt(&self, org: &OrgId, author: &str, new: NewPrompt) -> Result<Prompt> {
+    pub async fn create_prompt(
+        &self,
+        org: &OrgId,
+        author: &str,
+        new: NewPrompt,
+    ) -> Result<PromptRecord> {
         let now = time::now();
         let mut tx = self.write.begin().await?;
         if live_uuid(&mut tx, org, &new.prompt_id).await?.is_some() {
@@ -376,7 +381,7 @@ impl Store {
         prompt_id: &str,
         title: Option<String>,
         description: Option<String>,
-    ) -> Result<Prompt> {
+    ) -> Result<PromptRecord> {
         if title.is_none() && description.is_none() {
             return Err(Error::Invalid(NOTHING_TO_UPDATE_PROMPT.into()));
         }
@@ -474,7 +479,11 @@ impl Store {
     }
 
     /// The org's live prompts, newest first (then by id), optionally only `prompt_id`.
-    pub async fn list_prompts(&self, org: &OrgId, prompt_id: Option<&str>) -> Result<Vec<Prompt>> {
+    pub async fn list_prompts(
+        &self,
+        org: &OrgId,
+        prompt_id: Option<&str>,
+    ) -> Result<Vec<PromptRecord>> {
         let rows = sqlx::query(concat!(
             "SELECT ",
             prompt_columns!(),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use llmobs_core::encoding::{path_segment, query_value};
-use llmobs_core::experiments::{Experiment as ExperimentRecord, ExperimentEvents};
+use llmobs_core::experiments::{ExperimentEvents, ExperimentRecord};
 use llmobs_core::jsonapi::{Document, Resource};
 use reqwest::Method;
 use serde_json::Value;

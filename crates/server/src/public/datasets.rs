@@ -7,7 +7,9 @@ use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
-use llmobs_core::datasets::{DATASET_VERSION, DATASETS, Dataset, DeleteDatasets, UploadResult};
+use llmobs_core::datasets::{
+    DATASET_VERSION, DATASETS, DatasetAttributes, DeleteDatasets, UploadResult,
+};
 use llmobs_core::jsonapi::{Document, Request, Resource};
 use llmobs_core::public::{
     CloneDataset, DRAFT_STATE, DatasetUpdate, DatasetVersion, DraftState, ExportFormat, MAX_PAGE,
@@ -44,7 +46,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
     router
 }
 
-fn resource((id, dataset): (String, Dataset)) -> Resource<Dataset> {
+fn resource((id, dataset): (String, DatasetAttributes)) -> Resource<DatasetAttributes> {
     Resource::new(id, DATASETS, dataset)
 }
 
@@ -52,14 +54,14 @@ fn resource((id, dataset): (String, Dataset)) -> Resource<Dataset> {
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/{project_id}/datasets", tag = "public",
     params(("project_id" = String, Path), ("filter[name]" = Option<String>, Query), ("filter[id]" = Option<String>, Query),
         ("page[limit]" = Option<i64>, Query), ("page[cursor]" = Option<String>, Query)),
-    responses((status = 200, body = Document<Vec<Resource<Dataset>>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, body = Document<Vec<Resource<DatasetAttributes>>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn list_datasets(
     State(state): State<AppState>,
     Reader(org): Reader,
     Segments(project_id): Segments<String>,
     RawQuery(query): RawQuery,
-) -> Result<JsonApi<Document<Vec<Resource<Dataset>>>>, ApiError> {
+) -> Result<JsonApi<Document<Vec<Resource<DatasetAttributes>>>>, ApiError> {
     let query = Query::parse(query.as_deref())?;
     let (limit, cursor) = paging(&query, MAX_PAGE, MAX_PAGE)?;
     let filter = DatasetFilter {
@@ -77,14 +79,14 @@ pub(crate) async fn list_datasets(
 /// Changes a dataset's name, description and/or metadata.
 #[utoipa::path(patch, path = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}", tag = "public",
     params(("project_id" = String, Path), ("dataset_id" = String, Path)), request_body = Request<DatasetUpdate>,
-    responses((status = 200, body = Document<Resource<Dataset>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, body = Document<Resource<DatasetAttributes>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody), (status = 409, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn update_dataset(
     State(state): State<AppState>,
     Writer(caller): Writer,
     Segments((project_id, dataset_id)): Segments<(String, String)>,
     ApiJson(body): ApiJson<Request<DatasetUpdate>>,
-) -> Result<JsonApi<Document<Resource<Dataset>>>, ApiError> {
+) -> Result<JsonApi<Document<Resource<DatasetAttributes>>>, ApiError> {
     let updated = state
         .store
         .update_dataset(&caller.org, &project_id, &dataset_id, body.data.attributes)
@@ -130,14 +132,14 @@ pub(crate) async fn list_versions(
 /// dataset.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/restore", tag = "public",
     params(("project_id" = String, Path), ("dataset_id" = String, Path)), request_body = Request<RestoreVersion>,
-    responses((status = 200, body = Document<Resource<Dataset>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, body = Document<Resource<DatasetAttributes>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn restore_version(
     State(state): State<AppState>,
     Writer(caller): Writer,
     Segments((project_id, dataset_id)): Segments<(String, String)>,
     ApiJson(body): ApiJson<Request<RestoreVersion>>,
-) -> Result<JsonApi<Document<Resource<Dataset>>>, ApiError> {
+) -> Result<JsonApi<Document<Resource<DatasetAttributes>>>, ApiError> {
     let version = body.data.attributes.dataset_version;
     let restored = state
         .store
@@ -149,14 +151,14 @@ pub(crate) async fn restore_version(
 /// Copies the dataset's current records into a new dataset of the project.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/clone", tag = "public",
     params(("project_id" = String, Path), ("dataset_id" = String, Path)), request_body = Request<CloneDataset>,
-    responses((status = 200, body = Document<Resource<Dataset>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, body = Document<Resource<DatasetAttributes>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody), (status = 409, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn clone_dataset(
     State(state): State<AppState>,
     Writer(caller): Writer,
     Segments((project_id, dataset_id)): Segments<(String, String)>,
     ApiJson(body): ApiJson<Request<CloneDataset>>,
-) -> Result<JsonApi<Document<Resource<Dataset>>>, ApiError> {
+) -> Result<JsonApi<Document<Resource<DatasetAttributes>>>, ApiError> {
     let clone = body.data.attributes;
     let made = state
         .store

@@ -6,6 +6,7 @@
 //!   export, draft lock, the v2 file upload.
 //! - [`records`]: create, update, delete.
 //! - [`experiments`]: delete, events in the v1 (list), v2 and v3 (paged) shapes.
+//! - [`prompts`]: the public prompt registry over the same store as ddtrace's.
 //! - [`evaluators`]: custom evaluator configs (get, list, delete; put is
 //!   [`crate::evaluators`]).
 //!
@@ -18,6 +19,7 @@ pub(crate) mod datasets;
 pub(crate) mod evaluators;
 pub(crate) mod experiments;
 pub(crate) mod projects;
+pub(crate) mod prompts;
 pub(crate) mod records;
 
 use axum::Router;
@@ -60,6 +62,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(records::router())
         .merge(experiments::router())
         .merge(evaluators::router())
+        .merge(prompts::router())
 }
 
 /// `page[limit]` (1 to `max`, `default` when absent) and `page[cursor]`.
