@@ -47,6 +47,7 @@ mod evaluators;
 mod experimentation;
 mod experiments;
 mod extract;
+mod guard;
 mod intake;
 mod jsonapi;
 mod log;
@@ -71,7 +72,8 @@ pub use evaluators::JudgeProvider;
 pub use state::{AppState, Config, ConfigError, EvaluatorSpec, Shared};
 
 /// Builds the application: every route, under the configured base path, with the body
-/// limit, JSON 404/405 answers and per-request logging.
+/// limits (size, read deadline, large requests in flight), JSON 404/405 answers and
+/// per-request logging.
 pub fn router(state: AppState) -> Router {
     let (base_path, max_body_bytes) = (state.config.base_path.clone(), state.config.max_body_bytes);
     let api = Router::new()
@@ -94,17 +96,20 @@ pub fn router(state: AppState) -> Router {
         prefix => Router::new().nest(prefix, api.clone()).merge(api),
     };
     app.layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::limit_bodies))
         .layer(axum::middleware::from_fn(log::request))
         .with_state(state)
 }
 
 /// Serves the application on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight and returns.
+/// requests in flight and returns. The connection limits of [`Config`] apply here:
+/// `max_connections`, `header_timeout` (also the idle keep-alive time) and, through the
+/// router, `body_timeout` and `max_large_requests`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let config = state.config.clone();
+    guard::serve_connections(listener, router(state), &config, shutdown).await
 }
