@@ -14,6 +14,9 @@
 //!   wildcards) parsed into a tree, and the time bounds of query-plane requests.
 //! - [`experimentation`]: experimentation search, simple-search and analytics requests,
 //!   and the rules that read them.
+//! - [`public`]: the management plane of Datadog's public API as the official client speaks
+//!   it (project, dataset, record and experiment management, exports, file uploads, the
+//!   public prompt registry's templates, custom evaluator configs).
 //! - [`spans`]: the spans query plane's requests and answers, and how a stored span
 //!   event reads as one of its spans.
 //!

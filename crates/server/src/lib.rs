@@ -9,6 +9,10 @@
 //! - `GET /healthz`, no key needed.
 //! - the prompt registry, `/api/unstable/llm-obs/v1/prompts…` (endpoints E1–E11 of the
 //!   prompt spec).
+//! - the management plane of Datadog's public API as the official `datadog-api-client`
+//!   calls it: projects, datasets, records, experiments and their events, the public prompt
+//!   registry (`/api/v2/llm-obs/v1/prompts…`) and custom evaluator configs
+//!   (`/api/unstable/llm-obs/config/evaluators/custom…`), over the same store ddtrace writes.
 //! - the query plane of Datadog's public API: spans list and search
 //!   (`/api/v2/llm-obs/v1/spans/events…`), experimentation search, simple-search and
 //!   analytics (`/api/v2/llm-obs/v1/experimentation/…`).
