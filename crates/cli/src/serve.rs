@@ -37,6 +37,32 @@ pub struct ServeArgs {
     #[arg(long, env = "LLMOBS_MAX_UPLOAD_BYTES", default_value_t = Config::default().max_upload_bytes,
           value_name = "BYTES")]
     max_upload_bytes: usize,
+    /// Largest span or eval-metric intake body, in bytes, as received and once inflated.
+    #[arg(long, env = "LLMOBS_MAX_INTAKE_BYTES", default_value_t = Config::default().max_intake_bytes,
+          value_name = "BYTES")]
+    max_intake_bytes: usize,
+    /// Seconds a client has to send a request's headers; also how long an idle keep-alive
+    /// connection stays open.
+    #[arg(long, env = "LLMOBS_HEADER_TIMEOUT_SECS", value_name = "SECS",
+          default_value_t = Config::default().header_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    header_timeout_secs: u64,
+    /// Seconds a client has to send a whole request body; slower bodies get 408.
+    #[arg(long, env = "LLMOBS_BODY_TIMEOUT_SECS", value_name = "SECS",
+          default_value_t = Config::default().body_timeout.as_secs(),
+          value_parser = clap::value_parser!(u64).range(1..))]
+    body_timeout_secs: u64,
+    /// Connections served at once; more clients wait in the listen queue.
+    #[arg(long, env = "LLMOBS_MAX_CONNECTIONS", value_name = "N",
+          default_value_t = Config::default().max_connections as u32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_connections: u32,
+    /// Requests with a body over --max-body-bytes (or of unknown length) read at once;
+    /// others wait up to 10 s for a turn, then get 503.
+    #[arg(long, env = "LLMOBS_MAX_LARGE_REQUESTS", value_name = "N",
+          default_value_t = Config::default().max_large_requests as u32,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_large_requests: u32,
     /// Records per page of a dataset records listing when the client names no page size.
     #[arg(long, env = "LLMOBS_RECORDS_PAGE_SIZE", default_value_t = Config::default().records_page_size as u32,
           value_name = "N", value_parser = clap::value_parser!(u32).range(1..=10_000))]
@@ -66,6 +92,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         read_cache_ttl: std::time::Duration::from_millis(args.read_cache_ms),
         max_upload_bytes: args.max_upload_bytes,
         records_page_size: args.records_page_size as usize,
+        max_intake_bytes: args.max_intake_bytes,
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
+        body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
+        max_connections: args.max_connections as usize,
+        max_large_requests: args.max_large_requests as usize,
         evaluators: match &args.evaluators {
             None => Vec::new(),
             Some(path) => {
@@ -82,8 +113,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..Config::default()
     }
     .with_base_path(&args.base_path)?;
-    if args.max_body_bytes == 0 || args.max_upload_bytes == 0 {
-        anyhow::bail!("--max-body-bytes and --max-upload-bytes must be greater than 0");
+    if args.max_body_bytes == 0 || args.max_upload_bytes == 0 || args.max_intake_bytes == 0 {
+        anyhow::bail!(
+            "--max-body-bytes, --max-upload-bytes and --max-intake-bytes must be greater than 0"
+        );
     }
     if let Some(url) = &args.judge_url
         && !(url.starts_with("http://") || url.starts_with("https://"))

@@ -57,6 +57,11 @@ async fn body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
                 "request body is over the limit of {} bytes",
                 state.config.max_body_bytes
             ))
+        } else if crate::guard::is_body_timeout(&rejection) {
+            ApiError::RequestTimeout(format!(
+                "the request body was not received within {} s (body_timeout)",
+                state.config.body_timeout.as_secs_f64()
+            ))
         } else {
             ApiError::invalid(format!("cannot read the request body: {rejection}"))
         }

@@ -1,5 +1,7 @@
 //! Span intake (E15) and eval-metric intake (E16), also under the agent-proxy prefix
-//! `/evp_proxy/v2`. Bodies may be gzip-compressed.
+//! `/evp_proxy/v2`. Bodies may be gzip- or deflate-compressed; they are inflated as a
+//! stream that stops at [`Config::max_intake_bytes`](crate::Config::max_intake_bytes), so
+//! a small compressed body cannot make the server hold more than that limit.
 
 use std::borrow::Cow;
 use std::io::Read;
@@ -25,7 +27,7 @@ const PROXY: &str = "/evp_proxy/v2";
 
 /// The intake routes, with and without the agent-proxy prefix.
 pub(crate) fn router(state: &AppState) -> Router<AppState> {
-    let limit = DefaultBodyLimit::max(state.config.max_upload_bytes);
+    let limit = DefaultBodyLimit::max(state.config.max_intake_bytes);
     Router::new()
         .route(SPANS, post(spans).layer(limit))
         .route(&format!("{PROXY}{SPANS}"), post(spans).layer(limit))
@@ -33,27 +35,35 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .route(&format!("{PROXY}{EVAL_METRICS}"), post(eval_metrics).layer(limit))
 }
 
-/// The body, inflated first when `Content-Encoding: gzip`.
+/// The body, inflated first when `Content-Encoding` is `gzip` or `deflate`. Inflation
+/// stops as soon as the output passes `limit`: the answer is then a 413 naming the limit.
 fn inflate<'b>(
     headers: &HeaderMap,
     body: &'b [u8],
     limit: usize,
 ) -> Result<Cow<'b, [u8]>, ApiError> {
-    let gzip = headers
+    let encoding = headers
         .get(axum::http::header::CONTENT_ENCODING)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.eq_ignore_ascii_case("gzip"));
-    if !gzip {
-        return Ok(Cow::Borrowed(body));
-    }
+        .map(|v| v.to_str().unwrap_or("").trim().to_ascii_lowercase());
     let mut out = Vec::with_capacity(body.len().saturating_mul(4).min(limit));
-    flate2::read::GzDecoder::new(body)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|err| ApiError::invalid(format!("body is not valid gzip: {err}")))?;
+    let read = match encoding.as_deref() {
+        None | Some("" | "identity") => return Ok(Cow::Borrowed(body)),
+        Some("gzip" | "x-gzip") => {
+            flate2::read::GzDecoder::new(body).take(limit as u64 + 1).read_to_end(&mut out)
+        }
+        Some("deflate") => {
+            flate2::read::ZlibDecoder::new(body).take(limit as u64 + 1).read_to_end(&mut out)
+        }
+        Some(other) => {
+            return Err(ApiError::invalid(format!(
+                "Content-Encoding '{other}' is not supported: send gzip, deflate or no encoding"
+            )));
+        }
+    };
+    read.map_err(|err| ApiError::invalid(format!("body does not inflate: {err}")))?;
     if out.len() > limit {
         return Err(ApiError::PayloadTooLarge(format!(
-            "inflated body is over the limit of {limit} bytes"
+            "inflated body is over the intake limit of {limit} bytes (max_intake_bytes)"
         )));
     }
     Ok(Cow::Owned(out))
@@ -184,7 +194,7 @@ pub(crate) async fn spans(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let body = inflate(&headers, &body, state.config.max_upload_bytes)?;
+    let body = inflate(&headers, &body, state.config.max_intake_bytes)?;
     let stored = state.store.ingest_spans(org.as_ref(), &spans_of(&body)?).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"stored": stored}))))
 }
@@ -199,7 +209,7 @@ pub(crate) async fn eval_metrics(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<impl IntoResponse, ApiError> {
-    let body = inflate(&headers, &body, state.config.max_upload_bytes)?;
+    let body = inflate(&headers, &body, state.config.max_intake_bytes)?;
     let metrics = eval_metrics_of(&body)?;
     let stored = state.store.ingest_eval_metrics(org.as_ref(), &metrics).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({"stored": stored}))))

@@ -5,18 +5,27 @@
 //! a shutdown future resolves, finishing requests in flight. The `llmobs serve` command
 //! and the tests both go through these two functions.
 //!
-//! Routes (under an optional [`Config::base_path`]):
-//! - `GET /healthz`, no key needed.
-//! - the prompt registry, `/api/unstable/llm-obs/v1/prompts…` (endpoints E1–E11 of the
-//!   prompt spec).
-//! - the management plane of Datadog's public API as the official `datadog-api-client`
-//!   calls it: projects, datasets, records, experiments and their events, the public prompt
-//!   registry (`/api/v2/llm-obs/v1/prompts…`) and custom evaluator configs
-//!   (`/api/unstable/llm-obs/config/evaluators/custom…`), over the same store ddtrace writes.
-//! - the query plane of Datadog's public API: spans list and search
-//!   (`/api/v2/llm-obs/v1/spans/events…`), experimentation search, simple-search and
-//!   analytics (`/api/v2/llm-obs/v1/experimentation/…`).
-//! - `GET /openapi.json`, the OpenAPI description of every route.
+//! Routes (under an optional [`Config::base_path`]), one module per resource, each
+//! with its own `router()`:
+//! - `GET /healthz`, no key needed, and `GET /openapi.json`, the OpenAPI description of
+//!   every route.
+//! - what ddtrace calls, under `/api/unstable/llm-obs/v1` and `/api/v2/llm-obs/v1`: the
+//!   prompt registry (`prompts`, endpoints E1–E11 of `docs/spec/prompts.md`); projects and
+//!   datasets (`datasets`, E1–E7 of `docs/spec/experiments.md`), experiments and their
+//!   events (`experiments`, E8–E12), remote evaluators (`evaluators`, E13–E14: the kinds
+//!   they run, and the LLM judge with the [`JudgeProvider`] it calls); the span and
+//!   eval-metric intakes (`intake`, E15–E16, also under `/evp_proxy/v2`).
+//! - the management routes of Datadog's public API that the official
+//!   `datadog-api-client` calls (`public`, `docs/spec/public-api.md`), and its query
+//!   plane: span list and search (`spans`), experimentation search, simple-search and
+//!   analytics (`experimentation`).
+//! - `/llm/experiments/{id}` and `/llm/datasets/{id}`, plain HTML pages for the links
+//!   clients print (`pages`).
+//!
+//! Handlers stay thin: they extract the inputs (`auth` checks the keys, `extract` turns
+//! bad bodies into our error), call one store or core function, and convert the result
+//! into a wire type from `llmobs_core`; [`ApiError`] maps store errors to statuses.
+//! Rules live below, in the store or in core. `docs/ARCHITECTURE.md` has the whole map.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -38,6 +47,7 @@ mod evaluators;
 mod experimentation;
 mod experiments;
 mod extract;
+mod guard;
 mod intake;
 mod jsonapi;
 mod log;
@@ -62,7 +72,8 @@ pub use evaluators::JudgeProvider;
 pub use state::{AppState, Config, ConfigError, EvaluatorSpec, Shared};
 
 /// Builds the application: every route, under the configured base path, with the body
-/// limit, JSON 404/405 answers and per-request logging.
+/// limits (size, read deadline, large requests in flight), JSON 404/405 answers and
+/// per-request logging.
 pub fn router(state: AppState) -> Router {
     let (base_path, max_body_bytes) = (state.config.base_path.clone(), state.config.max_body_bytes);
     let api = Router::new()
@@ -85,17 +96,20 @@ pub fn router(state: AppState) -> Router {
         prefix => Router::new().nest(prefix, api.clone()).merge(api),
     };
     app.layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::limit_bodies))
         .layer(axum::middleware::from_fn(log::request))
         .with_state(state)
 }
 
 /// Serves the application on `listener` until `shutdown` resolves, then finishes the
-/// requests in flight and returns.
+/// requests in flight and returns. The connection limits of [`Config`] apply here:
+/// `max_connections`, `header_timeout` (also the idle keep-alive time) and, through the
+/// router, `body_timeout` and `max_large_requests`.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    let config = state.config.clone();
+    guard::serve_connections(listener, router(state), &config, shutdown).await
 }

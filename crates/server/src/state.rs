@@ -11,6 +11,25 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// The default limit of dataset uploads, batch updates and intake bodies: 512 MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
 
+/// The default limit of a span or eval-metric intake body, as received and once
+/// inflated: 32 MiB (ddtrace flushes its span batches at 5 MiB).
+pub const DEFAULT_MAX_INTAKE_BYTES: usize = 32 * 1024 * 1024;
+
+/// The default time a client has to send a request's headers, and the time an idle
+/// keep-alive connection stays open: 30 s.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The default time a client has to send a whole request body: 300 s.
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// The default number of connections served at once: 768, below the common limit of
+/// 1024 open files.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 768;
+
+/// The default number of large requests (bodies over `max_body_bytes`, or of unknown
+/// length) read at once: 4.
+pub const DEFAULT_MAX_LARGE_REQUESTS: usize = 4;
+
 /// Records per page when the client names no `page[limit]`.
 pub const DEFAULT_RECORDS_PAGE_SIZE: usize = 5000;
 
@@ -28,17 +47,17 @@ pub struct EvaluatorSpec {
 
 impl EvaluatorSpec {
     /// Reads `{"evaluators": [{"name", "kind", ...settings}]}` and checks every entry.
-    pub fn parse_file(text: &str) -> Result<Vec<EvaluatorSpec>, String> {
+    pub fn parse_file(text: &str) -> Result<Vec<EvaluatorSpec>, ConfigError> {
         #[derive(serde::Deserialize)]
         struct File {
             evaluators: Vec<EvaluatorSpec>,
         }
         let file: File = serde_json::from_str(text).map_err(|e| {
-            format!("{e}; expected {{\"evaluators\": [{{\"name\": \"...\", \"kind\": \"exact_match\"}}]}}")
+            ConfigError::Evaluators(format!("{e}; expected {{\"evaluators\": [{{\"name\": \"...\", \"kind\": \"exact_match\"}}]}}"))
         })?;
         for spec in &file.evaluators {
             crate::evaluators::Evaluator::from_config(&spec.kind, &spec.settings)
-                .map_err(|e| format!("evaluator '{}': {e}", spec.name))?;
+                .map_err(|e| ConfigError::Evaluators(format!("evaluator '{}': {e}", spec.name)))?;
         }
         Ok(file.evaluators)
     }
@@ -60,6 +79,22 @@ pub struct Config {
     pub read_cache_ttl: Duration,
     /// Largest body of a dataset upload, batch update or intake request.
     pub max_upload_bytes: usize,
+    /// Largest span or eval-metric intake body, as received and once inflated.
+    pub max_intake_bytes: usize,
+    /// How long a client may take to send a request's headers; also how long an idle
+    /// keep-alive connection is kept. The connection is closed after it.
+    pub header_timeout: Duration,
+    /// How long a client may take to send a whole request body; a slower body is
+    /// answered 408.
+    pub body_timeout: Duration,
+    /// Connections served at once; further clients wait in the listen queue.
+    pub max_connections: usize,
+    /// Requests whose body may pass `max_body_bytes` (a larger or missing
+    /// `Content-Length`) read at once; others wait for a turn up to `large_request_wait`,
+    /// then get 503.
+    pub max_large_requests: usize,
+    /// How long a large request waits for a turn before it gets 503.
+    pub large_request_wait: Duration,
     /// Records per page of a records listing, unless the client asks for another size.
     pub records_page_size: usize,
     /// Evaluators remote inference can run in every org.
@@ -77,6 +112,12 @@ impl Default for Config {
             read_cache_ttl: Duration::from_secs(1),
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             records_page_size: DEFAULT_RECORDS_PAGE_SIZE,
+            max_intake_bytes: DEFAULT_MAX_INTAKE_BYTES,
+            header_timeout: DEFAULT_HEADER_TIMEOUT,
+            body_timeout: DEFAULT_BODY_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_large_requests: DEFAULT_MAX_LARGE_REQUESTS,
+            large_request_wait: Duration::from_secs(10),
             evaluators: Vec::new(),
             judge: None,
         }
@@ -92,6 +133,9 @@ pub enum ConfigError {
          '{{', '}}' or empty or dot segments"
     )]
     BasePath(String),
+    /// An evaluators file cannot be read as evaluators, or one of them is wrong.
+    #[error("{0}")]
+    Evaluators(String),
 }
 
 impl Config {
@@ -133,6 +177,8 @@ pub struct Shared {
     pub(crate) reads: crate::read_cache::ReadCache,
     /// How LLM judges reach their model.
     pub(crate) judges: crate::evaluators::JudgeBackend,
+    /// Turns for large requests (`Config::max_large_requests`).
+    pub(crate) large_requests: tokio::sync::Semaphore,
 }
 
 impl AppState {
@@ -140,7 +186,15 @@ impl AppState {
     pub fn new(store: Store, config: Config) -> Self {
         let reads = crate::read_cache::ReadCache::new(config.read_cache_ttl);
         let judges = crate::evaluators::JudgeBackend::new(config.judge.as_ref());
-        AppState(Arc::new(Shared { store, config, keys: Default::default(), reads, judges }))
+        let large_requests = tokio::sync::Semaphore::new(config.max_large_requests.max(1));
+        AppState(Arc::new(Shared {
+            store,
+            config,
+            keys: Default::default(),
+            reads,
+            judges,
+            large_requests,
+        }))
     }
 }
 

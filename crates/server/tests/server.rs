@@ -69,6 +69,11 @@ async fn the_openapi_document_lists_every_route() {
         ("/api/intake/llm-obs/v2/eval-metric".to_owned(), vec!["post"]),
         ("/llm/experiments/{experiment_id}".to_owned(), vec!["get"]),
         ("/llm/datasets/{dataset_id}".to_owned(), vec!["get"]),
+        ("/api/v2/llm-obs/v1/spans/events".to_owned(), vec!["get"]),
+        ("/api/v2/llm-obs/v1/spans/events/search".to_owned(), vec!["post"]),
+        ("/api/v2/llm-obs/v1/experimentation/search".to_owned(), vec!["post"]),
+        ("/api/v2/llm-obs/v1/experimentation/simple-search".to_owned(), vec!["post"]),
+        ("/api/v2/llm-obs/v1/experimentation/analytics".to_owned(), vec!["post"]),
     ];
     for family in ["/api/unstable/llm-obs/v1", "/api/v2/llm-obs/v1"] {
         for (route, methods) in [
