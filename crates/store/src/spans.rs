@@ -371,13 +371,22 @@ impl Sql {
         }
         match self.dialect {
             Dialect::Sqlite => {
-                // Checked per row with a rowid seek, so a scan in time order stops as soon
-                // as a page is full; a rare word drives the search instead (see `driver`).
+                // A single word is checked per row with a rowid seek, so a walk in time
+                // order stops as soon as a page is full. A phrase or a prefix costs more
+                // per check (several position or term lists), so its matches are listed
+                // once and the walk tests membership. A rare word or phrase drives the
+                // search instead (`DRIVER_MATCHES`).
                 let p = self.text(fts_match(word).unwrap_or_default());
-                self.text.push_str(&format!(
-                    "EXISTS (SELECT 1 FROM span_search_text WHERE span_search_text MATCH {p} \
-                     AND span_search_text.rowid = s.seq)"
-                ));
+                if terms.len() == 1 && !prefix {
+                    self.text.push_str(&format!(
+                        "EXISTS (SELECT 1 FROM span_search_text WHERE span_search_text MATCH {p} \
+                         AND span_search_text.rowid = s.seq)"
+                    ));
+                } else {
+                    self.text.push_str(&format!(
+                        "s.seq IN (SELECT rowid FROM span_search_text WHERE span_search_text MATCH {p})"
+                    ));
+                }
             }
             Dialect::Postgres => {
                 let mut tsquery = terms.join(" <-> ");
