@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Runs every check CI runs: formatting, clippy, the Rust tests, doctests, and the
+# Runs every check CI runs: formatting, clippy, the Rust tests, doctests, the
 # compatibility suite that drives the real Python ddtrace client against a release build
-# of the server. Installs what it needs (cargo-nextest, a Python venv with ddtrace) on the
-# first run.
+# of the server, and the suite that drives Datadog's official datadog-api-client against it.
+# Installs what it needs (cargo-nextest, a Python venv with ddtrace and the API client) on
+# the first run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -24,13 +25,15 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 
-# The SDK's interop test drives ddtrace 4.16.0 from this venv (DDTRACE_PYTHON).
+# The SDK's interop tests drive ddtrace 4.16.0 and the official datadog-api-client from this
+# venv (DDTRACE_PYTHON).
 if [ ! -x "$VENV/bin/python" ]; then
     step "creating the ddtrace venv in $VENV"
     "$PYTHON" -m venv "$VENV"
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check \
-    -r tests/compat/requirements.txt -r tests/bootstrap_e2e/requirements.txt
+    -r tests/compat/requirements.txt -r tests/bootstrap_e2e/requirements.txt \
+    -r tests/api_client/requirements.txt
 export DDTRACE_PYTHON="$(cd "$VENV" && pwd)/bin/python"
 
 step "Rust tests"
@@ -52,6 +55,9 @@ export PYTHONDONTWRITEBYTECODE=1
 
 step "compat suite (real ddtrace against target/release/llmobs)"
 "$VENV/bin/python" -m pytest tests/compat -q -p no:cacheprovider
+
+step "official API client suite (datadog-api-client against target/release/llmobs)"
+"$VENV/bin/python" -m pytest tests/api_client -q -p no:cacheprovider
 
 step "bootstrap end to end (generated experiments run by real ddtrace)"
 "$VENV/bin/python" -m pytest tests/bootstrap_e2e -q -p no:cacheprovider

@@ -3,7 +3,8 @@ helpers that store spans through the intake (raw HTTP) the way ddtrace sends the
 
 The server comes from ``LLMOBS_BIN`` and is run by the compat suite's ``harness.Server``.
 Each test module gets its own server (fresh data), so its assertions see exactly the spans
-it stored.
+it stored. To run a module on PostgreSQL, set ``LLMOBS_DATABASE_URL`` to a fresh, empty
+database (the server and ``llmobs keys create`` both read it); one database per module.
 """
 
 from __future__ import annotations

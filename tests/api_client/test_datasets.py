@@ -198,6 +198,20 @@ def test_export_csv_and_jsonl_by_version(api, project, dataset, server):
     ]
 
 
+def test_an_export_uploads_back_unchanged(api, project, dataset):
+    add_questions(api, project, dataset)
+    api.batch_update_llm_obs_dataset(project.id, dataset.id, m.batch_update(
+        dataset.id, insert=[{"input": "tagged", "tags": ["lang:en", "src:test"]}]))
+    text = api.export_llm_obs_dataset(project.id, dataset.id)
+    copy = api.create_llm_obs_dataset(project.id, m.dataset_create(unique("reimport"))).data
+    f = io.BytesIO(text.encode())
+    f.name = "export.csv"
+    api.upload_llm_obs_dataset_records_file(project.id, copy.id, file=f)
+    shape = lambda rs: [(r.id, m.plain(r.input), r.get("expected_output"), m.plain(r.metadata), sorted(r.tags))  # noqa: E731
+                        for r in rs]
+    assert shape(all_records(api, project.id, copy.id)) == shape(all_records(api, project.id, dataset.id))
+
+
 def test_upload_a_file_on_the_v2_path(api, project, dataset):
     body = "input,expected_output,metadata,id,tags\r\n" \
            "What is 2+2?,4,\"{\"\"k\"\": 1}\",q1,lang:en\r\n" \

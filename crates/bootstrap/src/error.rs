@@ -49,6 +49,9 @@ pub enum Error {
     /// The rendered file failed the generator's own checks: a generator bug.
     #[error("internal self-check failed: {0}")]
     SelfCheck(String),
+    /// A built-in template failed to compile or render: a generator bug.
+    #[error("built-in template failed: {0}")]
+    Template(String),
     /// Python could not compile the rendered file: a generator bug.
     #[error("generated code failed the syntax check: {0}")]
     SyntaxCheck(String),

@@ -106,22 +106,27 @@ pub const MAX_JOBS: u32 = 1000;
 /// Highest `--dataset-version` value.
 pub const MAX_DATASET_VERSION: u32 = 2_147_483_647;
 
-/// Parses a `--jobs` value: a decimal integer from 1 to 1000.
-pub fn parse_jobs(value: &str) -> Result<u32, String> {
+/// Parses a `--jobs` value: a decimal integer from 1 to 1000. The checks below answer a
+/// bad value with [`Error::Usage`], and serve as clap value parsers.
+pub fn parse_jobs(value: &str) -> Result<u32, Error> {
     value
         .parse::<u32>()
         .ok()
         .filter(|n| (1..=MAX_JOBS).contains(n) && value.bytes().all(|b| b.is_ascii_digit()))
-        .ok_or_else(|| format!("--jobs must be a positive integer from 1 to {MAX_JOBS}"))
+        .ok_or_else(|| {
+            Error::Usage(format!("--jobs must be a positive integer from 1 to {MAX_JOBS}"))
+        })
 }
 
 /// Parses a `--dataset-version` value: a decimal integer from 1 to 2147483647 (D16).
-pub fn parse_dataset_version(value: &str) -> Result<u32, String> {
+pub fn parse_dataset_version(value: &str) -> Result<u32, Error> {
     if value.bytes().all(|b| b.is_ascii_digit()) && !value.is_empty() {
         if value.bytes().all(|b| b == b'0') {
-            return Err("--dataset-version 0 is not allowed: the SDK treats version 0 as latest; \
-                        omit the flag for latest"
-                .to_owned());
+            return Err(Error::Usage(
+                "--dataset-version 0 is not allowed: the SDK treats version 0 as latest; \
+                 omit the flag for latest"
+                    .to_owned(),
+            ));
         }
         if let Ok(n) = value.parse::<u32>()
             && n <= MAX_DATASET_VERSION
@@ -129,36 +134,40 @@ pub fn parse_dataset_version(value: &str) -> Result<u32, String> {
             return Ok(n);
         }
     }
-    Err(format!("--dataset-version must be an integer from 1 to {MAX_DATASET_VERSION}"))
+    Err(Error::Usage(format!(
+        "--dataset-version must be an integer from 1 to {MAX_DATASET_VERSION}"
+    )))
 }
 
 /// Checks a `--project-name` or `--dataset-name` value: anything but empty or
 /// whitespace-only (D38). `flag` names the flag in the message.
-pub fn check_name(flag: &str, value: &str) -> Result<String, String> {
+pub fn check_name(flag: &str, value: &str) -> Result<String, Error> {
     if value.trim().is_empty() {
-        Err(format!("{flag} must not be empty or whitespace-only"))
+        Err(Error::Usage(format!("{flag} must not be empty or whitespace-only")))
     } else {
         Ok(value.to_owned())
     }
 }
 
 /// Checks an `--output` value: no control characters.
-pub fn check_output(value: &str) -> Result<PathBuf, String> {
+pub fn check_output(value: &str) -> Result<PathBuf, Error> {
     if value.chars().any(char::is_control) {
-        Err("--output must not contain control characters".to_owned())
+        Err(Error::Usage("--output must not contain control characters".to_owned()))
     } else if value.is_empty() {
-        Err("--output must not be empty".to_owned())
+        Err(Error::Usage("--output must not be empty".to_owned()))
     } else {
         Ok(PathBuf::from(value))
     }
 }
 
 /// Checks a `--language` value: only `python` (D15).
-pub fn check_language(value: &str) -> Result<String, String> {
+pub fn check_language(value: &str) -> Result<String, Error> {
     if value == "python" {
         Ok(value.to_owned())
     } else {
-        Err("llmobs bootstrap only generates Python code for ddtrace.llmobs".to_owned())
+        Err(Error::Usage(
+            "llmobs bootstrap only generates Python code for ddtrace.llmobs".to_owned(),
+        ))
     }
 }
 
@@ -289,16 +298,16 @@ impl Plan {
         }
         let jobs = options.jobs.unwrap_or(DEFAULT_JOBS);
         if !(1..=MAX_JOBS).contains(&jobs) {
-            return Err(Error::Usage(parse_jobs("0").unwrap_err()));
+            return Err(parse_jobs("0").unwrap_err());
         }
         if let Some(version) = options.dataset_version {
-            parse_dataset_version(&version.to_string()).map_err(Error::Usage)?;
+            parse_dataset_version(&version.to_string())?;
         }
         if let Some(name) = &options.project_name {
-            check_name("--project-name", name).map_err(Error::Usage)?;
+            check_name("--project-name", name)?;
         }
         if let Some(name) = &options.dataset_name {
-            check_name("--dataset-name", name).map_err(Error::Usage)?;
+            check_name("--dataset-name", name)?;
         }
         let output = OutputPath::resolve(options.output.as_deref(), options.format, cwd)?;
 
@@ -408,20 +417,33 @@ mod tests {
         assert!(
             "lambda".parse::<EvaluatorStyle>().unwrap_err().contains("function, class or remote")
         );
-        assert_eq!(parse_jobs("64"), Ok(64));
+        assert_eq!(parse_jobs("64").unwrap(), 64);
         for bad in ["0", "-3", "abc", "2.5", "", "1001", "+5"] {
-            let e = parse_jobs(bad).unwrap_err();
+            let e = parse_jobs(bad).unwrap_err().to_string();
+            assert!(matches!(parse_jobs(bad), Err(Error::Usage(_))));
             assert!(e.contains("--jobs") && e.contains("positive integer"), "{bad}: {e}");
         }
-        assert_eq!(parse_dataset_version("2"), Ok(2));
-        assert!(parse_dataset_version("0").unwrap_err().contains("treats version 0 as latest"));
+        assert_eq!(parse_dataset_version("2").unwrap(), 2);
+        assert!(
+            parse_dataset_version("0")
+                .unwrap_err()
+                .to_string()
+                .contains("treats version 0 as latest")
+        );
         for bad in ["-1", "2147483648", "x", ""] {
-            assert!(parse_dataset_version(bad).unwrap_err().contains("--dataset-version"));
+            assert!(
+                parse_dataset_version(bad).unwrap_err().to_string().contains("--dataset-version")
+            );
         }
         assert!(check_name("--project-name", " \t").is_err());
-        assert_eq!(check_name("--project-name", "a\nb"), Ok("a\nb".into()));
+        assert_eq!(check_name("--project-name", "a\nb").unwrap(), "a\nb");
         assert!(check_output("a\u{7}b").is_err());
-        assert!(check_language("typescript").unwrap_err().contains("only generates Python code"));
+        assert!(
+            check_language("typescript")
+                .unwrap_err()
+                .to_string()
+                .contains("only generates Python code")
+        );
     }
 
     #[test]

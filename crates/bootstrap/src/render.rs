@@ -42,32 +42,31 @@ const TEMPLATES: [(&str, &str); 12] = [
     ("markdown", include_str!("../templates/markdown.md.j2")),
 ];
 
-fn environment() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
+/// The template environment with every built-in template, built once. A failure is a
+/// generator bug, reported as [`Error::Template`].
+fn environment() -> Result<&'static Environment<'static>, Error> {
+    static ENV: OnceLock<Result<Environment<'static>, String>> = OnceLock::new();
+    let env = ENV.get_or_init(|| {
         let mut env = Environment::new();
         env.set_auto_escape_callback(|_| AutoEscape::None);
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        env.set_syntax(
-            SyntaxConfig::builder()
-                .trim_blocks(true)
-                .lstrip_blocks(true)
-                .build()
-                .expect("the syntax config is valid"),
-        );
+        let syntax = SyntaxConfig::builder().trim_blocks(true).lstrip_blocks(true).build();
+        env.set_syntax(syntax.map_err(|e| format!("the syntax config: {e:#}"))?);
         for (name, source) in TEMPLATES {
-            env.add_template(name, source).expect("the built-in templates compile");
+            env.add_template(name, source)
+                .map_err(|e| format!("{name} does not compile: {e:#}"))?;
         }
-        env
-    })
+        Ok(env)
+    });
+    env.as_ref().map_err(|message| Error::Template(message.clone()))
 }
 
-fn render_template(name: &str, ctx: Value) -> String {
-    let text = environment()
+fn render_template(name: &str, ctx: Value) -> Result<String, Error> {
+    let text = environment()?
         .get_template(name)
         .and_then(|t| t.render(ctx))
-        .unwrap_or_else(|e| panic!("built-in template {name} failed to render: {e:#}"));
-    text.trim_end_matches('\n').to_owned()
+        .map_err(|e| Error::Template(format!("{name} failed to render: {e:#}")))?;
+    Ok(text.trim_end_matches('\n').to_owned())
 }
 
 /// Where a user-derived literal came from, for the forbidden-data warning (spec §12.2).
@@ -192,7 +191,7 @@ pub struct Rendered {
 /// literals, and the structural assertions. A failed self-check is [`Error::SelfCheck`].
 pub fn render(plan: &Plan) -> Result<Rendered, Error> {
     let mut literals = Literals::default();
-    let mut marked = sections(plan, &mut literals);
+    let mut marked = sections(plan, &mut literals)?;
     if plan.test_hook == Some(TestHook::InjectForbidden) {
         marked[6].insert_str(0, "import uuid\n\nrun_tag = uuid.uuid4().hex\n");
     }
@@ -200,8 +199,9 @@ pub fn render(plan: &Plan) -> Result<Rendered, Error> {
     if plan.test_hook == Some(TestHook::CorruptSyntax) {
         sections[6].real = sections[6].real.replacen(')', "", 1);
     }
-    let markdown: Vec<String> = (1..=8).map(|n| markdown_cell(plan, n)).collect();
-    let docstring = render_template("docstring", context! {});
+    let markdown: Vec<String> =
+        (1..=8).map(|n| markdown_cell(plan, n)).collect::<Result<_, _>>()?;
+    let docstring = render_template("docstring", context! {})?;
 
     // Code view: must be clean. Template text (docstring, markdown, comments) is scanned
     // too, because it must be clean in the raw view as well.
@@ -289,7 +289,7 @@ fn dataset_kind(dataset: &Dataset) -> &'static str {
     }
 }
 
-fn markdown_cell(plan: &Plan, number: usize) -> String {
+fn markdown_cell(plan: &Plan, number: usize) -> Result<String, Error> {
     render_template(
         "markdown",
         context! {
@@ -307,10 +307,10 @@ fn list_literal(literals: &mut Literals, items: &[String], origin: Origin) -> St
 }
 
 /// The marked code of the eight sections.
-fn sections(plan: &Plan, literals: &mut Literals) -> Vec<String> {
+fn sections(plan: &Plan, literals: &mut Literals) -> Result<Vec<String>, Error> {
     let project_name =
         literals.user(py_str(&plan.project_name), Origin::ProjectName(plan.project_source));
-    let s2 = render_template("s2", context! { project_name });
+    let s2 = render_template("s2", context! { project_name })?;
 
     let kind = dataset_kind(&plan.dataset);
     let s3 = match &plan.dataset {
@@ -359,7 +359,7 @@ fn sections(plan: &Plan, literals: &mut Literals) -> Vec<String> {
                     description => py_str(description),
                     records,
                 },
-            )
+            )?
         }
         Dataset::Csv(csv) => {
             let header = |literals: &mut Literals, cols: &[String]| {
@@ -378,7 +378,7 @@ fn sections(plan: &Plan, literals: &mut Literals) -> Vec<String> {
                     csv_delimiter => (csv.delimiter != ',').then(|| py_str(&csv.delimiter.to_string())),
                     description => py_str("Dataset created by llmobs bootstrap from a CSV file."),
                 },
-            )
+            )?
         }
         Dataset::Pull { name, version } => render_template(
             "s3",
@@ -387,11 +387,11 @@ fn sections(plan: &Plan, literals: &mut Literals) -> Vec<String> {
                 dataset_name => literals.user(py_str(name), Origin::DatasetName),
                 version => *version,
             },
-        ),
+        )?,
     };
 
     let input_hint = if plan.dataset.inputs_are_objects() { "Dict[str, Any]" } else { "Any" };
-    let s4 = render_template("s4", context! { input_hint });
+    let s4 = render_template("s4", context! { input_hint })?;
 
     let expected_column = match &plan.dataset {
         Dataset::Csv(csv) => {
@@ -408,12 +408,12 @@ fn sections(plan: &Plan, literals: &mut Literals) -> Vec<String> {
             }
             names.push("llm_judge_placeholder");
             (
-                render_template("s5_function", context! { structured, expected_column }),
+                render_template("s5_function", context! { structured, expected_column })?,
                 names.join(", "),
             )
         }
         EvaluatorStyle::Class => (
-            render_template("s5_class", context! { expected_column }),
+            render_template("s5_class", context! { expected_column })?,
             "FaithfulnessJudge(), ExpectedAnswerOverlap()".to_owned(),
         ),
         EvaluatorStyle::Remote => {
@@ -426,23 +426,23 @@ fn sections(plan: &Plan, literals: &mut Literals) -> Vec<String> {
                 literals.user(py_str(&key), origin)
             });
             (
-                render_template("s5_remote", context! { input_key }),
+                render_template("s5_remote", context! { input_key })?,
                 "quality_judge, custom_judge".to_owned(),
             )
         }
     };
-    let s6 = render_template("s6", context! { evaluators });
-    let s7 = render_template("s7", context! { jobs => plan.jobs });
-    vec![
-        render_template("s1", context! {}),
+    let s6 = render_template("s6", context! { evaluators })?;
+    let s7 = render_template("s7", context! { jobs => plan.jobs })?;
+    Ok(vec![
+        render_template("s1", context! {})?,
         s2,
         s3,
         s4,
         s5,
         s6,
         s7,
-        render_template("s8", context! {}),
-    ]
+        render_template("s8", context! {})?,
+    ])
 }
 
 /// Attributes every raw-view hit to the user literals it overlaps and words the §12.2
@@ -517,4 +517,22 @@ fn structural_checks(plan: &Plan, masked_py: &str) -> Result<(), Error> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_template_that_fails_is_an_error_not_a_panic() {
+        let err = render_template("no-such-template", context! {}).unwrap_err();
+        assert!(matches!(err, Error::Template(_)), "{err}");
+        let message = err.to_string();
+        assert!(
+            message.starts_with("built-in template failed: no-such-template failed"),
+            "{message}"
+        );
+        assert_eq!(err.exit_code(), 1);
+        assert!(render_template("s1", context! {}).is_ok());
+    }
 }

@@ -77,11 +77,11 @@ fn parse_style(value: &str) -> Result<EvaluatorStyle, String> {
     value.parse()
 }
 
-fn dataset_name(value: &str) -> Result<String, String> {
+fn dataset_name(value: &str) -> Result<String, llmobs_bootstrap::Error> {
     check_name("--dataset-name", value)
 }
 
-fn project_name(value: &str) -> Result<String, String> {
+fn project_name(value: &str) -> Result<String, llmobs_bootstrap::Error> {
     check_name("--project-name", value)
 }
 

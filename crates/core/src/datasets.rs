@@ -11,6 +11,7 @@ use crate::jsonapi::Author;
 
 mod upload;
 
+pub(crate) use upload::CsvRows;
 pub use upload::{UploadError, UploadRow, parse_upload};
 
 /// Resource type of projects.

@@ -1,21 +1,30 @@
 //! Wire types and shared rules of the llmobs HTTP API.
 //!
-//! This crate is what the server and the SDK agree on. It holds no I/O:
+//! This crate is what the server and the SDK agree on: the bodies of every endpoint, as
+//! plain serde structs, and the rules both sides must apply the same way. It holds no I/O.
+//! One module per API area, named as in the other crates:
 //!
-//! - [`prompts`]: the request and response bodies of the prompt registry
-//!   (`/api/unstable/llm-obs/v1/prompts`), with [`prompts::Template`] and the
-//!   validation rules a template, an id or a label must pass.
-//! - [`error`]: the JSON error body every non-2xx answer carries.
-//! - [`encoding`]: how a prompt id becomes a path segment and a label a query value,
-//!   exactly as the reference Python client encodes them.
-//! - [`judge`]: how an LLM judge renders its prompt template and assesses its verdict,
-//!   the same in the SDK's `LLMJudge` and the server's `llm_judge`.
-//! - [`search`]: Datadog's search syntax (`@field:value`, `-negation`, `AND`/`OR`, phrases,
-//!   wildcards) parsed into a tree, and the time bounds of query-plane requests.
-//! - [`experimentation`]: experimentation search, simple-search and analytics requests,
-//!   and the rules that read them.
-//! - [`spans`]: the spans query plane's requests and answers, and how a stored span
-//!   event reads as one of its spans.
+//! - [`prompts`]: the prompt registry (`/api/unstable/llm-obs/v1/prompts…`), with
+//!   [`prompts::Template`] and the rules a template, an id or a label must pass;
+//!   [`render`] renders a template as the reference client does (used by the SDK).
+//! - [`datasets`]: projects, datasets and records, and the upload CSV format
+//!   ([`datasets::parse_upload`]).
+//! - [`experiments`]: experiments, their events, remote evaluator inference and publishing
+//!   ([`experiments::InferAnswer`]), and the intakes.
+//! - [`judge`]: how an LLM judge renders its prompt, assesses its verdict and asks its
+//!   model ([`judge::chat_request`]), the same in the SDK's `LLMJudge` and the server's
+//!   `llm_judge`.
+//! - [`public`]: the management routes of Datadog's public API that ddtrace does not use.
+//! - [`search`], [`spans`], [`experimentation`]: the query plane of the public API
+//!   (Datadog's search syntax, span search, experimentation search and analytics).
+//! - Shared plumbing: [`jsonapi`] envelopes, the [`error`] body of every non-2xx answer,
+//!   [`encoding`] of ids and labels on the wire, and [`pyjson`], Python's JSON dialect
+//!   where bytes must match the reference client's.
+//!
+//! Docs cite the specifications in the repository's `docs/spec/` as `spec §N` and `E<n>`
+//! (an endpoint of a spec's table): the prompt modules `prompts.md`, datasets,
+//! experiments, evaluators, intake and judges `experiments.md`, the public API
+//! `public-api.md`. `docs/ARCHITECTURE.md` shows where this crate sits.
 //!
 //! ```
 //! use llmobs_core::prompts::Template;

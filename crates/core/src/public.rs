@@ -10,7 +10,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::datasets::Record;
+use crate::datasets::{CsvRows, Record, UploadError};
 
 /// Resource type of record requests.
 pub const RECORDS: &str = "records";
@@ -483,24 +483,20 @@ pub struct FileRow {
 /// `expected_output`, `metadata` and `tags`. A cell holding JSON is that JSON; any other
 /// text is a string; an empty cell (or the JSON string `""`) is absent. Errors name the
 /// row (the header is row 1).
-pub fn parse_file_upload(bytes: &[u8]) -> Result<Vec<FileRow>, String> {
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
-    let headers =
-        reader.headers().map_err(|err| format!("row 1: unreadable CSV header: {err}"))?.clone();
-    let column = |name: &str| headers.iter().position(|h| h.trim() == name);
-    let input = column("input").ok_or("row 1: the file has no 'input' column")?;
-    let (id, expected, metadata, tags) =
-        (column("id"), column("expected_output"), column("metadata"), column("tags"));
+pub fn parse_file_upload(bytes: &[u8]) -> Result<Vec<FileRow>, UploadError> {
+    let mut csv = CsvRows::new(bytes)?;
+    let input = csv
+        .column("input")
+        .ok_or_else(|| UploadError { row: 1, reason: "the file has no 'input' column".into() })?;
+    let (id, expected, metadata, tags) = (
+        csv.column("id"),
+        csv.column("expected_output"),
+        csv.column("metadata"),
+        csv.column("tags"),
+    );
     let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
-    let mut line = 1;
-    loop {
-        line += 1;
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(err) => return Err(format!("row {line}: malformed CSV: {err}")),
-        }
+    while let Some((row, record)) = csv.next_row()? {
+        let bad = |reason: &str| UploadError { row, reason: reason.to_owned() };
         let cell = |index: Option<usize>| -> Option<Value> {
             let text = index.and_then(|i| record.get(i)).unwrap_or("");
             if text.is_empty() {
@@ -509,14 +505,14 @@ pub fn parse_file_upload(bytes: &[u8]) -> Result<Vec<FileRow>, String> {
             let value = serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.into()));
             (value != "").then_some(value)
         };
-        let input = cell(Some(input)).ok_or_else(|| format!("row {line}: the input is empty"))?;
+        let input = cell(Some(input)).ok_or_else(|| bad("the input is empty"))?;
         let tags = match cell(tags) {
             None => Vec::new(),
             Some(Value::Array(items)) => items
                 .into_iter()
                 .map(|t| match t {
                     Value::String(t) => Ok(t),
-                    _ => Err(format!("row {line}: tags must be strings")),
+                    _ => Err(bad("tags must be strings")),
                 })
                 .collect::<Result<_, _>>()?,
             Some(Value::String(text)) => text
@@ -525,7 +521,7 @@ pub fn parse_file_upload(bytes: &[u8]) -> Result<Vec<FileRow>, String> {
                 .filter(|t| !t.is_empty())
                 .map(str::to_owned)
                 .collect(),
-            Some(_) => return Err(format!("row {line}: tags must be a list of strings")),
+            Some(_) => return Err(bad("tags must be a list of strings")),
         };
         let id = id.and_then(|i| record.get(i)).filter(|v| !v.is_empty()).map(str::to_owned);
         rows.push(FileRow {
@@ -584,9 +580,9 @@ mod tests {
         assert_eq!(rows[1].expected_output, None);
         assert_eq!(rows[1].id, None);
         let err = parse_file_upload(b"question\r\nx\r\n").unwrap_err();
-        assert_eq!(err, "row 1: the file has no 'input' column");
+        assert_eq!(err.to_string(), "row 1: the file has no 'input' column");
         let err = parse_file_upload(b"input,id\r\nx,1\r\n,2\r\n").unwrap_err();
-        assert_eq!(err, "row 3: the input is empty");
+        assert_eq!((err.row, err.to_string()), (3, "row 3: the input is empty".to_owned()));
     }
 
     #[test]

@@ -1,4 +1,6 @@
-//! The prompt template renderer shared by the SDK, the server and the CLI.
+//! The prompt template renderer. The SDK renders fetched prompts with it (`Prompt::format`
+//! and the prompt-tracking annotation); the server and the CLI store templates but never
+//! render them.
 //!
 //! It reproduces the reference client's semantics (spec §3.3–§3.5):
 //!
@@ -160,6 +162,30 @@ pub enum Rendered {
     /// Rendered chat messages: `{"role", "content"}` objects, plus the messages a
     /// placeholder expanded to, copied verbatim (extra keys and `content: null` kept).
     Chat(Vec<Map<String, Value>>),
+}
+
+/// The text as is; chat messages one per line as `role: content` (a content that is
+/// not a string is written as JSON).
+impl std::fmt::Display for Rendered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rendered::Text(text) => f.write_str(text),
+            Rendered::Chat(messages) => {
+                for (i, message) in messages.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str("\n")?;
+                    }
+                    let role = message.get("role").and_then(Value::as_str).unwrap_or("");
+                    match message.get("content") {
+                        Some(Value::String(content)) => write!(f, "{role}: {content}")?,
+                        Some(Value::Null) | None => write!(f, "{role}:")?,
+                        Some(other) => write!(f, "{role}: {other}")?,
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
 }
 
 impl Rendered {

@@ -103,7 +103,7 @@ async fn setup(args: &Args) {
         ChatItem::message("user", "{{question}}"),
     ]);
     match client.create_prompt(NewPrompt::new(&args.prompt, template).title("Benchmark")).await {
-        Ok(created) => eprintln!("created prompt {} ({})", created.prompt_id, created.id),
+        Ok(created) => eprintln!("created prompt {} ({})", created.prompt_id, created.uuid),
         Err(err) if err.kind() == llmobs::ErrorKind::Conflict => {}
         Err(err) => panic!("creating the prompt: {err}"),
     }

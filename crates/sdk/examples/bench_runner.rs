@@ -59,7 +59,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 input["question"].as_str().map(str::len).unwrap_or(0).is_multiple_of(2)
             ))
         })
-        .evaluator("exact", |ctx: &EvaluatorContext| ctx.output == ctx.expected_output)
+        .evaluator("exact", |ctx: &EvaluatorContext| {
+            ctx.expected_output.as_ref() == Some(&ctx.output)
+        })
         .evaluator("length", |ctx: &EvaluatorContext| ctx.output.to_string().len() as f64)
         .evaluator(
             "label",

@@ -59,9 +59,11 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .description("capital cities, deterministic")
         .config(json!({ "style": "plain" }))
         .tags([("team", "examples")])
-        .evaluator("exact_match", |ctx: &EvaluatorContext| ctx.output == ctx.expected_output)
+        .evaluator("exact_match", |ctx: &EvaluatorContext| {
+            ctx.expected_output.as_ref() == Some(&ctx.output)
+        })
         .evaluator("verdict", |ctx: &EvaluatorContext| {
-            let pass = ctx.output == ctx.expected_output;
+            let pass = ctx.expected_output.as_ref() == Some(&ctx.output);
             EvaluatorResult::new(if pass { 1.0 } else { 0.0 })
                 .assessment(if pass { Assessment::Pass } else { Assessment::Fail })
                 .reasoning(format!("answered {}", ctx.output))

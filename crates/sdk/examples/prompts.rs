@@ -12,10 +12,7 @@ mod support;
 
 use std::error::Error;
 
-use llmobs::{
-    ChatItem, Client, ErrorKind, GetPrompt, NewPrompt, NewVersion, Template, UpdateVersionRequest,
-    Vars,
-};
+use llmobs::{ChatItem, Client, ErrorKind, GetPrompt, NewPrompt, NewVersion, Template, Vars};
 use serde_json::json;
 
 #[tokio::main(flavor = "current_thread")]
@@ -33,7 +30,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .create_prompt(NewPrompt::new("example-assistant", template).title("Assistant"))
         .await
     {
-        Ok(created) => println!("created {} (uuid {})", created.prompt_id, created.id),
+        Ok(created) => println!("created {created} (uuid {})", created.uuid),
         Err(err) if err.kind() == ErrorKind::Conflict => println!("example-assistant exists"),
         Err(err) => return Err(err.into()),
     }
@@ -60,16 +57,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
             NewVersion::new(Template::Text("Answer briefly: {question}".into())),
         )
         .await?;
-    client
-        .update_prompt_version(
-            "example-assistant",
-            version.version as u64,
-            UpdateVersionRequest { labels: Some(vec!["production".into()]), ..Default::default() },
-        )
-        .await?;
+    // Moves `production` to the new version; other labels stay where they are.
+    let labelled = client.set_label("example-assistant", version.version, "production").await?;
+    println!("{labelled}");
     let production =
-        client.get_prompt_with("example-assistant", &GetPrompt::new().label("production")).await?;
-    println!("production is v{}: {:?}", production.version(), production.template());
+        client.get_prompt_with("example-assistant", GetPrompt::new().label("production")).await?;
+    println!("{production}: {}", production.format([("question", "Where are the maps?")])?);
 
     // A prompt that does not exist, with and without a fallback.
     let fallback = client

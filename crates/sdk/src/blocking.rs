@@ -26,17 +26,18 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use std::borrow::Borrow;
+
 use llmobs_core::prompts::{
-    CreatePromptRequest, CreateVersionRequest, Deleted, PromptRecord, UpdatePromptRequest,
-    UpdateVersionRequest, Version,
+    CreatePromptRequest, CreateVersionRequest, Deleted, UpdatePromptRequest, UpdateVersionRequest,
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::prompt::{GetPrompt, Prompt};
+use crate::prompts::{GetPrompt, Prompt, PromptInfo, PromptVersion};
 use crate::{
-    CallError, CreateDataset, CsvImport, Dataset, DatasetRecord, Error, Experiment,
-    ExperimentBuilder, ExperimentEvents, ExperimentInfo, ExperimentResults, ListExperiments,
-    PullDataset, Push, Result, RunOptions,
+    CreateDataset, CsvImport, Dataset, DatasetRecord, Error, Experiment, ExperimentBuilder,
+    ExperimentEvents, ExperimentInfo, ExperimentResults, ListExperiments, PullDataset, Push,
+    Result, RunOptions,
 };
 
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
@@ -185,12 +186,17 @@ impl Client {
 
     /// See [`crate::Client::get_prompt`].
     pub fn get_prompt(&self, prompt_id: &str) -> Result<Arc<Prompt>> {
-        self.get_prompt_with(prompt_id, &crate::client::LATEST)
+        self.get_prompt_with(prompt_id, &*crate::prompts::get::LATEST)
     }
 
     /// See [`crate::Client::get_prompt_with`]. A fresh in-memory hit is answered on the
     /// calling thread.
-    pub fn get_prompt_with(&self, prompt_id: &str, options: &GetPrompt) -> Result<Arc<Prompt>> {
+    pub fn get_prompt_with(
+        &self,
+        prompt_id: &str,
+        options: impl Borrow<GetPrompt>,
+    ) -> Result<Arc<Prompt>> {
+        let options = options.borrow();
         if let Some(answer) =
             self.inner.client.get_hot(prompt_id, options, Some(&self.inner.runtime))
         {
@@ -212,7 +218,7 @@ impl Client {
     }
 
     /// See [`crate::Client::create_prompt`].
-    pub fn create_prompt(&self, request: impl Into<CreatePromptRequest>) -> Result<PromptRecord> {
+    pub fn create_prompt(&self, request: impl Into<CreatePromptRequest>) -> Result<PromptInfo> {
         let request = request.into();
         self.run(|client| async move { client.create_prompt(request).await })
     }
@@ -222,7 +228,7 @@ impl Client {
         &self,
         prompt_id: &str,
         request: impl Into<CreateVersionRequest>,
-    ) -> Result<Version> {
+    ) -> Result<PromptVersion> {
         let (id, request) = (prompt_id.to_owned(), request.into());
         self.run(|client| async move { client.create_prompt_version(&id, request).await })
     }
@@ -231,8 +237,9 @@ impl Client {
     pub fn update_prompt(
         &self,
         prompt_id: &str,
-        request: UpdatePromptRequest,
-    ) -> Result<PromptRecord> {
+        request: impl Into<UpdatePromptRequest>,
+    ) -> Result<PromptInfo> {
+        let request = request.into();
         let id = prompt_id.to_owned();
         self.run(|client| async move { client.update_prompt(&id, request).await })
     }
@@ -242,10 +249,27 @@ impl Client {
         &self,
         prompt_id: &str,
         version: u64,
-        request: UpdateVersionRequest,
-    ) -> Result<Version> {
-        let id = prompt_id.to_owned();
+        request: impl Into<UpdateVersionRequest>,
+    ) -> Result<PromptVersion> {
+        let (id, request) = (prompt_id.to_owned(), request.into());
         self.run(|client| async move { client.update_prompt_version(&id, version, request).await })
+    }
+
+    /// See [`crate::Client::set_label`].
+    pub fn set_label(&self, prompt_id: &str, version: u64, label: &str) -> Result<PromptVersion> {
+        let (id, label) = (prompt_id.to_owned(), label.to_owned());
+        self.run(|client| async move { client.set_label(&id, version, &label).await })
+    }
+
+    /// See [`crate::Client::remove_label`].
+    pub fn remove_label(
+        &self,
+        prompt_id: &str,
+        version: u64,
+        label: &str,
+    ) -> Result<PromptVersion> {
+        let (id, label) = (prompt_id.to_owned(), label.to_owned());
+        self.run(|client| async move { client.remove_label(&id, version, &label).await })
     }
 
     /// See [`crate::Client::delete_prompt`].
@@ -255,48 +279,57 @@ impl Client {
     }
 
     /// See [`crate::Client::list_prompts`].
-    pub fn list_prompts(&self) -> Result<Vec<PromptRecord>> {
+    pub fn list_prompts(&self) -> Result<Vec<PromptInfo>> {
         self.run(|client| async move { client.list_prompts().await })
     }
 
     /// See [`crate::Client::list_prompt_versions`].
-    pub fn list_prompt_versions(&self, prompt_id: &str) -> Result<Vec<Version>> {
+    pub fn list_prompt_versions(&self, prompt_id: &str) -> Result<Vec<PromptVersion>> {
         let id = prompt_id.to_owned();
         self.run(|client| async move { client.list_prompt_versions(&id).await })
     }
 
     /// See [`crate::Client::create_dataset`].
-    pub fn create_dataset(
+    pub fn create_dataset<Q: serde::Serialize + 'static, A: serde::Serialize + 'static>(
         &self,
         name: &str,
-        records: impl IntoIterator<Item = DatasetRecord>,
+        records: impl IntoIterator<Item = DatasetRecord<Q, A>>,
     ) -> Result<Dataset> {
-        self.create_dataset_with(&CreateDataset::new(name), records)
+        self.create_dataset_with(CreateDataset::new(name), records)
     }
 
     /// See [`crate::Client::create_dataset_with`].
-    pub fn create_dataset_with(
+    pub fn create_dataset_with<Q: serde::Serialize + 'static, A: serde::Serialize + 'static>(
         &self,
-        options: &CreateDataset,
-        records: impl IntoIterator<Item = DatasetRecord>,
+        options: impl Borrow<CreateDataset>,
+        records: impl IntoIterator<Item = DatasetRecord<Q, A>>,
     ) -> Result<Dataset> {
-        let (options, records) = (options.clone(), records.into_iter().collect::<Vec<_>>());
+        let options = options.borrow();
+        let records =
+            records.into_iter().map(DatasetRecord::into_json).collect::<Result<Vec<_>>>()?;
+        let options = options.clone();
         self.run(|client| async move { client.create_dataset_with(&options, records).await })
     }
 
     /// See [`crate::Client::create_dataset_from_csv`].
-    pub fn create_dataset_from_csv(&self, import: &CsvImport) -> Result<Dataset> {
+    pub fn create_dataset_from_csv(&self, import: impl Borrow<CsvImport>) -> Result<Dataset> {
+        let import = import.borrow();
         let import = import.clone();
         self.run(|client| async move { client.create_dataset_from_csv(&import).await })
     }
 
     /// See [`crate::Client::push_dataset_with`] with default options.
     pub fn push_dataset(&self, dataset: &mut Dataset) -> Result<()> {
-        self.push_dataset_with(dataset, &Push::default())
+        self.push_dataset_with(dataset, Push::default())
     }
 
     /// See [`crate::Client::push_dataset_with`].
-    pub fn push_dataset_with(&self, dataset: &mut Dataset, options: &Push) -> Result<()> {
+    pub fn push_dataset_with(
+        &self,
+        dataset: &mut Dataset,
+        options: impl Borrow<Push>,
+    ) -> Result<()> {
+        let options = options.borrow();
         let (mut owned, options) = (std::mem::take(dataset), *options);
         let (owned, result) = self.run(|client| async move {
             let result = client.push_dataset_with(&mut owned, &options).await;
@@ -308,11 +341,16 @@ impl Client {
 
     /// See [`crate::Client::pull_dataset`].
     pub fn pull_dataset(&self, name: &str) -> Result<Dataset> {
-        self.pull_dataset_with(name, &PullDataset::default())
+        self.pull_dataset_with(name, PullDataset::default())
     }
 
     /// See [`crate::Client::pull_dataset_with`].
-    pub fn pull_dataset_with(&self, name: &str, options: &PullDataset) -> Result<Dataset> {
+    pub fn pull_dataset_with(
+        &self,
+        name: &str,
+        options: impl Borrow<PullDataset>,
+    ) -> Result<Dataset> {
+        let options = options.borrow();
         let (name, options) = (name.to_owned(), options.clone());
         self.run(|client| async move { client.pull_dataset_with(&name, &options).await })
     }
@@ -326,17 +364,18 @@ impl Client {
     /// See [`crate::Client::experiment`]. The task is still an async closure; it runs
     /// on this client's runtime thread. Run the experiment with
     /// [`run_experiment`](Self::run_experiment).
-    pub fn experiment<F, Fut, O, E>(
+    pub fn experiment<F, Fut, Q, O, E>(
         &self,
         name: impl Into<String>,
         dataset: impl Into<Arc<Dataset>>,
         task: F,
     ) -> ExperimentBuilder
     where
-        F: Fn(serde_json::Value, Arc<serde_json::Value>) -> Fut + Send + Sync + 'static,
+        F: Fn(Q, Arc<serde_json::Value>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<O, E>> + Send + 'static,
+        Q: serde::de::DeserializeOwned + 'static,
         O: serde::Serialize,
-        E: Into<CallError>,
+        E: Into<crate::error::BoxError>,
     {
         self.inner.client.experiment(name, dataset, task)
     }
@@ -352,7 +391,11 @@ impl Client {
     }
 
     /// See [`crate::Client::list_experiments`].
-    pub fn list_experiments(&self, filter: &ListExperiments) -> Result<Vec<ExperimentInfo>> {
+    pub fn list_experiments(
+        &self,
+        filter: impl Borrow<ListExperiments>,
+    ) -> Result<Vec<ExperimentInfo>> {
+        let filter = filter.borrow();
         let filter = filter.clone();
         self.run(|client| async move { client.list_experiments(&filter).await })
     }
@@ -380,8 +423,9 @@ impl Client {
         &self,
         judge: &crate::LLMJudge,
         agent_service: &str,
-        options: &crate::PublishEvaluator,
+        options: impl Borrow<crate::PublishEvaluator>,
     ) -> Result<String> {
+        let options = options.borrow();
         let (judge, service, options) = (judge.clone(), agent_service.to_owned(), options.clone());
         self.run(
             |client| async move { client.publish_evaluator_with(&judge, &service, &options).await },

@@ -1,14 +1,34 @@
-//! The SDK's one error type.
+//! The SDK's one error type, [`Error`], and its coarse classification, [`ErrorKind`].
 
 use llmobs_core::render::RenderError;
 
-/// Everything that can go wrong in this crate.
+/// A boxed error that can cross threads: what [`Error::source`](std::error::Error::source)
+/// chains through, with no third-party type in this crate's API.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Everything that can go wrong in this crate: prompts, datasets, experiments and
+/// evaluators alike.
 ///
-/// The variants mirror the reference client's exception hierarchy (`PromptAPIError` and
-/// its subclasses): one per HTTP status class, plus transport failures and checks made
-/// before any request. Every variant that comes from the server carries the server's
-/// `detail` text (or the raw body when there is none) and shows it in its message.
-/// A status of `0` means "decided on this side, no HTTP answer".
+/// Match on [`kind`](Self::kind) for the class of failure ([`ErrorKind::NotFound`],
+/// [`ErrorKind::Auth`], [`ErrorKind::Timeout`], …); the variants carry the details. Every
+/// variant that comes from the server carries the server's `detail` text (or the raw body
+/// when there is none) and shows it in its message. A status of `0` means "decided on
+/// this side, no HTTP answer". [`source`](std::error::Error::source) chains to the
+/// underlying cause (a connection failure, a render error, a file error) when there is one.
+///
+/// ```
+/// use llmobs::{Error, ErrorKind};
+///
+/// fn explain(err: &Error) -> &'static str {
+///     match err.kind() {
+///         ErrorKind::NotFound => "no such prompt, dataset or experiment",
+///         ErrorKind::Auth => "check DD_API_KEY and DD_APP_KEY",
+///         ErrorKind::Timeout | ErrorKind::Transport => "the server could not be reached",
+///         _ => "something else",
+///     }
+/// }
+/// # let _ = explain;
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -28,7 +48,7 @@ pub enum Error {
         /// The server's detail.
         detail: String,
     },
-    /// 404: no such prompt or version.
+    /// 404: no such prompt, version, dataset or experiment.
     #[error("not found ({status}): {detail}")]
     NotFound {
         /// The HTTP status (404).
@@ -36,7 +56,7 @@ pub enum Error {
         /// The server's detail.
         detail: String,
     },
-    /// 409: the prompt already exists.
+    /// 409: the prompt (or another resource) already exists.
     #[error("conflict ({status}): {detail}")]
     Conflict {
         /// The HTTP status (409).
@@ -70,7 +90,7 @@ pub enum Error {
         timeout: bool,
         /// The underlying error, if any.
         #[source]
-        source: Option<reqwest::Error>,
+        source: Option<BoxError>,
     },
     /// A request refused on this side before anything was sent, such as an update with
     /// no fields.
@@ -81,7 +101,8 @@ pub enum Error {
     },
     /// `get_prompt` found no cached copy, could not fetch the prompt and had no
     /// fallback. `reason` is the server's detail or the transport error, when there is
-    /// one.
+    /// one; [`kind`](Error::kind) says why (`NotFound` after a 404, `Auth`, `Timeout`,
+    /// `Transport`, `Server`, …).
     #[error(
         "Prompt '{prompt_id}' could not be fetched and no fallback was provided{}{reason}",
         if reason.is_empty() { "" } else { ": " }
@@ -93,12 +114,15 @@ pub enum Error {
         reason: String,
         /// The HTTP status of the failed fetch, or 0.
         status: u16,
-        /// Whether the fetch timed out.
-        timeout: bool,
+        /// The class of the failure.
+        kind: ErrorKind,
+        /// The underlying error (a transport failure), if any.
+        #[source]
+        source: Option<BoxError>,
     },
     /// Rendering a template failed (a chat placeholder, or a missing variable in
     /// `try_format`).
-    #[error(transparent)]
+    #[error("{0}")]
     Render(#[from] RenderError),
     /// A setting could not be parsed, such as a non-numeric `DD_LLMOBS_PROMPTS_CACHE_TTL`.
     #[error("invalid configuration: {0}")]
@@ -140,23 +164,65 @@ pub enum Error {
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// The reference client's exception classes, for callers that prefer to match on a
-/// kind rather than on variants.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The class of an [`Error`], for callers that match on what went wrong rather than on
+/// variants. The first five mirror the reference client's exception classes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// [`Error::Auth`].
-    Auth,
-    /// [`Error::Validation`] and [`Error::InvalidRequest`].
-    Validation,
-    /// [`Error::NotFound`], and [`Error::Unavailable`] after a 404.
+    /// No such prompt, version, dataset or experiment (404).
     NotFound,
-    /// [`Error::Conflict`].
+    /// A key is missing, wrong or lacks a permission (401, 403, or no key configured).
+    Auth,
+    /// The request was refused for its content, here (a bad option, a CSV without a
+    /// listed column, an invalid setting) or by the server (400).
+    Validation,
+    /// The resource already exists (409).
     Conflict,
-    /// [`Error::Server`].
+    /// The server failed (5xx) or answered something unreadable.
     Server,
-    /// Everything else.
+    /// No usable HTTP answer: connection refused, DNS, TLS, a body cut short.
+    Transport,
+    /// A request timed out.
+    Timeout,
+    /// A template could not be rendered.
+    Render,
+    /// An experiment run was cancelled (a cancellation token or Ctrl-C).
+    Cancelled,
+    /// Anything else: another HTTP status (3xx, 405, 408, 413, 422, 429, …, as the
+    /// reference client's base class), a local file error, an experiment stopped by
+    /// `raise_errors`.
     Other,
+}
+
+impl ErrorKind {
+    /// The kind of an HTTP status.
+    pub(crate) fn of_status(status: u16) -> ErrorKind {
+        match status {
+            400 => ErrorKind::Validation,
+            401 | 403 => ErrorKind::Auth,
+            404 => ErrorKind::NotFound,
+            409 => ErrorKind::Conflict,
+            500..=599 => ErrorKind::Server,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ErrorKind::NotFound => "not found",
+            ErrorKind::Auth => "authentication",
+            ErrorKind::Validation => "validation",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Server => "server",
+            ErrorKind::Transport => "transport",
+            ErrorKind::Timeout => "timeout",
+            ErrorKind::Render => "render",
+            ErrorKind::Cancelled => "cancelled",
+            ErrorKind::Other => "other",
+        })
+    }
 }
 
 impl Error {
@@ -194,37 +260,40 @@ impl Error {
         }
     }
 
-    /// The reference client's class for this error.
+    /// The class of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::Auth { .. } => ErrorKind::Auth,
-            Error::Validation { .. } | Error::InvalidRequest { .. } | Error::Csv { .. } => {
-                ErrorKind::Validation
-            }
+            Error::Validation { .. }
+            | Error::InvalidRequest { .. }
+            | Error::Csv { .. }
+            | Error::Config(_) => ErrorKind::Validation,
             Error::NotFound { .. } => ErrorKind::NotFound,
-            Error::Unavailable { status: 404, .. } => ErrorKind::NotFound,
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::Server { .. } => ErrorKind::Server,
-            _ => ErrorKind::Other,
+            Error::Status { status, .. } => ErrorKind::of_status(*status),
+            Error::Transport { timeout: true, .. } => ErrorKind::Timeout,
+            Error::Transport { .. } => ErrorKind::Transport,
+            Error::Unavailable { kind, .. } => *kind,
+            Error::Render(_) => ErrorKind::Render,
+            Error::Interrupted { .. } => ErrorKind::Cancelled,
+            Error::Io { .. } | Error::Experiment { .. } => ErrorKind::Other,
         }
     }
 
-    /// Whether the prompt (or version) does not exist.
+    /// Whether the prompt, version, dataset or experiment does not exist.
     pub fn is_not_found(&self) -> bool {
         self.kind() == ErrorKind::NotFound
     }
 
     /// Whether a request timed out.
     pub fn is_timeout(&self) -> bool {
-        matches!(
-            self,
-            Error::Transport { timeout: true, .. } | Error::Unavailable { timeout: true, .. }
-        )
+        self.kind() == ErrorKind::Timeout
     }
 
     /// Whether no HTTP answer was received (connection, DNS, TLS, timeout).
     pub fn is_transport(&self) -> bool {
-        matches!(self, Error::Transport { .. })
+        matches!(self.kind(), ErrorKind::Transport | ErrorKind::Timeout)
     }
 
     pub(crate) fn from_status(status: u16, detail: String) -> Self {
@@ -242,7 +311,7 @@ impl Error {
         Error::Transport {
             detail: transport_text(&err),
             timeout: err.is_timeout(),
-            source: Some(err),
+            source: Some(Box::new(err)),
         }
     }
 }
@@ -297,8 +366,8 @@ mod tests {
             assert_eq!(kind(status), ErrorKind::Server);
         }
         for status in [301, 302, 402, 405, 408, 413, 422, 429] {
-            assert_eq!(kind(status), ErrorKind::Other, "{status}");
             assert_eq!(Error::from_status(status, "x".into()).status(), status);
+            assert_eq!(kind(status), ErrorKind::Other, "{status}");
         }
     }
 
@@ -321,7 +390,8 @@ mod tests {
             prompt_id: "missing".into(),
             reason: "prompt with id 'missing' not found".into(),
             status: 404,
-            timeout: false,
+            kind: ErrorKind::NotFound,
+            source: None,
         };
         assert_eq!(
             err.to_string(),
@@ -333,7 +403,8 @@ mod tests {
             prompt_id: "p".into(),
             reason: String::new(),
             status: 200,
-            timeout: false,
+            kind: ErrorKind::Server,
+            source: None,
         };
         assert_eq!(err.to_string(), "Prompt 'p' could not be fetched and no fallback was provided");
     }

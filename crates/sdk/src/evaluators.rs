@@ -1,14 +1,19 @@
 //! Evaluators: what they receive, what they return, and the ways to write one
 //! (spec §5).
 
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::error::BoxError;
 
 /// A boxed future returned by [`Evaluator::evaluate`].
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -26,12 +31,29 @@ pub struct ErrorInfo {
     pub stack: String,
 }
 
-/// The error a task or an evaluator returns.
+/// A task's or an evaluator's failure, as the runner records it.
 ///
-/// Any `std::error::Error` converts into it (its type name becomes the `type`). A
-/// failure that knows when to try again (a rate limit) says so with
-/// [`retry_after`](Self::retry_after): the runner then waits that long before the next
-/// attempt instead of its own backoff.
+/// Tasks and evaluators do not need to build one: they may fail with any error that
+/// converts into a [`BoxError`] (`Box<dyn Error + Send + Sync>`): your own error types,
+/// `std::io::Error`, `anyhow::Error`, `String`, `&'static str`. The runner turns it into
+/// a `CallError` whose message is the error's text and whose `type` is the error's type
+/// name (`Error` for strings, boxes and `anyhow`). Return a `CallError` yourself to choose
+/// the `type`, or to say when to try again: with [`retry_after`](Self::retry_after) (a
+/// rate limit) the runner waits that long before the next attempt instead of its own
+/// backoff.
+///
+/// ```
+/// use llmobs::CallError;
+/// use std::time::Duration;
+///
+/// fn task_step(code: u16) -> Result<&'static str, CallError> {
+///     match code {
+///         429 => Err(CallError::new("rate limited").kind("RateLimit").retry_after(Duration::from_secs(2))),
+///         _ => Ok("done"),
+///     }
+/// }
+/// # assert!(task_step(429).is_err());
+/// ```
 #[derive(Debug, Clone, PartialEq)]
 pub struct CallError {
     /// The message.
@@ -82,22 +104,72 @@ impl CallError {
     }
 }
 
-impl<E: std::error::Error> From<E> for CallError {
-    fn from(err: E) -> Self {
-        let kind = std::any::type_name::<E>().rsplit("::").next().unwrap_or("Error").to_owned();
-        CallError::new(err.to_string()).kind(kind)
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.kind, self.message)
     }
 }
 
-/// What an evaluator sees for one record.
+impl std::error::Error for CallError {}
+
+impl CallError {
+    /// The failure of a task or an evaluator that returned `err`: a [`CallError`] as it
+    /// is, anything else with its text as the message and `E`'s type name as the type
+    /// (`Error` for strings, boxed errors and `anyhow::Error`).
+    pub fn from_error<E: Into<BoxError>>(err: E) -> Self {
+        let kind = type_label::<E>();
+        match err.into().downcast::<CallError>() {
+            Ok(call) => *call,
+            Err(other) => CallError::new(other.to_string()).kind(kind),
+        }
+    }
+}
+
+/// The short type name of an error type, or `Error` when the type says nothing (a
+/// string, a box, `anyhow::Error`).
+fn type_label<E>() -> String {
+    let full = std::any::type_name::<E>();
+    if full.contains("dyn ") || matches!(full, "&str" | "alloc::string::String" | "anyhow::Error") {
+        return "Error".to_owned();
+    }
+    let base = full.split('<').next().unwrap_or(full);
+    base.rsplit("::").next().filter(|name| !name.is_empty()).unwrap_or("Error").to_owned()
+}
+
+/// What an evaluator sees for one record: the record's input `Q`, the task's output `O`
+/// and the record's expected output `A`.
+///
+/// The types default to [`Value`]; a closure evaluator that names other types (any
+/// `serde` types) gets the row's JSON read into them:
+///
+/// ```
+/// use llmobs::EvaluatorContext;
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct Question { text: String }
+///
+/// // Untyped: JSON values.
+/// let exact = |ctx: &EvaluatorContext| ctx.expected_output.as_ref() == Some(&ctx.output);
+/// // Typed: `None` when the record has no expected output, which sends no metric.
+/// let short = |ctx: &EvaluatorContext<Question, String, String>| {
+///     let expected = ctx.expected_output.as_ref()?;
+///     Some(ctx.output.len() <= expected.len() + ctx.input.text.len())
+/// };
+/// # let _ = (exact, short);
+/// ```
+///
+/// When a row cannot be read into the evaluator's types, the evaluator is not called:
+/// the row's evaluation is an error of type `DeserializationError` naming the field and
+/// the type, or no evaluation at all when the task failed (its output is `null`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct EvaluatorContext {
+pub struct EvaluatorContext<Q = Value, O = Value, A = Value> {
     /// The record's input.
-    pub input: Value,
+    pub input: Q,
     /// The task's output (`null` when the task failed).
-    pub output: Value,
-    /// The record's expected output (`null` when none).
-    pub expected_output: Value,
+    pub output: O,
+    /// The record's expected output, when it has one (`None` also for an explicit `null`).
+    pub expected_output: Option<A>,
     /// The record's metadata merged with `{"experiment_config": config}`.
     pub metadata: Value,
     /// The record's span.
@@ -106,6 +178,57 @@ pub struct EvaluatorContext {
     pub trace_id: String,
     /// The task's failure, when it failed after its retries.
     pub task_error: Option<ErrorInfo>,
+}
+
+/// `value` read as `T`; free (a move) when `T` is [`Value`].
+pub(crate) fn from_value<T: DeserializeOwned + 'static>(value: Value) -> serde_json::Result<T> {
+    let mut slot = Some(value);
+    if let Some(same) = (&mut slot as &mut dyn Any).downcast_mut::<Option<T>>() {
+        return Ok(same.take().expect("just set"));
+    }
+    serde_json::from_value(slot.expect("not taken"))
+}
+
+/// Reads a row into an evaluator's types; `Ok(None)` when it cannot and the task failed.
+fn typed_context<Q, O, A>(
+    context: &EvaluatorContext,
+) -> Result<Option<EvaluatorContext<Q, O, A>>, CallError>
+where
+    Q: DeserializeOwned + 'static,
+    O: DeserializeOwned + 'static,
+    A: DeserializeOwned + 'static,
+{
+    let read = |field: &str, type_name: &str, err: serde_json::Error| {
+        CallError::new(format!("the row's {field} cannot be read as {type_name}: {err}"))
+            .kind("DeserializationError")
+    };
+    let typed = (|| {
+        let input = Q::deserialize(&context.input)
+            .map_err(|err| read("input", std::any::type_name::<Q>(), err))?;
+        let output = O::deserialize(&context.output)
+            .map_err(|err| read("output", std::any::type_name::<O>(), err))?;
+        let expected_output = match &context.expected_output {
+            Some(value) => Some(
+                A::deserialize(value)
+                    .map_err(|err| read("expected output", std::any::type_name::<A>(), err))?,
+            ),
+            None => None,
+        };
+        Ok(EvaluatorContext {
+            input,
+            output,
+            expected_output,
+            metadata: context.metadata.clone(),
+            span_id: context.span_id.clone(),
+            trace_id: context.trace_id.clone(),
+            task_error: context.task_error.clone(),
+        })
+    })();
+    match typed {
+        Ok(typed) => Ok(Some(typed)),
+        Err(_) if context.task_error.is_some() => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
 /// `pass` or `fail`, the conventional assessments, or any other text.
@@ -198,6 +321,7 @@ impl MultiEvaluatorResult {
         let result = match result.into_evaluation() {
             Ok(Evaluation::Result(result)) => result,
             Ok(Evaluation::Value(value)) => EvaluatorResult::new(value),
+            Ok(Evaluation::Skip) => return self,
             Ok(Evaluation::Multi(_)) | Err(_) => EvaluatorResult::new(Value::Null),
         };
         self.values.push((key.into(), result));
@@ -211,9 +335,12 @@ impl MultiEvaluatorResult {
     }
 }
 
-/// What an evaluator returns: a plain value, one result, or several.
+/// What an evaluator returns: a plain value, one result, several, or nothing.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Evaluation {
+    /// No evaluation for this row: no metric is sent, and summary evaluators see
+    /// [`Outcome::Missing`]. What `None` becomes when an evaluator returns an `Option`.
+    Skip,
     /// A plain value.
     Value(Value),
     /// One result with details.
@@ -223,8 +350,9 @@ pub enum Evaluation {
 }
 
 /// Everything an evaluator closure may return: plain values (`bool`, numbers,
-/// strings, [`Value`]), [`EvaluatorResult`], [`MultiEvaluatorResult`], and a `Result`
-/// of any of these.
+/// strings, [`Value`]), [`EvaluatorResult`], [`MultiEvaluatorResult`], an `Option` of
+/// any of these (`None`: no evaluation for this row, see [`Evaluation::Skip`]), and a
+/// `Result` of any of these with any error that converts into a [`BoxError`].
 pub trait IntoEvaluation {
     /// The evaluation, or the failure.
     fn into_evaluation(self) -> Result<Evaluation, CallError>;
@@ -259,9 +387,18 @@ impl IntoEvaluation for Evaluation {
     }
 }
 
-impl<T: IntoEvaluation, E: Into<CallError>> IntoEvaluation for Result<T, E> {
+impl<T: IntoEvaluation, E: Into<BoxError>> IntoEvaluation for Result<T, E> {
     fn into_evaluation(self) -> Result<Evaluation, CallError> {
-        self.map_err(Into::into).and_then(IntoEvaluation::into_evaluation)
+        self.map_err(CallError::from_error).and_then(IntoEvaluation::into_evaluation)
+    }
+}
+
+impl<T: IntoEvaluation> IntoEvaluation for Option<T> {
+    fn into_evaluation(self) -> Result<Evaluation, CallError> {
+        match self {
+            Some(value) => value.into_evaluation(),
+            None => Ok(Evaluation::Skip),
+        }
     }
 }
 
@@ -285,16 +422,29 @@ pub trait Evaluator: Send + Sync + 'static {
     }
 }
 
-/// A closure as an [`Evaluator`].
-pub(crate) struct FnEvaluator<F> {
+/// The types a closure evaluator reads a row into (only named, never held).
+type RowTypes<Q, O, A> = fn() -> (Q, O, A);
+
+/// A closure as an [`Evaluator`], over the row read into its types `Q`, `O`, `A`.
+pub(crate) struct FnEvaluator<F, Q = Value, O = Value, A = Value> {
     pub(crate) name: String,
     pub(crate) f: F,
+    pub(crate) types: PhantomData<RowTypes<Q, O, A>>,
 }
 
-impl<F, R> Evaluator for FnEvaluator<F>
+impl<F> FnEvaluator<F> {
+    pub(crate) fn new<Q, O, A>(name: String, f: F) -> FnEvaluator<F, Q, O, A> {
+        FnEvaluator { name, f, types: PhantomData }
+    }
+}
+
+impl<F, R, Q, O, A> Evaluator for FnEvaluator<F, Q, O, A>
 where
-    F: Fn(&EvaluatorContext) -> R + Send + Sync + 'static,
+    F: Fn(&EvaluatorContext<Q, O, A>) -> R + Send + Sync + 'static,
     R: IntoEvaluation,
+    Q: DeserializeOwned + 'static,
+    O: DeserializeOwned + 'static,
+    A: DeserializeOwned + 'static,
 {
     fn name(&self) -> &str {
         &self.name
@@ -304,7 +454,15 @@ where
         &'a self,
         context: &'a EvaluatorContext,
     ) -> BoxFuture<'a, Result<Evaluation, CallError>> {
-        let result = (self.f)(context).into_evaluation();
+        // JSON values all the way: no copy.
+        let result = match (context as &dyn Any).downcast_ref::<EvaluatorContext<Q, O, A>>() {
+            Some(same) => (self.f)(same).into_evaluation(),
+            None => match typed_context::<Q, O, A>(context) {
+                Ok(Some(typed)) => (self.f)(&typed).into_evaluation(),
+                Ok(None) => Ok(Evaluation::Skip),
+                Err(err) => Err(err),
+            },
+        };
         Box::pin(std::future::ready(result))
     }
 }
@@ -354,8 +512,8 @@ impl RemoteEvaluator {
     /// The default context (spec §5.5).
     pub(crate) fn default_context(context: &EvaluatorContext) -> Value {
         let mut meta = Map::new();
-        if !context.expected_output.is_null() {
-            meta.insert("expected_output".into(), context.expected_output.clone());
+        if let Some(expected) = context.expected_output.as_ref().filter(|e| !e.is_null()) {
+            meta.insert("expected_output".into(), expected.clone());
         }
         if context.metadata.as_object().is_some_and(|m| !m.is_empty()) {
             meta.insert("metadata".into(), context.metadata.clone());
@@ -503,6 +661,10 @@ mod tests {
         assert_eq!(true.into_evaluation().unwrap(), Evaluation::Value(json!(true)));
         let failed: Result<f64, std::fmt::Error> = Err(std::fmt::Error);
         assert_eq!(failed.into_evaluation().unwrap_err().kind, "Error");
+        assert_eq!(None::<f64>.into_evaluation().unwrap(), Evaluation::Skip);
+        assert_eq!(Some(0.5).into_evaluation().unwrap(), Evaluation::Value(json!(0.5)));
+        let skipped = MultiEvaluatorResult::new().with("a", None::<bool>).with("b", Some(true));
+        assert_eq!(skipped.values.len(), 1);
         let multi = MultiEvaluatorResult::new().with("a", 1.0).with("b", EvaluatorResult::new("x"));
         assert_eq!(multi.values.len(), 2);
     }
@@ -512,7 +674,7 @@ mod tests {
         let context = EvaluatorContext {
             input: json!({"q": 1}),
             output: json!("a"),
-            expected_output: Value::Null,
+            expected_output: None,
             metadata: json!({"experiment_config": {}}),
             span_id: "1".into(),
             trace_id: String::new(),

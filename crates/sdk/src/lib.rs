@@ -17,12 +17,15 @@
 //! once while one background request per key refreshes it; if the registry is down the
 //! stale copy is served indefinitely, and [`Prompt::age`] tells how old it is. When
 //! nothing is cached and the fetch fails, a [`Fallback`] is used, or [`Error::Unavailable`]
-//! is returned.
+//! is returned (its [`kind`](Error::kind) says why: `NotFound`, `Timeout`, …). Disk copies
+//! are kept per origin and organisation: clients of different servers or API keys never
+//! serve each other's prompts.
 //!
 //! The registry is managed with [`Client::create_prompt`], [`Client::create_prompt_version`],
 //! [`Client::update_prompt`], [`Client::update_prompt_version`], [`Client::delete_prompt`],
-//! [`Client::list_prompts`] and [`Client::list_prompt_versions`]; every error is one
-//! [`Error`] mirroring the reference client's exception classes.
+//! [`Client::list_prompts`], [`Client::list_prompt_versions`] and [`Client::set_label`];
+//! every error is one [`Error`] whose [`kind`](Error::kind) classifies it. [`Client`]'s
+//! documentation is the manual, one section per area.
 //!
 //! ```no_run
 //! use llmobs::{Client, GetPrompt};
@@ -31,20 +34,22 @@
 //! // DD_API_KEY, DD_APP_KEY, DD_SITE or DD_LLMOBS_OVERRIDE_ORIGIN, DD_ENV, ...
 //! let client = Client::from_env()?;
 //! let prompt = client
-//!     .get_prompt_with("greeting", &GetPrompt::new().fallback("Hello {name}"))
+//!     .get_prompt_with("greeting", GetPrompt::new().fallback("Hello {name}"))
 //!     .await?;
 //! let text = prompt.format([("name", "Ada")])?;
-//! println!("{} v{} ({}): {:?}", prompt.id(), prompt.version(), prompt.source(), text);
+//! println!("{prompt}: {text}");
 //! # Ok(()) }
 //! ```
 //!
 //! # Datasets and experiments
 //!
 //! [`Client::create_dataset`], [`Client::pull_dataset`] and
-//! [`Client::create_dataset_from_csv`] give a [`Dataset`]: records edited locally
+//! [`Client::create_dataset_from_csv`] give a [`Dataset`]: records (JSON values or any
+//! `serde` types, [`DatasetRecord`]) edited locally by id or position
 //! ([`Dataset::append`], [`Dataset::update`], [`Dataset::delete`], tag operations) and
 //! sent as one diff by [`Client::push_dataset`]. [`Client::experiment`] builds an
-//! [`Experiment`]: an async task over each record's input and the experiment's config,
+//! [`Experiment`]: an async task over each record's input (typed or JSON) and the
+//! experiment's config, failing with any error type,
 //! scored by evaluators (closures, the [`Evaluator`] trait, [`RemoteEvaluator`]) and
 //! summary evaluators, run with bounded concurrency, retries, timeouts and
 //! cancellation ([`RunOptions`]). [`LLMJudge`] grades records with a model (any
@@ -53,6 +58,7 @@
 //!
 //! ```no_run
 //! use llmobs::{CallError, Client, DatasetRecord, EvaluatorContext, RunOptions};
+//! // tokio = { version = "1", features = ["macros", "rt-multi-thread"] } to use #[tokio::main]
 //! use serde_json::{Value, json};
 //!
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -63,7 +69,7 @@
 //!     .experiment("calculator", dataset, |input: Value, _config| async move {
 //!         Ok::<_, CallError>(json!(if input["q"] == "2+2" { "4" } else { "?" }))
 //!     })
-//!     .evaluator("exact", |ctx: &EvaluatorContext| ctx.output == ctx.expected_output)
+//!     .evaluator("exact", |ctx: &EvaluatorContext| ctx.expected_output.as_ref() == Some(&ctx.output))
 //!     .build()?
 //!     .run(RunOptions::default())
 //!     .await?;
@@ -81,20 +87,16 @@ mod datasets;
 mod error;
 mod evaluators;
 mod experiments;
-mod hot;
 mod judge;
-mod key;
-mod prompt;
-mod requests;
-mod warm;
+mod prompts;
 
 pub use client::Client;
 pub use config::{ClientBuilder, DEFAULT_CACHE_TTL, DEFAULT_HOT_CAPACITY, DEFAULT_TIMEOUT};
 pub use datasets::{
     CreateDataset, CsvImport, Dataset, DatasetRecord, MAX_BATCH_BYTES, MAX_BATCH_RECORDS,
-    PullDataset, Push, RecordUpdate,
+    PullDataset, Push, RecordKey, RecordUpdate,
 };
-pub use error::{Error, ErrorKind, Result};
+pub use error::{BoxError, Error, ErrorKind, Result};
 pub use evaluators::{
     Assessment, BoxFuture, CallError, ErrorInfo, Evaluation, Evaluator, EvaluatorContext,
     EvaluatorResult, IntoEvaluation, MultiEvaluatorResult, Outcome, RemoteEvaluator, RemoteFailure,
@@ -111,12 +113,13 @@ pub use judge::{
     ScoreStructuredOutput, StructuredOutput,
 };
 pub use llmobs_core::experiments::{ExperimentEvents, ExperimentRecord};
-pub use prompt::{Fallback, GetPrompt, Prompt, Source};
-pub use requests::{NewPrompt, NewVersion};
+pub use prompts::{
+    Fallback, GetPrompt, NewPrompt, NewVersion, Prompt, PromptInfo, PromptVersion, Source,
+};
 
 pub use llmobs_core::prompts::{
-    ChatItem, CreatePromptRequest, CreateVersionRequest, Deleted, PromptRecord, Template,
-    UpdatePromptRequest, UpdateVersionRequest, Version,
+    ChatItem, CreatePromptRequest, CreateVersionRequest, Deleted, Template, UpdatePromptRequest,
+    UpdateVersionRequest,
 };
 pub use llmobs_core::render::{RenderError, Rendered, Vars};
 
@@ -124,3 +127,73 @@ pub use llmobs_core::render::{RenderError, Rendered, Vars};
 pub mod wire {
     pub use llmobs_core::prompts::*;
 }
+
+/// The README's Rust examples, compiled as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
+/// Type-level promises, checked by compile-fail doctests.
+///
+/// The transport error's source is a `Box<dyn Error>`, not a `reqwest::Error`: no
+/// third-party type leaks through the API.
+///
+/// ```compile_fail
+/// fn connect_failed(err: &llmobs::Error) -> bool {
+///     match err {
+///         llmobs::Error::Transport { source: Some(source), .. } => source.is_connect(),
+///         _ => false,
+///     }
+/// }
+/// ```
+///
+/// Version numbers are `u64`: a signed number is refused.
+///
+/// ```compile_fail
+/// let version: i64 = 3;
+/// let _ = llmobs::GetPrompt::new().version(version);
+/// ```
+///
+/// A task's output must be serializable.
+///
+/// ```compile_fail
+/// # async fn run(client: llmobs::Client, dataset: llmobs::Dataset) {
+/// struct Opaque;
+/// let _ = client.experiment("x", dataset, |_: serde_json::Value, _| async move {
+///     Ok::<_, String>(Opaque)
+/// });
+/// # }
+/// ```
+///
+/// A typed evaluator's types must be deserializable.
+///
+/// ```compile_fail
+/// # fn build(builder: llmobs::ExperimentBuilder) {
+/// struct Opaque;
+/// let _ = builder.evaluator("x", |_: &llmobs::EvaluatorContext<Opaque>| true);
+/// # }
+/// ```
+///
+/// A task's error must be an error (or a string): an integer is not.
+///
+/// ```compile_fail
+/// # async fn run(client: llmobs::Client, dataset: llmobs::Dataset) {
+/// let _ = client.experiment("x", dataset, |_: serde_json::Value, _| async move {
+///     Err::<String, _>(42)
+/// });
+/// # }
+/// ```
+///
+/// The same programs with the right types compile:
+///
+/// ```
+/// # async fn run(client: llmobs::Client, dataset: llmobs::Dataset, err: llmobs::Error) {
+/// let _ = llmobs::GetPrompt::new().version(3_u64);
+/// let _ = client.experiment("x", dataset, |input: serde_json::Value, _| async move {
+///     Err::<serde_json::Value, _>(format!("no answer for {input}"))
+/// });
+/// let _: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(&err);
+/// # }
+/// ```
+#[cfg(doctest)]
+pub struct CompileFailDoctests;

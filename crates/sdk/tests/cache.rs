@@ -122,7 +122,8 @@ async fn a_404_on_refresh_evicts() {
         err.to_string(),
         "Prompt 'p' could not be fetched and no fallback was provided: prompt with id 'p' not found"
     );
-    assert!(!dir.path().join("p/c4ca0a086f77d3b9.json").exists(), "the warm copy is evicted too");
+    let file = client.prompt_cache_dir().join("p/c4ca0a086f77d3b9.json");
+    assert!(!file.exists(), "the warm copy is evicted too");
     let fallback = client.get_prompt_with("p", &GetPrompt::new().fallback("fb")).await.unwrap();
     assert_eq!((fallback.source(), fallback.version()), (Source::Fallback, "fallback"));
     assert_eq!(hits(&stub, &p_path("p")).await, 3);
@@ -163,7 +164,8 @@ async fn a_second_client_is_served_from_disk() {
     let v1 = first.get_prompt_with("p", &GetPrompt::new().version(1)).await.unwrap();
     assert_eq!((v1.version(), v1.prompt_version_uuid()), ("1", Some("vu1")));
 
-    let prompt_dir = root.join("p");
+    let prompt_dir = first.prompt_cache_dir().join("p");
+    assert!(prompt_dir.starts_with(&root));
     let mut names: Vec<String> = std::fs::read_dir(&prompt_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
@@ -224,8 +226,9 @@ async fn corrupt_or_truncated_files_are_ignored_and_replaced() {
     let stub = MockServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     serve(&stub, "p", 200, sdk("p", "v1", "one"), Duration::ZERO).await;
-    let file = dir.path().join("p/c4ca0a086f77d3b9.json");
-    builder(&stub.uri(), dir.path()).build().unwrap().get_prompt("p").await.unwrap();
+    let first = builder(&stub.uri(), dir.path()).build().unwrap();
+    let file = first.prompt_cache_dir().join("p/c4ca0a086f77d3b9.json");
+    first.get_prompt("p").await.unwrap();
     let good = std::fs::read(&file).unwrap();
     let broken: [&[u8]; 4] =
         [b"{", &good[..good.len() / 2], b"\xff\xfe", b"{\"prompt\": 3, \"timestamp\": 1}"];
@@ -268,7 +271,7 @@ async fn clearing_each_tier() {
     assert_eq!(hits(&stub, &p_path("p")).await, 1, "served from disk");
 
     client.clear_prompt_cache(false, true).await;
-    assert!(!dir.path().join("p").exists());
+    assert!(!client.prompt_cache_dir().join("p").exists());
     assert!(dir.path().join("keep.txt").exists(), "only cache files are removed");
     assert_eq!(client.get_prompt("p").await.unwrap().source(), Source::Cache);
     assert_eq!(hits(&stub, &p_path("p")).await, 1, "memory still serves");
@@ -306,8 +309,8 @@ async fn a_successful_write_evicts_that_id_only() {
     let created =
         client.create_prompt_version("g", NewVersion::new(Template::Text("t".into()))).await;
     assert_eq!(created.unwrap().version, 2);
-    assert!(!dir.path().join("g").exists(), "the warm directory of g is gone");
-    assert!(dir.path().join("g%3Ax").exists(), "g:x keeps its files");
+    assert!(!client.prompt_cache_dir().join("g").exists(), "the warm directory of g is gone");
+    assert!(client.prompt_cache_dir().join("g%3Ax").exists(), "g:x keeps its files");
     assert_eq!(client.get_prompt("g:x").await.unwrap().source(), Source::Cache);
     assert_eq!(client.get_prompt("g").await.unwrap().source(), Source::Registry);
     assert_eq!(hits(&stub, &p_path("g")).await, 3);
@@ -422,7 +425,7 @@ async fn environment_resolution_is_cached_in_memory_only() {
     assert_eq!(first.headers.get("dd-application-key").unwrap(), "app");
     assert_eq!(first.headers.get("content-type").unwrap(), "application/json");
     assert_eq!(first.headers.get("x-datadog-sdk-language").unwrap(), "rust");
-    assert!(!dir.path().join("p4").exists(), "resolve results never reach the disk");
+    assert!(!client.prompt_cache_dir().join("p4").exists(), "resolve results never reach the disk");
 
     // A version bypasses resolution and sends no application key.
     let v1 = client.get_prompt_with("p4", &GetPrompt::new().version(1)).await.unwrap();

@@ -173,7 +173,7 @@ async fn csv_imports_stream_into_one_upload() {
     assert!(client.pull_dataset("nope").await.unwrap_err().is_not_found());
 
     let named = CreateDataset { description: "d".into(), ..CreateDataset::new("described") };
-    let ds = client.create_dataset_with(&named, Vec::new()).await.unwrap();
+    let ds = client.create_dataset_with(&named, Vec::<DatasetRecord>::new()).await.unwrap();
     assert_eq!((ds.description(), ds.version()), ("d", 0));
 }
 

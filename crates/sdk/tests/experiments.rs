@@ -37,7 +37,7 @@ fn answer(input: &Value) -> Value {
 }
 
 fn exact(ctx: &EvaluatorContext) -> bool {
-    ctx.output == ctx.expected_output
+    ctx.expected_output.as_ref() == Some(&ctx.output)
 }
 
 /// Metrics of the stored spans, by label.
@@ -130,11 +130,15 @@ async fn full_flow_create_push_pull_run_and_read_back() {
         .description("capitals")
         .evaluator("exact", exact)
         .evaluator("detailed", |ctx: &EvaluatorContext| {
-            EvaluatorResult::new(if ctx.output == ctx.expected_output { 1.0 } else { 0.0 })
-                .reasoning("compared")
-                .assessment(llmobs::Assessment::Pass)
-                .metadata("len", ctx.output.to_string().len())
-                .tag("kind", "rule")
+            EvaluatorResult::new(if ctx.expected_output.as_ref() == Some(&ctx.output) {
+                1.0
+            } else {
+                0.0
+            })
+            .reasoning("compared")
+            .assessment(llmobs::Assessment::Pass)
+            .metadata("len", ctx.output.to_string().len())
+            .tag("kind", "rule")
         })
         .evaluator("multi", |_: &EvaluatorContext| {
             MultiEvaluatorResult::new().with("a", true).with("b", "Good")
@@ -468,7 +472,7 @@ async fn sdk_calls_retry_429_after_retry_after() {
         .mount(&stub)
         .await;
     let client = stub_client(&stub);
-    let ds = client.create_dataset("x", Vec::new()).await.unwrap();
+    let ds = client.create_dataset("x", Vec::<DatasetRecord>::new()).await.unwrap();
     assert_eq!(ds.id(), "d1");
     let requests = stub.received_requests().await.unwrap();
     let count = |p: &str| requests.iter().filter(|r| r.url.path() == p).count();
@@ -487,7 +491,7 @@ async fn sdk_calls_retry_429_after_retry_after() {
         .await;
     let client =
         Client::builder().origin(stub.uri()).api_key("k").file_cache(false).build().unwrap();
-    let err = client.create_dataset("x", Vec::new()).await.unwrap_err();
+    let err = client.create_dataset("x", Vec::<DatasetRecord>::new()).await.unwrap_err();
     assert_eq!((err.status(), err.detail()), (400, "nope".to_owned()));
     assert_eq!(stub.received_requests().await.unwrap().len(), 1);
 }
@@ -516,7 +520,7 @@ fn the_blocking_facade_runs_the_same_flow() {
         .unwrap();
     let results = client.run_experiment(&experiment, RunOptions::default()).unwrap();
     assert_eq!((results.status, results.rows().len()), (Status::Completed, 2));
-    let listed = client.list_experiments(&ListExperiments::default()).unwrap();
+    let listed = client.list_experiments(ListExperiments::default()).unwrap();
     assert_eq!(listed[0].attributes.status.as_deref(), Some("completed"));
     assert_eq!(client.experiment_events(&results.experiment_id).unwrap().spans.len(), 2);
 
@@ -535,7 +539,7 @@ fn the_blocking_facade_runs_the_same_flow() {
         .name("sync_judge")
         .build()
         .unwrap();
-    let url = client.publish_evaluator(&judge, "svc", &Default::default()).unwrap();
+    let url = client.publish_evaluator(&judge, "svc", llmobs::PublishEvaluator::default()).unwrap();
     assert!(url.contains("evalName=sync_judge"), "{url}");
 }
 

@@ -32,7 +32,7 @@ fn context(input: Value, output: Value) -> EvaluatorContext {
     EvaluatorContext {
         input,
         output,
-        expected_output: json!("Paris"),
+        expected_output: Some(json!("Paris")),
         metadata: json!({"experiment_config": {}}),
         span_id: "1".into(),
         trace_id: "t".into(),
@@ -386,7 +386,7 @@ async fn publishing_sends_the_payload_and_needs_exactly_200() {
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].headers.get("dd-api-key").unwrap(), "api");
     assert_eq!(received[0].headers.get("dd-application-key").unwrap(), "app");
-    let evaluation = judge.publish_payload("svc", &PublishEvaluator::new()).unwrap();
+    let evaluation = judge.publish_payload("svc", PublishEvaluator::new()).unwrap();
     assert_eq!(
         received[0].body_json::<Value>().unwrap(),
         json!({"data": {"type": "evaluator_config", "attributes": {"evaluation": evaluation}}})

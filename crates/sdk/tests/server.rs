@@ -44,7 +44,7 @@ async fn the_whole_registry_round_trip() {
         .unwrap();
     assert_eq!((created.prompt_id.as_str(), created.num_versions), ("p1", 1));
     assert_eq!((created.title.as_deref(), created.description.as_deref()), (Some("T"), Some("D")));
-    assert!(created.in_registry && !created.id.is_empty() && !created.author.is_empty());
+    assert!(!created.uuid.is_empty() && !created.author.is_empty());
 
     let err = client.create_prompt(NewPrompt::new("p1", template.clone())).await.unwrap_err();
     assert_eq!((err.kind(), err.status()), (ErrorKind::Conflict, 409));
@@ -63,7 +63,7 @@ async fn the_whole_registry_round_trip() {
         .unwrap();
     assert_eq!(
         (v2.version, v2.prompt_uuid.as_str(), v2.user_version.as_deref()),
-        (2, created.id.as_str(), Some("v2"))
+        (2, created.uuid.as_str(), Some("v2"))
     );
     let versions = client.list_prompt_versions("p1").await.unwrap();
     assert_eq!(versions.iter().map(|v| v.version).collect::<Vec<_>>(), [2, 1]);
@@ -95,8 +95,8 @@ async fn the_whole_registry_round_trip() {
         .await
         .unwrap();
     assert_eq!(
-        (updated.title.as_deref(), updated.id.as_str()),
-        (Some("Updated"), created.id.as_str())
+        (updated.title.as_deref(), updated.uuid.as_str()),
+        (Some("Updated"), created.uuid.as_str())
     );
     let described = client
         .update_prompt_version(
@@ -109,7 +109,7 @@ async fn the_whole_registry_round_trip() {
     assert_eq!(described.description.as_deref(), Some("d1"));
 
     let deleted = client.delete_prompt("p1").await.unwrap();
-    assert_eq!((deleted.prompt_id.as_str(), deleted.id.as_str()), ("p1", created.id.as_str()));
+    assert_eq!((deleted.prompt_id.as_str(), deleted.id.as_str()), ("p1", created.uuid.as_str()));
     let err = client.get_prompt("p1").await.unwrap_err();
     assert!(err.to_string().contains("could not be fetched"), "the write evicted the cache: {err}");
     assert!(client.list_prompt_versions("p1").await.unwrap().is_empty());
@@ -292,11 +292,18 @@ async fn label_moves_are_seen_through_get_prompt() {
     assert_eq!(prod.version(), "2");
 
     // Labels that need query encoding.
-    for label in ["with space", "a&b=c", "a/b", "ü", "+plus", "%"] {
+    let table = encoding_cases();
+    for case in table["labels"].as_array().unwrap() {
+        let label = case["raw"].as_str().unwrap();
         client.update_prompt_version("p", 1, labels(&[label])).await.unwrap();
         let got = client.get_prompt_with("p", &GetPrompt::new().label(label)).await.unwrap();
         assert_eq!(got.version(), "1", "label {label:?}");
     }
+}
+
+/// The shared table of ids and labels that need encoding (`tests/shared/encoding.json`).
+fn encoding_cases() -> serde_json::Value {
+    serde_json::from_str(include_str!("../../../tests/shared/encoding.json")).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -305,21 +312,13 @@ async fn ids_that_need_encoding_and_a_path_prefix() {
     assert!(server.origin().ends_with("/proxy/sub"));
     let dir = tempfile::tempdir().unwrap();
     let client = client(&server, dir.path());
-    let long = "x".repeat(300);
-    let ids = [
-        "with/slash",
-        "with space",
-        "ünïcødé-日本",
-        "co:lon",
-        "q?x=1#frag",
-        "per%cent",
-        "plus+sign",
-        "tilde~_.-",
-        "emoji😀",
-        "semi;comma,eq=amp&at@dollar$",
-        long.as_str(),
-    ];
-    for id in ids {
+    let table = encoding_cases();
+    let long = "x".repeat(table["long_id_length"].as_u64().unwrap() as usize);
+    let mut ids: Vec<&str> =
+        table["ids"].as_array().unwrap().iter().map(|c| c["raw"].as_str().unwrap()).collect();
+    assert!(ids.len() >= 10);
+    ids.push(&long);
+    for &id in &ids {
         client.create_prompt(NewPrompt::new(id, Template::Text("Hi {name}".into()))).await.unwrap();
         let got = client.get_prompt(id).await.unwrap();
         assert_eq!((got.id(), got.version()), (id, "1"));
@@ -437,7 +436,7 @@ fn the_blocking_client_against_the_server() {
     assert_eq!(client.get_prompt("b").unwrap().version(), "2");
     // A stale hit on the calling thread refreshes on the runtime thread.
     client.update_prompt_version("b", 2, labels(&["production"])).unwrap();
-    let by_label = client.get_prompt_with("b", &GetPrompt::new().label("production")).unwrap();
+    let by_label = client.get_prompt_with("b", GetPrompt::new().label("production")).unwrap();
     assert_eq!(by_label.version(), "2");
     std::thread::sleep(Duration::from_millis(400));
     client.create_prompt_version("b", NewVersion::new(Template::Text("Three".into()))).unwrap();

@@ -161,7 +161,7 @@ async fn management_success_bodies() {
             .respond_with(ResponseTemplate::new(status).set_body_json(prompt_record()))
             .mount(&stub)
             .await;
-        assert_eq!(client.update_prompt("p", update()).await.unwrap().id, "u");
+        assert_eq!(client.update_prompt("p", update()).await.unwrap().uuid, "u");
     }
     stub.reset().await;
     Mock::given(method("PATCH"))
@@ -181,7 +181,7 @@ async fn management_success_bodies() {
         .mount(&stub)
         .await;
     let listed = client.list_prompts().await.unwrap();
-    assert_eq!((listed[0].id.as_str(), listed[1].id.as_str()), ("l", "u"));
+    assert_eq!((listed[0].uuid.as_str(), listed[1].uuid.as_str()), ("l", "u"));
     let request = all(&stub).await.pop().unwrap();
     assert_eq!(request.headers.get("content-type").unwrap(), "application/json");
     assert_eq!(request.headers.get("dd-application-key").unwrap(), "app", "sent when configured");
@@ -286,7 +286,7 @@ async fn a_path_prefix_is_kept_and_ids_are_encoded() {
     assert_eq!(first.headers.get("dd-api-key").unwrap(), "api");
     assert!(first.headers.get("dd-application-key").is_none(), "reads never send the app key");
     assert!(first.headers.get("content-type").is_none());
-    assert!(dir.path().join("a%2Fb%20c%3A%C3%BC").is_dir());
+    assert!(client.prompt_cache_dir().join("a%2Fb%20c%3A%C3%BC").is_dir());
     // Dot segments cannot be addressed.
     let err = client.delete_prompt("..").await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Validation);

@@ -11,6 +11,9 @@
 //!   with state, and Ctrl-C against a child process.
 //! - `judge`: `LLMJudge` against a mock OpenAI-compatible endpoint, in an experiment,
 //!   and published to the server then run remotely.
+//! - `rust_api`: the API as Rust code uses it: options, versions, labels, `Display`,
+//!   error kinds and conversions, typed records and evaluators, edits by id, cache
+//!   scopes, and the record-tag bugs of the runner.
 //! - `interop`: experiments of this SDK and of ddtrace 4.16.0 read by each other
 //!   (needs `DDTRACE_PYTHON`).
 //! - `official`: a dataset made by Datadog's official API client, pulled by this SDK
@@ -24,6 +27,7 @@ mod judge;
 mod official;
 mod props;
 mod rerun;
+mod rust_api;
 mod server;
 mod stub;
 mod util;

@@ -138,7 +138,9 @@ pub(crate) async fn find_datasets(
 #[utoipa::path(get, path = "/api/unstable/llm-obs/v1/{project_id}/datasets/{dataset_id}/records", tag = "datasets",
     params(("project_id" = String, Path), ("dataset_id" = String, Path), ("filter[version]" = Option<i64>, Query),
         ("filter[tags]" = Option<Vec<String>>, Query), ("page[cursor]" = Option<String>, Query), ("page[limit]" = Option<i64>, Query)),
-    responses((status = 200, body = Document<Vec<Resource<Record>>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, description = "JSON:API records; the official client (`Accept: application/json`) gets flat records",
+        content((Document<Vec<Resource<Record>>> = "application/vnd.api+json"), (llmobs_core::public::RecordsPage = "application/json"))),
+        (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn list_records(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -173,7 +175,9 @@ pub(crate) async fn list_records(
 /// E5: inserts, updates and deletes records, all or nothing.
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/{project_id}/datasets/{dataset_id}/batch_update", tag = "datasets",
     params(("project_id" = String, Path), ("dataset_id" = String, Path)), request_body = Request<BatchUpdate>,
-    responses((status = 200, body = Document<Vec<Resource<Record>>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, description = "JSON:API records; the official client (`Accept: application/json`) gets `data[0].records`",
+        content((Document<Vec<Resource<Record>>> = "application/vnd.api+json"), (llmobs_core::public::RecordsMutation = "application/json"))),
+        (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn batch_update(
     State(state): State<AppState>,
     Writer(caller): Writer,

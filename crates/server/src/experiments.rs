@@ -174,7 +174,9 @@ fn events(id: String, events: ExperimentEvents) -> JsonApi<Document<Resource<Exp
 /// which asks for `application/json`: a list of spans).
 #[utoipa::path(get, path = "/api/unstable/llm-obs/v1/experiments/{experiment_id}/events", tag = "experiments",
     params(("experiment_id" = String, Path)),
-    responses((status = 200, body = Document<Resource<ExperimentEvents>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, description = "the events document; the official client (`Accept: application/json`) gets a list of span resources",
+        content((Document<Resource<ExperimentEvents>> = "application/vnd.api+json"), (Document<Vec<Resource<Object>>> = "application/json"))),
+        (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn get_events(
     State(state): State<AppState>,
     Reader(org): Reader,

@@ -5,14 +5,27 @@
 //! a shutdown future resolves, finishing requests in flight. The `llmobs serve` command
 //! and the tests both go through these two functions.
 //!
-//! Routes (under an optional [`Config::base_path`]):
-//! - `GET /healthz`, no key needed.
-//! - the prompt registry, `/api/unstable/llm-obs/v1/prompts…` (endpoints E1–E11 of the
-//!   prompt spec).
-//! - the query plane of Datadog's public API: spans list and search
-//!   (`/api/v2/llm-obs/v1/spans/events…`), experimentation search, simple-search and
-//!   analytics (`/api/v2/llm-obs/v1/experimentation/…`).
-//! - `GET /openapi.json`, the OpenAPI description of every route.
+//! Routes (under an optional [`Config::base_path`]), one module per resource, each
+//! with its own `router()`:
+//! - `GET /healthz`, no key needed, and `GET /openapi.json`, the OpenAPI description of
+//!   every route.
+//! - what ddtrace calls, under `/api/unstable/llm-obs/v1` and `/api/v2/llm-obs/v1`: the
+//!   prompt registry (`prompts`, endpoints E1–E11 of `docs/spec/prompts.md`); projects and
+//!   datasets (`datasets`, E1–E7 of `docs/spec/experiments.md`), experiments and their
+//!   events (`experiments`, E8–E12), remote evaluators (`evaluators`, E13–E14: the kinds
+//!   they run, and the LLM judge with the [`JudgeProvider`] it calls); the span and
+//!   eval-metric intakes (`intake`, E15–E16, also under `/evp_proxy/v2`).
+//! - the management routes of Datadog's public API that the official
+//!   `datadog-api-client` calls (`public`, `docs/spec/public-api.md`), and its query
+//!   plane: span list and search (`spans`), experimentation search, simple-search and
+//!   analytics (`experimentation`).
+//! - `/llm/experiments/{id}` and `/llm/datasets/{id}`, plain HTML pages for the links
+//!   clients print (`pages`).
+//!
+//! Handlers stay thin: they extract the inputs (`auth` checks the keys, `extract` turns
+//! bad bodies into our error), call one store or core function, and convert the result
+//! into a wire type from `llmobs_core`; [`ApiError`] maps store errors to statuses.
+//! Rules live below, in the store or in core. `docs/ARCHITECTURE.md` has the whole map.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {

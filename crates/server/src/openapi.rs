@@ -120,7 +120,16 @@ fn build() -> utoipa::openapi::OpenApi {
         })
         .map(|(path, item)| (path.replacen(first, second, 1), item.clone()))
         .collect();
-    doc.paths.paths.extend(copies);
+    // A path documented under both families (the public API's routes added to ddtrace's)
+    // keeps the operations of each.
+    for (path, item) in copies {
+        match doc.paths.paths.get_mut(&path) {
+            Some(existing) => existing.merge_operations(item),
+            None => {
+                doc.paths.paths.insert(path, item);
+            }
+        }
+    }
     doc.merge(QueryDoc::openapi());
     doc
 }

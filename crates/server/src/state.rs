@@ -47,17 +47,17 @@ pub struct EvaluatorSpec {
 
 impl EvaluatorSpec {
     /// Reads `{"evaluators": [{"name", "kind", ...settings}]}` and checks every entry.
-    pub fn parse_file(text: &str) -> Result<Vec<EvaluatorSpec>, String> {
+    pub fn parse_file(text: &str) -> Result<Vec<EvaluatorSpec>, ConfigError> {
         #[derive(serde::Deserialize)]
         struct File {
             evaluators: Vec<EvaluatorSpec>,
         }
         let file: File = serde_json::from_str(text).map_err(|e| {
-            format!("{e}; expected {{\"evaluators\": [{{\"name\": \"...\", \"kind\": \"exact_match\"}}]}}")
+            ConfigError::Evaluators(format!("{e}; expected {{\"evaluators\": [{{\"name\": \"...\", \"kind\": \"exact_match\"}}]}}"))
         })?;
         for spec in &file.evaluators {
             crate::evaluators::Evaluator::from_config(&spec.kind, &spec.settings)
-                .map_err(|e| format!("evaluator '{}': {e}", spec.name))?;
+                .map_err(|e| ConfigError::Evaluators(format!("evaluator '{}': {e}", spec.name)))?;
         }
         Ok(file.evaluators)
     }
@@ -133,6 +133,9 @@ pub enum ConfigError {
          '{{', '}}' or empty or dot segments"
     )]
     BasePath(String),
+    /// An evaluators file cannot be read as evaluators, or one of them is wrong.
+    #[error("{0}")]
+    Evaluators(String),
 }
 
 impl Config {

@@ -69,6 +69,11 @@ async fn the_openapi_document_lists_every_route() {
         ("/api/intake/llm-obs/v2/eval-metric".to_owned(), vec!["post"]),
         ("/llm/experiments/{experiment_id}".to_owned(), vec!["get"]),
         ("/llm/datasets/{dataset_id}".to_owned(), vec!["get"]),
+        ("/api/v2/llm-obs/v1/spans/events".to_owned(), vec!["get"]),
+        ("/api/v2/llm-obs/v1/spans/events/search".to_owned(), vec!["post"]),
+        ("/api/v2/llm-obs/v1/experimentation/search".to_owned(), vec!["post"]),
+        ("/api/v2/llm-obs/v1/experimentation/simple-search".to_owned(), vec!["post"]),
+        ("/api/v2/llm-obs/v1/experimentation/analytics".to_owned(), vec!["post"]),
     ];
     for family in ["/api/unstable/llm-obs/v1", "/api/v2/llm-obs/v1"] {
         for (route, methods) in [
@@ -86,6 +91,52 @@ async fn the_openapi_document_lists_every_route() {
             ("/config/evaluators/custom", vec!["put"]),
         ] {
             expected.push((format!("{family}{route}"), methods));
+        }
+    }
+    // Datadog's public API: the management plane and the query plane, where the official
+    // client calls them.
+    let v2 = "/api/v2/llm-obs/v1";
+    let dataset = format!("{v2}/{{project_id}}/datasets/{{dataset_id}}");
+    for (route, methods) in [
+        (format!("{v2}/projects"), vec!["get"]),
+        (format!("{v2}/projects/{{project_id}}"), vec!["patch"]),
+        (format!("{v2}/projects/delete"), vec!["post"]),
+        (format!("{v2}/{{project_id}}/datasets/delete"), vec!["post"]),
+        (dataset.clone(), vec!["patch"]),
+        (format!("{dataset}/records"), vec!["post", "patch"]),
+        (format!("{dataset}/records/delete"), vec!["post"]),
+        (format!("{dataset}/versions"), vec!["get"]),
+        (format!("{dataset}/restore"), vec!["post"]),
+        (format!("{dataset}/clone"), vec!["post"]),
+        (format!("{dataset}/export"), vec!["get"]),
+        (format!("{dataset}/draft_state"), vec!["get"]),
+        (format!("{dataset}/draft_state/lock"), vec!["patch"]),
+        (format!("{dataset}/draft_state/unlock"), vec!["patch"]),
+        (
+            "/api/v2/llm-obs/v2/{project_id}/datasets/{dataset_id}/records/upload".to_owned(),
+            vec!["post"],
+        ),
+        (format!("{v2}/experiments/delete"), vec!["post"]),
+        ("/api/v2/llm-obs/v2/experiments/{experiment_id}/events".to_owned(), vec!["get"]),
+        ("/api/v2/llm-obs/v3/experiments/{experiment_id}/events".to_owned(), vec!["get"]),
+        (format!("{v2}/prompts"), vec!["get", "post"]),
+        (format!("{v2}/prompts/{{prompt_id}}"), vec!["get", "patch", "delete"]),
+        (format!("{v2}/prompts/{{prompt_id}}/versions"), vec!["get", "post"]),
+        (format!("{v2}/prompts/{{prompt_id}}/versions/{{version}}"), vec!["get", "patch"]),
+        ("/api/unstable/llm-obs/config/evaluators/custom".to_owned(), vec!["get"]),
+        (
+            "/api/unstable/llm-obs/config/evaluators/custom/{eval_name}".to_owned(),
+            vec!["get", "put", "delete"],
+        ),
+        (format!("{v2}/spans/events"), vec!["get"]),
+        (format!("{v2}/spans/events/search"), vec!["post"]),
+        (format!("{v2}/experimentation/search"), vec!["post"]),
+        (format!("{v2}/experimentation/simple-search"), vec!["post"]),
+        (format!("{v2}/experimentation/analytics"), vec!["post"]),
+    ] {
+        match expected.iter_mut().find(|(r, _)| *r == route) {
+            Some((_, known)) => known.extend(methods),
+            None => expected.push((route, methods)),
         }
     }
     for (route, methods) in &expected {

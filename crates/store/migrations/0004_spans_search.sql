@@ -24,16 +24,14 @@ CREATE TABLE span_search (
     model_provider TEXT NOT NULL,
     tags TEXT NOT NULL,
     content TEXT NOT NULL,
-    UNIQUE (org_uuid, experiment_uuid, trace_key, span_id)
+    UNIQUE (org_uuid, span_id, experiment_uuid, trace_key)
 );
 CREATE INDEX span_search_by_time ON span_search (org_uuid, start_ns);
 CREATE INDEX span_search_by_trace ON span_search (org_uuid, trace_id);
-CREATE INDEX span_search_by_span ON span_search (org_uuid, span_id);
 CREATE INDEX span_search_by_app ON span_search (org_uuid, ml_app, start_ns);
-CREATE INDEX span_search_by_name ON span_search (org_uuid, name, start_ns);
 
 CREATE VIRTUAL TABLE span_search_text USING fts5 (
-    content, content = 'span_search', content_rowid = 'seq'
+    content, content = 'span_search', content_rowid = 'seq', columnsize = 0
 );
 CREATE TRIGGER span_search_text_insert AFTER INSERT ON span_search BEGIN
     INSERT INTO span_search_text (rowid, content) VALUES (new.seq, new.content);

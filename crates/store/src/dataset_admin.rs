@@ -413,3 +413,100 @@ pub struct FileUpload {
     /// Tags added to every row.
     pub tags: Vec<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::Database;
+
+    fn insert(input: Value) -> InsertRecord {
+        InsertRecord { input, expected_output: None, metadata: None, id: None, tags: None }
+    }
+
+    fn batch(insert_records: Vec<InsertRecord>, delete_records: Vec<String>) -> BatchUpdate {
+        BatchUpdate {
+            insert_records,
+            update_records: Vec::new(),
+            delete_records,
+            deduplicate: false,
+            create_new_version: true,
+        }
+    }
+
+    async fn inputs(store: &Store, org: &OrgId, project: &str, dataset: &str) -> Vec<String> {
+        let records = store.all_records(org, project, dataset, None).await.unwrap();
+        records.into_iter().map(|(_, r)| r.input.get().to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn restore_makes_a_new_version_and_clone_copies_the_current_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Database::Sqlite(dir.path().join("t.db"))).await.unwrap();
+        let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
+        let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
+        let (dataset, _) = store.create_dataset(&org, "u", &project, "d", None).await.unwrap();
+        let made = store
+            .batch_update(
+                &org,
+                "u",
+                &project,
+                &dataset,
+                batch(vec![insert(json!(1)), insert(json!(2))], vec![]),
+            )
+            .await
+            .unwrap();
+        let first = made[0].0.clone();
+        store
+            .batch_update(&org, "u", &project, &dataset, batch(vec![insert(json!(3))], vec![first]))
+            .await
+            .unwrap();
+        assert_eq!(inputs(&store, &org, &project, &dataset).await, ["2", "3"]);
+
+        let (_, restored) =
+            store.restore_dataset_version(&org, "u", &project, &dataset, 1).await.unwrap();
+        assert_eq!(restored.current_version, 3);
+        let mut now = inputs(&store, &org, &project, &dataset).await;
+        now.sort();
+        assert_eq!(now, ["1", "2"]);
+        // Version 2 is untouched by the restore.
+        let v2 = store.all_records(&org, &project, &dataset, Some(2)).await.unwrap();
+        assert_eq!(v2.len(), 2);
+        let versions = store.dataset_versions(&org, &project, &dataset).await.unwrap();
+        assert_eq!(versions.iter().map(|v| v.version_number).collect::<Vec<_>>(), [3, 2, 1]);
+        // Restoring the current version changes nothing.
+        let (_, same) =
+            store.restore_dataset_version(&org, "u", &project, &dataset, 3).await.unwrap();
+        assert_eq!(same.current_version, 3);
+        assert!(store.restore_dataset_version(&org, "u", &project, &dataset, 9).await.is_err());
+
+        let (copy, cloned) =
+            store.clone_dataset(&org, "u", &project, &dataset, "copy", None).await.unwrap();
+        assert_eq!(cloned.current_version, 1);
+        let ours = store.all_records(&org, &project, &dataset, None).await.unwrap();
+        let theirs = store.all_records(&org, &project, &copy, None).await.unwrap();
+        let ids = |r: &[(String, RawRecord)]| {
+            let mut ids: Vec<String> = r.iter().map(|(id, _)| id.clone()).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(&ours), ids(&theirs));
+    }
+
+    #[tokio::test]
+    async fn a_deleted_project_frees_its_name_and_hides_its_datasets() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&Database::Sqlite(dir.path().join("t.db"))).await.unwrap();
+        let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
+        let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
+        let (dataset, _) = store.create_dataset(&org, "u", &project, "d", None).await.unwrap();
+        assert!(store.delete_projects(&org, &[project.clone(), "nope".into()]).await.is_err());
+        assert!(store.project(&org, &project).await.is_ok(), "a failed delete deletes nothing");
+        store.delete_projects(&org, std::slice::from_ref(&project)).await.unwrap();
+        assert!(store.project(&org, &project).await.is_err());
+        assert!(store.dataset(&org, None, &dataset).await.is_err());
+        let (again, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
+        assert_ne!(again, project);
+    }
+}

@@ -3,7 +3,10 @@
 //!
 //! A span tagged with an experiment the caller may add to joins that experiment (the
 //! `experiment_spans` table of [`crate::experiments`]); any other span goes to its org's
-//! trace store. Eval metrics are stored per org.
+//! trace store; every stored span is also indexed for the spans query plane
+//! ([`crate::spans`]). Without a key (agent-proxy style), spans join only experiments and
+//! eval metrics go to the [`DEFAULT_ORG`]. Eval metrics are stored per
+//! org.
 
 use std::collections::HashMap;
 

@@ -1,22 +1,38 @@
 //! Storage for the llmobs server.
 //!
 //! [`Store`] is the one handle the server holds. It opens embedded SQLite (the default) or
-//! PostgreSQL from a URL, runs the embedded migrations, and offers the domain operations:
-//! keys and orgs ([`Store::create_org_keys`], [`Store::authenticate`]) and the prompt
-//! registry ([`Store::create_prompt`], [`Store::latest_prompt`], …). Every write runs in
-//! one transaction, so a failed request leaves nothing half-written.
+//! PostgreSQL from a URL ([`Database`]), runs the embedded migrations, and offers the
+//! domain operations, one module per noun as in the server:
 //!
+//! - keys and orgs: [`Store::create_org_keys`], [`Store::find_key`], [`Store::owner_of`];
+//! - the prompt registry: [`Store::create_prompt`], [`Store::latest_prompt`], …;
+//! - projects, datasets and versioned records: [`Store::create_dataset`],
+//!   [`Store::records`] (paged, filtered by tag before paging), [`Store::batch_update`],
+//!   [`Store::upload_records`];
+//! - experiments and their events: [`Store::create_experiment`],
+//!   [`Store::list_experiments`], [`Store::post_events`], [`Store::experiment_events`];
+//! - the intakes: [`Store::ingest_spans`] and [`Store::ingest_eval_metrics`], which decide
+//!   where a keyless (agent-proxy) span or metric goes;
+//! - evaluator configurations: [`Store::put_evaluator`], [`Store::evaluator`];
+//! - what Datadog's public API adds: project, dataset, experiment and evaluator
+//!   management (the `*_admin` and `projects` modules), span search and experimentation
+//!   search and analytics.
+//!
+//! Every write runs in one transaction, so a failed request leaves nothing half-written.
 //! The rules that decide state live here, next to the SQL that enforces them: version
-//! numbers, label moves, environment deployments and soft deletes. The store knows
-//! nothing about HTTP; its [`Error`] speaks in domain terms.
+//! numbers, label moves, environment deployments, soft deletes, record versions, paging
+//! and filtering, and which org owns what. The store knows nothing about HTTP; its
+//! [`Error`] speaks in domain terms and the server maps it to statuses.
+//! `docs/ARCHITECTURE.md` shows where this crate sits; `spec §N` and `E<n>` in the docs
+//! cite the specifications in `docs/spec/`.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), llmobs_store::Error> {
-//! use llmobs_store::{Database, KeyKind, Store};
+//! use llmobs_store::{DEFAULT_ORG, Database, KeyKind, Store};
 //!
 //! let store = Store::open(&Database::Sqlite("llmobs.db".into())).await?;
-//! let org = store.create_org_keys("default", "api-key", "app-key").await?;
-//! assert!(store.find_key(KeyKind::Api, "api-key").await?.is_some());
+//! let org = store.create_org_keys(DEFAULT_ORG, "api-key-0001", "app-key-0001").await?;
+//! assert!(store.find_key(KeyKind::Api, "api-key-0001").await?.is_some());
 //! # Ok(()) }
 //! ```
 #![deny(missing_docs)]

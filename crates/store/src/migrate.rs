@@ -25,7 +25,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
 const POSTGRES_VARIANTS: &[(i64, &str)] =
     &[(4, include_str!("../migrations/0004_spans_search.postgres.sql"))];
 
-/// Applies every migration not yet recorded, each in its own transaction.
+/// Applies every migration not yet recorded, all in one transaction: a failed migration
+/// leaves the database as it was before this run. On PostgreSQL the transaction holds an
+/// advisory lock, so servers starting together migrate one at a time.
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS llmobs_migrations \

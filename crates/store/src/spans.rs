@@ -42,7 +42,7 @@ static SPAN_SEARCH: Insert = Insert::new(
         ("tags", Col::Row),
         ("content", Col::Row),
     ],
-    "ON CONFLICT (org_uuid, experiment_uuid, trace_key, span_id) DO UPDATE SET \
+    "ON CONFLICT (org_uuid, span_id, experiment_uuid, trace_key) DO UPDATE SET \
      trace_id = excluded.trace_id, parent_id = excluded.parent_id, \
      start_ns = excluded.start_ns, duration_ns = excluded.duration_ns, kind = excluded.kind, \
      name = excluded.name, ml_app = excluded.ml_app, status = excluded.status, \

@@ -27,27 +27,53 @@ pub struct UploadError {
     pub reason: String,
 }
 
+/// The rows of an uploaded CSV file after its header, each with its 1-based row number
+/// (the header is row 1). Both upload formats (E6 here, the public API's file upload in
+/// [`crate::public`]) read their files through it.
+pub(crate) struct CsvRows<'b> {
+    reader: csv::Reader<&'b [u8]>,
+    headers: csv::StringRecord,
+    record: csv::StringRecord,
+    row: usize,
+}
+
+impl<'b> CsvRows<'b> {
+    /// Reads the header of `bytes`.
+    pub(crate) fn new(bytes: &'b [u8]) -> Result<Self, UploadError> {
+        let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
+        let headers = reader.headers().cloned().map_err(|err| UploadError {
+            row: 1,
+            reason: format!("unreadable CSV header: {err}"),
+        })?;
+        Ok(CsvRows { reader, headers, record: csv::StringRecord::new(), row: 1 })
+    }
+
+    /// The index of the column named `name` (surrounding spaces ignored), if any.
+    pub(crate) fn column(&self, name: &str) -> Option<usize> {
+        self.headers.iter().position(|h| h.trim() == name)
+    }
+
+    /// The next row and its number, or `None` after the last.
+    pub(crate) fn next_row(&mut self) -> Result<Option<(usize, &csv::StringRecord)>, UploadError> {
+        self.row += 1;
+        match self.reader.read_record(&mut self.record) {
+            Ok(false) => Ok(None),
+            Ok(true) => Ok(Some((self.row, &self.record))),
+            Err(err) => Err(UploadError { row: self.row, reason: format!("malformed CSV: {err}") }),
+        }
+    }
+}
+
 /// Parses an upload file into its records. An absent expected output or metadata may also
 /// be written as the JSON string `""`, as the reference client does.
 pub fn parse_upload(bytes: &[u8]) -> Result<Vec<UploadRow>, UploadError> {
-    let header = |reason: String| UploadError { row: 1, reason };
-    let mut reader = csv::ReaderBuilder::new().has_headers(true).from_reader(bytes);
-    let headers =
-        reader.headers().map_err(|err| header(format!("unreadable CSV header: {err}")))?;
-    let column = |name: &str| headers.iter().position(|h| h == name);
-    let input = column("input").ok_or_else(|| header("the CSV has no 'input' column".into()))?;
-    let id = column("id").ok_or_else(|| header("the CSV has no 'id' column".into()))?;
-    let (expected, metadata) = (column("expected_output"), column("metadata"));
+    let header = |reason: &str| UploadError { row: 1, reason: reason.to_owned() };
+    let mut csv = CsvRows::new(bytes)?;
+    let input = csv.column("input").ok_or_else(|| header("the CSV has no 'input' column"))?;
+    let id = csv.column("id").ok_or_else(|| header("the CSV has no 'id' column"))?;
+    let (expected, metadata) = (csv.column("expected_output"), csv.column("metadata"));
     let mut rows = Vec::new();
-    let mut record = csv::StringRecord::new();
-    let mut row = 1;
-    loop {
-        row += 1;
-        match reader.read_record(&mut record) {
-            Ok(false) => break,
-            Ok(true) => {}
-            Err(err) => return Err(UploadError { row, reason: format!("malformed CSV: {err}") }),
-        }
+    while let Some((row, record)) = csv.next_row()? {
         let cell = |index: usize, name: &str| -> Result<Value, UploadError> {
             let text = record.get(index).unwrap_or("");
             serde_json::from_str(text).map_err(|err| UploadError {

@@ -2,7 +2,8 @@
 //! `pull_experiment`, which rebuilds the results from what the server stored
 //! (spec §4.10).
 
-use std::collections::BTreeMap;
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use llmobs_core::encoding::{path_segment, query_value};
@@ -131,7 +132,11 @@ impl Client {
     ///
     /// [`Error::InvalidRequest`] for a page limit outside 1–5000 or `max_results` of 0
     /// (before any request); otherwise the API's errors.
-    pub async fn list_experiments(&self, filter: &ListExperiments) -> Result<Vec<ExperimentInfo>> {
+    pub async fn list_experiments(
+        &self,
+        filter: impl Borrow<ListExperiments>,
+    ) -> Result<Vec<ExperimentInfo>> {
+        let filter = filter.borrow();
         filter.query("")?;
         let project_name = filter
             .project_name
@@ -207,7 +212,28 @@ impl Client {
     pub async fn pull_experiment(&self, experiment_id: &str) -> Result<PulledExperiment> {
         let info = self.get_experiment(experiment_id).await?;
         let events = self.experiment_events(experiment_id).await?;
-        let results = rebuild(&info, events, self.experiment_url(&info.id));
+        let mut results = rebuild(&info, events, self.experiment_url(&info.id));
+        // Spans carry a record's tags mixed with the run's: the dataset says which are
+        // the record's.
+        let attributes = &info.attributes;
+        let version = crate::datasets::wire_version(attributes.dataset_version);
+        match self
+            .dataset_records(&attributes.project_id, &attributes.dataset_id, Some(version), &[])
+            .await
+        {
+            Ok(records) => {
+                let tags: HashMap<String, Vec<String>> =
+                    records.into_iter().map(|r| (r.id, r.tags)).collect();
+                for row in results.runs.iter_mut().flat_map(|run| run.rows.iter_mut()) {
+                    if let Some(tags) = tags.get(row.record_id()) {
+                        row.set_record_tags(tags.clone());
+                    }
+                }
+            }
+            Err(err) => {
+                tracing::debug!(error = %err, "the experiment's dataset could not be read: rows keep no record tags");
+            }
+        }
         Ok(PulledExperiment { info, results })
     }
 }

@@ -14,13 +14,14 @@ use serde_json::{Map, Value, json};
 use super::list::{ExperimentInfo, is_record_span, record_index, row_of, span_tag};
 use super::results::{ExperimentResults, RecordRef, Row, RunResult, SpanId};
 use super::wire::{self, MetricsOf, Span, Tags, push_json};
+use super::writer;
 use super::{
     Attempts, EvaluatorSlot, RunOptions, Scoring, Status, TaskFn, context_metadata,
     create_experiment, record_tags, scoring_methods, set_status, summarize, task_fn,
 };
 use crate::evaluators::{
-    CallError, Evaluator, EvaluatorContext, FnEvaluator, FnSummary, IntoEvaluation,
-    RemoteEvaluator, SummaryContext, SummaryEvaluator,
+    Evaluator, EvaluatorContext, FnEvaluator, FnSummary, IntoEvaluation, RemoteEvaluator,
+    SummaryContext, SummaryEvaluator,
 };
 use crate::{Client, Error, Result};
 
@@ -101,15 +102,16 @@ impl Serialize for Replay<'_> {
 }
 
 impl Rerun {
-    scoring_methods!();
+    scoring_methods!(scoring);
 
     /// The task that [`MissingTask::Retry`] runs for failed rows.
-    pub fn task<F, Fut, O, E>(mut self, task: F) -> Self
+    pub fn task<F, Fut, Q, O, E>(mut self, task: F) -> Self
     where
-        F: Fn(Value, Arc<Value>) -> Fut + Send + Sync + 'static,
+        F: Fn(Q, Arc<Value>) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = std::result::Result<O, E>> + Send + 'static,
+        Q: serde::de::DeserializeOwned + 'static,
         O: Serialize,
-        E: Into<CallError>,
+        E: Into<crate::error::BoxError>,
     {
         self.task = Some(task_fn(task));
         self
@@ -299,12 +301,12 @@ impl Rerun {
         rows.sort_by_key(|r| r.index);
         let tags_json = serde_json::to_string(&tags).unwrap_or_else(|_| "[]".into());
         let posted =
-            wire::post_events(&self.client, new_id, &metrics, &tags_json, Some(&spans)).await;
+            writer::post_events(&self.client, new_id, &metrics, &tags_json, Some(&spans)).await;
         let mut errors = BTreeSet::new();
         let (summary, summary_metrics) =
             summarize(&self.scoring.summary, &rows, &config, new_id, &mut errors).await;
         if !summary_metrics.is_empty() {
-            wire::post_events(&self.client, new_id, &summary_metrics, &tags_json, None).await?;
+            writer::post_events(&self.client, new_id, &summary_metrics, &tags_json, None).await?;
         }
         let error = posted.err().map(|err| format!("the events post failed: {err}"));
         Ok((RunResult { run_id, iteration: 1, rows, summary }, error))
@@ -324,7 +326,7 @@ impl Rerun {
         let context = EvaluatorContext {
             input: row.input().clone(),
             output: std::mem::take(&mut row.output),
-            expected_output: row.expected_output().clone(),
+            expected_output: row.record().expected_output.clone().filter(|e| !e.is_null()),
             metadata: context_metadata(row.record().metadata.as_ref(), config),
             span_id: row.span_id.to_string(),
             trace_id: row.trace_id.to_string(),
@@ -361,7 +363,7 @@ impl Rerun {
         let config_map = config.as_object().cloned().unwrap_or_default();
         let record = old.record();
         let run = attempts.run_task(task, record, &Arc::new(config.clone()), None).await;
-        let run_tags = super::tag_pairs(tags);
+        let run_tags = super::record::tag_pairs(tags);
         let own_tags = record_tags(record, old.index, &run);
         let name = span.get("name").and_then(Value::as_str).unwrap_or("task");
         let tags = Tags { run: &run_tags, record: &own_tags };

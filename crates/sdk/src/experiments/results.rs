@@ -384,7 +384,14 @@ impl Row {
 
     /// The record's id.
     pub fn record_id(&self) -> &str {
-        &self.record().id
+        self.record().id.as_str()
+    }
+
+    /// Gives a pulled row its dataset record's tags.
+    pub(crate) fn set_record_tags(&mut self, tags: Vec<String>) {
+        if let RecordRef::Owned(record) = &mut self.record {
+            Arc::make_mut(record).tags = tags;
+        }
     }
 
     /// The input.

@@ -14,7 +14,8 @@ use serde_json::Value;
 use tokio::sync::mpsc;
 
 use super::results::{SpanId, TraceId};
-use super::wire::{self, Message, Span, SpanEvent, Tags, push_json};
+use super::wire::{self, Span, SpanEvent, Tags, push_json};
+use super::writer::Message;
 use crate::evaluators::ErrorInfo;
 
 /// The kinds of span a task may open.

@@ -69,7 +69,7 @@ fn template_context(context: &EvaluatorContext) -> Value {
     judge::template_context([
         context.input.clone(),
         context.output.clone(),
-        context.expected_output.clone(),
+        context.expected_output.clone().unwrap_or(Value::Null),
         context.metadata.clone(),
         Value::String(context.span_id.clone()),
         Value::String(context.trace_id.clone()),
@@ -377,7 +377,7 @@ mod tests {
         EvaluatorContext {
             input: json!({"question": "Capital of France?", "nested": {"deep": {"k": 3}}}),
             output: json!("Paris"),
-            expected_output: json!({"answer": "Paris", "alts": ["Paname", "Lutèce"]}),
+            expected_output: Some(json!({"answer": "Paris", "alts": ["Paname", "Lutèce"]})),
             metadata: json!({"experiment_config": {"model": "m1"}, "difficulty": "easy"}),
             span_id: "123".into(),
             trace_id: String::new(),

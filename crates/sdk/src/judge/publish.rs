@@ -4,6 +4,7 @@
 use llmobs_core::pyjson::is_space;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
+use std::borrow::Borrow;
 
 use super::{LLMJudge, PROVIDERS, check_name, invalid};
 use crate::api::{JSON_TIMEOUT, UNSTABLE, error_detail, json_body};
@@ -84,8 +85,9 @@ impl Client {
         &self,
         judge: &LLMJudge,
         agent_service: &str,
-        options: &PublishEvaluator,
+        options: impl Borrow<PublishEvaluator>,
     ) -> Result<String> {
+        let options = options.borrow();
         let ml_app = agent_service.trim_matches(is_space);
         if ml_app.is_empty() {
             return Err(invalid("`agent_service` must be provided as a non-empty string."));
@@ -127,8 +129,9 @@ impl LLMJudge {
     pub fn publish_payload(
         &self,
         agent_service: &str,
-        options: &PublishEvaluator,
+        options: impl Borrow<PublishEvaluator>,
     ) -> Result<Value> {
+        let options = options.borrow();
         let ml_app = agent_service.trim_matches(is_space);
         if ml_app.is_empty() {
             return Err(invalid("ml_app must be a non-empty string"));
@@ -323,7 +326,7 @@ mod tests {
                 .client(|_req: JudgeRequest| async { Ok::<_, CallError>(String::new()) })
                 .build()
                 .unwrap();
-            let payload = judge.publish_payload("app", &PublishEvaluator::new()).unwrap();
+            let payload = judge.publish_payload("app", PublishEvaluator::new()).unwrap();
             let app = &payload["applications"][0];
             assert_eq!(payload["eval_name"], "LLMJudge");
             assert_eq!(
@@ -357,7 +360,7 @@ mod tests {
             .client(|_req: JudgeRequest| async { Ok::<_, CallError>(String::new()) })
             .build()
             .unwrap();
-        let payload = judge.publish_payload("app", &PublishEvaluator::new()).unwrap();
+        let payload = judge.publish_payload("app", PublishEvaluator::new()).unwrap();
         let byop = &payload["applications"][0]["byop_config"];
         assert_eq!(
             byop["output_schema"],

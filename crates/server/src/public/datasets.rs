@@ -284,7 +284,7 @@ pub(crate) async fn upload_file(
         }
     }
     let file = file.ok_or_else(|| ApiError::invalid("the multipart body has no 'file' field"))?;
-    let rows = parse_file_upload(&file).map_err(ApiError::invalid)?;
+    let rows = parse_file_upload(&file).map_err(|err| ApiError::invalid(err.to_string()))?;
     let result = state
         .store
         .upload_file(&caller.org, &caller.user, &project_id, &dataset_id, rows, &options)

@@ -20,8 +20,8 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use hashbrown::HashTable;
 
-use crate::key::{Key, KeyRef};
-use crate::prompt::Prompt;
+use super::cache_key::{Key, KeyRef};
+use super::prompt::Prompt;
 
 const SHARDS: usize = 16;
 
@@ -172,8 +172,8 @@ impl HotCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::key::Selector;
-    use crate::prompt::Fallback;
+    use crate::prompts::Fallback;
+    use crate::prompts::cache_key::Selector;
 
     fn prompt(id: &str) -> Arc<Prompt> {
         Arc::new(Prompt::from_fallback(id, Fallback::from("t")))

@@ -1,8 +1,10 @@
 //! The warm tier: prompts on disk, shared by every process with the same directory.
 //!
-//! Layout (spec §4.3, interoperable with ddtrace): `<root>/<pct(prompt_id)>/<suffix>.json`
-//! where `pct` is the path-segment percent-encoding (so `a/b` and `a_b` never collide)
-//! and `suffix` the key hash of [`Key::suffix`]. Each file holds
+//! Layout: `<root>/<scope>/<pct(prompt_id)>/<suffix>.json`, where `scope` names the
+//! origin and the organisation ([`scope`](super::cache_key::scope)), `pct` is the
+//! path-segment percent-encoding (so `a/b` and `a_b` never collide) and `suffix` the key
+//! hash of [`Key::suffix`](super::cache_key::Key). Below the scope directory the layout
+//! and the files are ddtrace's (spec §4.3): ddtrace pointed at `<root>/<scope>` reads them. Each file holds
 //! `{"prompt": {...}, "timestamp": <epoch seconds>}`.
 //!
 //! Directories are created with mode 0700, files with 0600, each file atomically (a
@@ -19,8 +21,8 @@ use llmobs_core::encoding::path_segment;
 use llmobs_core::prompts::Template;
 use serde_json::{Map, Value, json};
 
-use crate::key::KeyRef;
-use crate::prompt::{Prompt, Source};
+use super::cache_key::KeyRef;
+use super::prompt::{Prompt, Source};
 
 #[derive(Debug, Clone)]
 pub(crate) struct DiskCache {
@@ -31,8 +33,20 @@ pub(crate) struct DiskCache {
 const TEMP_PREFIX: &str = ".tmp-";
 
 impl DiskCache {
-    pub(crate) fn new(root: PathBuf) -> Self {
-        DiskCache { root }
+    /// The disk cache a client with `config` uses.
+    pub(crate) fn of(config: &crate::config::Config) -> Self {
+        let scope = super::cache_key::scope(&config.base_url, config.api_key.as_deref());
+        DiskCache::new(config.cache_dir.clone(), &scope)
+    }
+
+    /// The cache of one scope (origin and organisation) under `root`.
+    pub(crate) fn new(root: PathBuf, scope: &str) -> Self {
+        DiskCache { root: root.join(scope) }
+    }
+
+    /// This scope's directory.
+    pub(crate) fn root(&self) -> &Path {
+        &self.root
     }
 
     fn prompt_dir(&self, id: &str) -> PathBuf {
@@ -64,6 +78,9 @@ impl DiskCache {
 
     fn try_write(&self, path: &Path, prompt: &Prompt) -> std::io::Result<()> {
         let dir = path.parent().expect("cache files live in a prompt directory");
+        if let Some(parent) = self.root.parent() {
+            create_private_dir(parent)?;
+        }
         create_private_dir(&self.root)?;
         create_private_dir(dir)?;
         let mut file =
@@ -85,9 +102,9 @@ impl DiskCache {
         let _ = fs::remove_dir(&dir);
     }
 
-    /// Removes the cache files under the root: `*.json` (and temporary files) in each
-    /// prompt directory, then the directories left empty. Other files are kept, and the
-    /// root is not created.
+    /// Removes this scope's cache files: `*.json` (and temporary files) in each prompt
+    /// directory, then the directories left empty. Other files and other scopes are
+    /// kept, and nothing is created.
     pub(crate) fn clear(&self) {
         let Ok(entries) = fs::read_dir(&self.root) else { return };
         for entry in entries.flatten() {
@@ -97,6 +114,7 @@ impl DiskCache {
                 let _ = fs::remove_dir(&path);
             }
         }
+        let _ = fs::remove_dir(&self.root);
     }
 }
 

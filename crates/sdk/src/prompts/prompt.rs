@@ -59,6 +59,17 @@ pub struct Prompt {
     pub(crate) fetched_at: Option<u64>,
 }
 
+/// `greeting v3 (cache)`: the id, the display [`version`](Prompt::version) (`v` and the
+/// number, or the version's name as it is, such as `fallback`) and the
+/// [`source`](Prompt::source). Render the template with [`format`](Prompt::format).
+impl fmt::Display for Prompt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let numbered = !self.version.is_empty() && self.version.bytes().all(|b| b.is_ascii_digit());
+        let v = if numbered { "v" } else { "" };
+        write!(f, "{} {v}{} ({})", self.id, self.version, self.source)
+    }
+}
+
 impl Prompt {
     /// The prompt id, as the registry answered it (the requested id for fallbacks).
     pub fn id(&self) -> &str {
@@ -66,7 +77,10 @@ impl Prompt {
     }
 
     /// The display version: the version's `user_version` if it has one, else its
-    /// number (`"3"`); `"fallback"` for a fallback without a version.
+    /// number (`"3"`); `"fallback"` for a fallback without a version. This is a name
+    /// for people and spans; version *numbers* are `u64` everywhere in this crate
+    /// ([`GetPrompt::version`], [`PromptVersion::version`](crate::PromptVersion::version),
+    /// [`Dataset::version`](crate::Dataset::version)).
     pub fn version(&self) -> &str {
         &self.version
     }

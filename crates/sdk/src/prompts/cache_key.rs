@@ -1,5 +1,12 @@
-//! Cache keys: a typed key for the in-memory map, and the reference client's SHA-1 file
-//! name for the disk tier (spec §4.1).
+//! Cache keys: a typed key for the in-memory map, the reference client's SHA-1 file
+//! name for the disk tier (spec §4.1), and the scope that keeps caches of different
+//! servers and organisations apart.
+//!
+//! A cached prompt belongs to one origin (the base URL requests go to) and one
+//! organisation (the API key's). The memory tier belongs to one [`Client`](crate::Client),
+//! which has one origin and one key; the disk tier is shared by processes, so its files
+//! live under a directory named by [`scope`]: a hash of the origin and the API key, never
+//! the key itself.
 //!
 //! The hot path never formats or hashes JSON: [`KeyRef`] borrows the prompt id and the
 //! selector and hashes like the owned [`Key`], so a lookup allocates nothing.
@@ -9,6 +16,24 @@ use std::hash::{Hash, Hasher};
 
 use llmobs_core::pyjson;
 use sha1::{Digest, Sha1};
+
+/// The name of the disk tier's directory for one origin and one API key: 16 hex
+/// characters of SHA-1 over both. The key cannot be read back from it (an API key has
+/// far more entropy than a guess could cover), and two origins or two keys never share
+/// a directory.
+pub(crate) fn scope(origin: &str, api_key: Option<&str>) -> String {
+    let mut hasher = Sha1::new();
+    hasher.update(b"llmobs prompt cache\0");
+    hasher.update(origin.trim_end_matches('/').as_bytes());
+    hasher.update(b"\0");
+    hasher.update(api_key.unwrap_or("").as_bytes());
+    let digest = hasher.finalize();
+    let mut out = String::with_capacity(16);
+    for byte in &digest[..8] {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
 
 /// Which version of a prompt a call selects (spec §4.1 precedence: version, label,
 /// resolve, latest).
@@ -177,6 +202,16 @@ mod tests {
         for (selector, suffix) in cases {
             assert_eq!(Key::new("p", selector.clone()).suffix(), suffix, "{selector:?}");
         }
+    }
+
+    #[test]
+    fn scopes_differ_by_origin_and_key_and_hide_the_key() {
+        let a = scope("https://api.datadoghq.com", Some("key-1"));
+        assert_eq!(a.len(), 16);
+        assert_eq!(a, scope("https://api.datadoghq.com/", Some("key-1")));
+        assert_ne!(a, scope("https://api.datadoghq.eu", Some("key-1")));
+        assert_ne!(a, scope("https://api.datadoghq.com", Some("key-2")));
+        assert!(!a.contains("key"));
     }
 
     #[test]

@@ -1,0 +1,282 @@
+//! The registry's management calls (E5–E11): create, update, delete and list prompts
+//! and versions, and move labels. A successful write evicts every cached copy of the
+//! prompt in this process.
+
+use llmobs_core::encoding::path_segment;
+use llmobs_core::prompts::{
+    CreatePromptRequest, CreateVersionRequest, Deleted, PromptRecord as WirePrompt,
+    UpdatePromptRequest, UpdateVersionRequest, Version as WireVersion,
+};
+
+use super::records::{PromptInfo, PromptVersion};
+use reqwest::Method;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::client::Inner;
+use crate::error::extract_detail;
+use crate::{Client, Error, Result};
+
+impl Client {
+    /// Creates a prompt and its version 1 (`POST /prompts`).
+    ///
+    /// ```no_run
+    /// # async fn run(client: llmobs::Client) -> llmobs::Result<()> {
+    /// use llmobs::{ChatItem, NewPrompt, Template};
+    ///
+    /// let template = Template::Chat(vec![ChatItem::message("user", "Hi {{name}}")]);
+    /// let created = client.create_prompt(NewPrompt::new("greeting", template).title("Greeting")).await?;
+    /// assert_eq!(created.num_versions, 1);
+    /// # Ok(()) }
+    /// ```
+    pub async fn create_prompt(
+        &self,
+        request: impl Into<CreatePromptRequest>,
+    ) -> Result<PromptInfo> {
+        let request = request.into();
+        let body = to_body(&request)?;
+        let id = request.prompt_id.clone();
+        let created: WirePrompt =
+            self.inner.crud(Method::POST, String::new(), Some(body), true).await?;
+        self.inner.evict_prompt(&id).await;
+        Ok(created.into())
+    }
+
+    /// Adds a version to a prompt (`POST /prompts/{id}/versions`).
+    pub async fn create_prompt_version(
+        &self,
+        prompt_id: &str,
+        request: impl Into<CreateVersionRequest>,
+    ) -> Result<PromptVersion> {
+        let body = to_body(&request.into())?;
+        let tail = format!("/{}/versions", segment(prompt_id)?);
+        let created: WireVersion = self.inner.crud(Method::POST, tail, Some(body), true).await?;
+        self.inner.evict_prompt(prompt_id).await;
+        Ok(created.into())
+    }
+
+    /// Changes a prompt's title and/or description (`PATCH /prompts/{id}`). An empty
+    /// string clears the field.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] without a request when neither field is set.
+    pub async fn update_prompt(
+        &self,
+        prompt_id: &str,
+        request: impl Into<UpdatePromptRequest>,
+    ) -> Result<PromptInfo> {
+        let request = request.into();
+        if request.title.is_none() && request.description.is_none() {
+            return Err(Error::InvalidRequest {
+                detail: "At least one of title or description must be provided".into(),
+            });
+        }
+        let body = to_body(&request)?;
+        let tail = format!("/{}", segment(prompt_id)?);
+        let updated: WirePrompt = self.inner.crud(Method::PATCH, tail, Some(body), true).await?;
+        self.inner.evict_prompt(prompt_id).await;
+        Ok(updated.into())
+    }
+
+    /// Changes a version's labels, description and/or environments
+    /// (`PATCH /prompts/{id}/versions/{version}`). Labels and environments are
+    /// replaced; an empty list clears them. To move one label and leave the others, use
+    /// [`set_label`](Self::set_label).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidRequest`] without a request when no field is set.
+    pub async fn update_prompt_version(
+        &self,
+        prompt_id: &str,
+        version: u64,
+        request: impl Into<UpdateVersionRequest>,
+    ) -> Result<PromptVersion> {
+        let request = request.into();
+        if request.labels.is_none() && request.description.is_none() && request.env_ids.is_none() {
+            return Err(Error::InvalidRequest {
+                detail: "At least one of labels, description, or env_ids must be provided".into(),
+            });
+        }
+        let body = to_body(&request)?;
+        let tail = format!("/{}/versions/{version}", segment(prompt_id)?);
+        let updated: WireVersion = self.inner.crud(Method::PATCH, tail, Some(body), true).await?;
+        self.inner.evict_prompt(prompt_id).await;
+        Ok(updated.into())
+    }
+
+    /// Puts `label` on version `version` of a prompt, taking it from the version that
+    /// had it; the version's other labels, and every other label, stay where they are.
+    ///
+    /// ```no_run
+    /// # async fn run(client: llmobs::Client) -> llmobs::Result<()> {
+    /// let moved = client.set_label("greeting", 3, "production").await?;
+    /// assert!(moved.labels.iter().any(|l| l == "production"));
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the prompt or the version
+    /// does not exist.
+    pub async fn set_label(
+        &self,
+        prompt_id: &str,
+        version: u64,
+        label: &str,
+    ) -> Result<PromptVersion> {
+        let current = self.prompt_version(prompt_id, version).await?;
+        if current.labels.iter().any(|l| l == label) {
+            return Ok(current);
+        }
+        let mut labels = current.labels;
+        labels.push(label.to_owned());
+        let request = UpdateVersionRequest { labels: Some(labels), ..Default::default() };
+        self.update_prompt_version(prompt_id, version, request).await
+    }
+
+    /// Takes `label` off version `version` of a prompt, leaving its other labels.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the prompt or the version
+    /// does not exist.
+    pub async fn remove_label(
+        &self,
+        prompt_id: &str,
+        version: u64,
+        label: &str,
+    ) -> Result<PromptVersion> {
+        let current = self.prompt_version(prompt_id, version).await?;
+        if !current.labels.iter().any(|l| l == label) {
+            return Ok(current);
+        }
+        let labels = current.labels.into_iter().filter(|l| l != label).collect();
+        let request = UpdateVersionRequest { labels: Some(labels), ..Default::default() };
+        self.update_prompt_version(prompt_id, version, request).await
+    }
+
+    /// One version of a prompt, from its list of versions.
+    async fn prompt_version(&self, prompt_id: &str, version: u64) -> Result<PromptVersion> {
+        self.list_prompt_versions(prompt_id)
+            .await?
+            .into_iter()
+            .find(|v| v.version == version)
+            .ok_or_else(|| Error::NotFound {
+                status: 0,
+                detail: format!("prompt '{prompt_id}' has no version {version}"),
+            })
+    }
+
+    /// Deletes a prompt and all its versions (`DELETE /prompts/{id}`).
+    pub async fn delete_prompt(&self, prompt_id: &str) -> Result<Deleted> {
+        let tail = format!("/{}", segment(prompt_id)?);
+        let deleted = self.inner.crud(Method::DELETE, tail, None, true).await?;
+        self.inner.evict_prompt(prompt_id).await;
+        Ok(deleted)
+    }
+
+    /// Every prompt in the registry (`GET /prompts`). Needs only the API key.
+    pub async fn list_prompts(&self) -> Result<Vec<PromptInfo>> {
+        let prompts: Vec<WirePrompt> =
+            self.inner.crud(Method::GET, String::new(), None, false).await?;
+        Ok(prompts.into_iter().map(Into::into).collect())
+    }
+
+    /// A prompt's versions, newest first (`GET /prompts/{id}/versions`); empty for an
+    /// unknown prompt. Needs only the API key.
+    pub async fn list_prompt_versions(&self, prompt_id: &str) -> Result<Vec<PromptVersion>> {
+        let tail = format!("/{}/versions", segment(prompt_id)?);
+        let versions: Vec<WireVersion> = self.inner.crud(Method::GET, tail, None, false).await?;
+        Ok(versions.into_iter().map(Into::into).collect())
+    }
+}
+
+fn to_body<T: serde::Serialize>(request: &T) -> Result<Vec<u8>> {
+    serde_json::to_vec(request).map_err(|err| Error::InvalidRequest { detail: err.to_string() })
+}
+
+/// A prompt id as a path segment. `.` and `..` cannot be sent: URL parsers remove such
+/// segments, which would address another resource.
+fn segment(prompt_id: &str) -> Result<String> {
+    if prompt_id == "." || prompt_id == ".." {
+        return Err(Error::InvalidRequest {
+            detail: format!("prompt_id {prompt_id:?} cannot be used in a URL path"),
+        });
+    }
+    Ok(path_segment(prompt_id))
+}
+
+impl Inner {
+    /// One registry management call (E5–E11).
+    async fn crud<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        tail: String,
+        body: Option<Vec<u8>>,
+        write: bool,
+    ) -> Result<T> {
+        let api_key = self.require_api_key()?;
+        let app_key =
+            if write { Some(self.require_app_key()?) } else { self.config.app_key.as_deref() };
+        let mut request = self
+            .request(method, &self.url(&tail), api_key)
+            .header("Content-Type", "application/json");
+        if let Some(app_key) = app_key {
+            request = request.header("DD-APPLICATION-KEY", app_key);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        let response = request.send().await.map_err(Error::transport)?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(Error::transport)?;
+        let text = std::str::from_utf8(&bytes).map_err(|err| Error::Transport {
+            detail: format!("the response body is not UTF-8: {err}"),
+            timeout: false,
+            source: Some(Box::new(err)),
+        })?;
+        if !(200..300).contains(&status) {
+            return Err(Error::from_status(status, extract_detail(text)));
+        }
+        let text = if text.trim().is_empty() { "{}" } else { text };
+        let mut value: Value = serde_json::from_str(text).map_err(|_| Error::Server {
+            status,
+            detail: "invalid JSON in response body".into(),
+        })?;
+        normalize_ids(&mut value);
+        serde_json::from_value(value).map_err(|err| Error::Server {
+            status,
+            detail: format!("unexpected response body: {err}"),
+        })
+    }
+}
+
+/// An object holding both `id` and `ID` keeps `id` (what the reference client shows).
+fn normalize_ids(value: &mut Value) {
+    let fix = |item: &mut Value| {
+        if let Value::Object(map) = item
+            && map.contains_key("id")
+        {
+            map.remove("ID");
+        }
+    };
+    match value {
+        Value::Array(items) => items.iter_mut().for_each(fix),
+        other => fix(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn ids_are_normalized_for_typed_parsing() {
+        let mut value = json!([{"ID": "u"}, {"id": "l", "ID": "u2"}]);
+        normalize_ids(&mut value);
+        assert_eq!(value, json!([{"ID": "u"}, {"id": "l"}]));
+    }
+}
