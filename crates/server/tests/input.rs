@@ -127,3 +127,59 @@ async fn versions_of_an_unknown_or_deleted_prompt_are_404_on_the_public_route() 
         assert_eq!((status, answer), (StatusCode::OK, json!([])));
     }
 }
+
+#[tokio::test]
+async fn every_delete_of_another_orgs_thing_answers_404_and_the_owner_can_still_delete_it() {
+    let app = App::new().await;
+    let (p, d) = dataset(&app, "owned").await;
+    app.ok(
+        "POST",
+        &format!("{V2}/{p}/datasets/{d}/batch_update"),
+        doc("datasets", json!({"insert_records": [{"id": "r1", "input": 1}]})),
+    )
+    .await;
+    let made = app
+        .ok(
+            "POST",
+            &format!("{V1}/experiments"),
+            doc("experiments", json!({"name": "e", "dataset_id": d, "project_id": p})),
+        )
+        .await;
+    let e = made["data"]["id"].as_str().unwrap().to_owned();
+    app.create("owned-prompt").await;
+    let deletes = [
+        (
+            "POST",
+            format!("{V2}/{p}/datasets/{d}/records/delete"),
+            doc("records", json!({"record_ids": ["r1"]})),
+        ),
+        (
+            "POST",
+            format!("{V2}/experiments/delete"),
+            doc("experiments", json!({"experiment_ids": [e]})),
+        ),
+        ("POST", format!("{V2}/{p}/datasets/delete"), doc("datasets", json!({"dataset_ids": [d]}))),
+        (
+            "POST",
+            format!("{V1}/datasets/delete"),
+            doc("datasets", json!({"type": "soft", "dataset_ids": [d]})),
+        ),
+        ("DELETE", format!("{V2}/prompts/owned-prompt"), None),
+        ("DELETE", path("owned-prompt"), None),
+        ("POST", format!("{V2}/projects/delete"), doc("projects", json!({"project_ids": [p]}))),
+    ];
+    let other = Keys::Custom(Some(OTHER_API), Some(OTHER_APP));
+    for (method, route, body) in &deletes {
+        let (status, answer) = app.call(method, route, other, body.clone()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {route}: {answer}");
+    }
+    // Nothing was deleted: each delete still works for the owner (the two dataset deletes
+    // and the two prompt deletes are one thing each, so only the first of a pair runs).
+    for (index, (method, route, body)) in deletes.iter().enumerate() {
+        if index == 3 || index == 5 {
+            continue;
+        }
+        let (status, answer) = app.call(method, route, Keys::Both, body.clone()).await;
+        assert!(status.is_success(), "{method} {route}: {status} {answer}");
+    }
+}
