@@ -41,6 +41,11 @@ pub struct ServeArgs {
     #[arg(long, env = "LLMOBS_MAX_INTAKE_BYTES", default_value_t = Config::default().max_intake_bytes,
           value_name = "BYTES")]
     max_intake_bytes: usize,
+    /// Largest JSON string (a template, a record's input, a name) in a JSON request body,
+    /// in bytes; longer ones get 413.
+    #[arg(long, env = "LLMOBS_MAX_FIELD_BYTES", default_value_t = Config::default().max_field_bytes,
+          value_name = "BYTES")]
+    max_field_bytes: usize,
     /// Seconds a client has to send a request's headers; also how long an idle keep-alive
     /// connection stays open.
     #[arg(long, env = "LLMOBS_HEADER_TIMEOUT_SECS", value_name = "SECS",
@@ -93,6 +98,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         max_upload_bytes: args.max_upload_bytes,
         records_page_size: args.records_page_size as usize,
         max_intake_bytes: args.max_intake_bytes,
+        max_field_bytes: args.max_field_bytes,
         header_timeout: std::time::Duration::from_secs(args.header_timeout_secs),
         body_timeout: std::time::Duration::from_secs(args.body_timeout_secs),
         max_connections: args.max_connections as usize,
@@ -113,9 +119,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         ..Config::default()
     }
     .with_base_path(&args.base_path)?;
-    if args.max_body_bytes == 0 || args.max_upload_bytes == 0 || args.max_intake_bytes == 0 {
+    if [args.max_body_bytes, args.max_upload_bytes, args.max_intake_bytes, args.max_field_bytes]
+        .contains(&0)
+    {
         anyhow::bail!(
-            "--max-body-bytes, --max-upload-bytes and --max-intake-bytes must be greater than 0"
+            "--max-body-bytes, --max-upload-bytes, --max-intake-bytes and --max-field-bytes \
+             must be greater than 0"
         );
     }
     if let Some(url) = &args.judge_url

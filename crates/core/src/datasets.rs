@@ -267,14 +267,48 @@ pub struct DeleteDatasets {
 
 /// Why a tag was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("tag '{0}' is malformed: tags must look like 'key:value'")]
-pub struct TagError(pub String);
+pub enum TagError {
+    /// No `:` in the tag.
+    #[error("tag '{0}' is malformed: tags must look like 'key:value'")]
+    Malformed(String),
+    /// A control character in the tag (the tag is shown escaped).
+    #[error("tag {0:?} must not contain control characters (found {1}); remove it")]
+    ControlCharacter(String, String),
+}
 
-/// Checks that every tag contains a `:`, as the reference client requires.
+/// Checks that every tag contains a `:`, as the reference client requires, and no
+/// control character.
 pub fn validate_tags<'a>(tags: impl IntoIterator<Item = &'a String>) -> Result<(), TagError> {
-    match tags.into_iter().find(|t| !t.contains(':')) {
-        Some(bad) => Err(TagError(bad.clone())),
-        None => Ok(()),
+    for tag in tags {
+        if let Some(found) = crate::prompts::control_character(tag) {
+            return Err(TagError::ControlCharacter(tag.clone(), found));
+        }
+        if !tag.contains(':') {
+            return Err(TagError::Malformed(tag.clone()));
+        }
+    }
+    Ok(())
+}
+
+/// Why a dataset name was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DatasetNameError {
+    /// Empty or whitespace only.
+    #[error("a dataset needs a non-empty name")]
+    Blank,
+    /// A control character in the name.
+    #[error("a dataset name must not contain control characters (found {0}); remove it")]
+    ControlCharacter(String),
+}
+
+/// Checks a dataset name: not blank, no control character.
+pub fn validate_dataset_name(name: &str) -> Result<(), DatasetNameError> {
+    if let Some(found) = crate::prompts::control_character(name) {
+        Err(DatasetNameError::ControlCharacter(found))
+    } else if name.trim().is_empty() {
+        Err(DatasetNameError::Blank)
+    } else {
+        Ok(())
     }
 }
 
@@ -299,6 +333,15 @@ mod tests {
     #[test]
     fn tags_need_a_colon() {
         assert!(validate_tags(&["env:prod".to_owned(), ":".to_owned()]).is_ok());
-        assert_eq!(validate_tags(&["bare".to_owned()]), Err(TagError("bare".into())));
+        assert_eq!(validate_tags(&["bare".to_owned()]), Err(TagError::Malformed("bare".into())));
+        assert!(matches!(
+            validate_tags(&["k:v\u{1b}".to_owned()]),
+            Err(TagError::ControlCharacter(_, found)) if found == "U+001B at byte 3"
+        ));
+        assert_eq!(
+            validate_dataset_name("a\rb"),
+            Err(DatasetNameError::ControlCharacter("U+000D at byte 1".into()))
+        );
+        assert_eq!(validate_dataset_name(" "), Err(DatasetNameError::Blank));
     }
 }

@@ -261,12 +261,26 @@ pub enum PromptIdError {
     /// Longer than [`MAX_PROMPT_ID_BYTES`].
     #[error("prompt_id is {0} bytes long; the limit is {MAX_PROMPT_ID_BYTES} bytes")]
     TooLong(usize),
+    /// Holds a control character (U+0000–U+001F, U+007F–U+009F).
+    #[error("prompt_id must not contain control characters (found {0}); remove it")]
+    ControlCharacter(String),
+}
+
+/// The first control character of `text` (U+0000–U+001F, U+007F–U+009F: tabs and line
+/// breaks too), written as `U+XXXX at byte N`; `None` when there is none. Ids, names,
+/// labels and tags clients choose must have none.
+pub fn control_character(text: &str) -> Option<String> {
+    text.char_indices()
+        .find(|(_, c)| c.is_control())
+        .map(|(at, c)| format!("U+{:04X} at byte {at}", c as u32))
 }
 
 /// Checks a customer-chosen `prompt_id`. Any other Unicode (slashes, spaces, `%`, emoji)
-/// is allowed.
+/// is allowed: a `/` is kept and percent-encoded as `%2F` in every path.
 pub fn validate_prompt_id(id: &str) -> Result<(), PromptIdError> {
-    if id.trim().is_empty() {
+    if let Some(found) = control_character(id) {
+        Err(PromptIdError::ControlCharacter(found))
+    } else if id.trim().is_empty() {
         Err(PromptIdError::Blank)
     } else if id == "." || id == ".." {
         Err(PromptIdError::DotSegment)
@@ -289,6 +303,9 @@ pub enum LabelError {
     /// Strict mode and a value other than `production` / `development`.
     #[error("label '{0}' is not allowed: this server accepts only 'production' and 'development'")]
     NotAllowed(String),
+    /// Holds a control character.
+    #[error("labels must not contain control characters (found {0}); remove it")]
+    ControlCharacter(String),
 }
 
 /// Checks labels and returns them de-duplicated, in first-seen order.
@@ -297,6 +314,9 @@ pub fn normalize_labels(labels: &[String], strict: bool) -> Result<Vec<String>, 
     for label in labels {
         if label.is_empty() {
             return Err(LabelError::Empty);
+        }
+        if let Some(found) = control_character(label) {
+            return Err(LabelError::ControlCharacter(found));
         }
         if strict && !STRICT_LABELS.contains(&label.as_str()) {
             return Err(LabelError::NotAllowed(label.clone()));
@@ -649,6 +669,13 @@ mod tests {
         assert_eq!(validate_prompt_id(" "), Err(PromptIdError::Blank));
         assert_eq!(validate_prompt_id(".."), Err(PromptIdError::DotSegment));
         assert!(validate_prompt_id("a/b c:ü😀").is_ok());
+        let control = PromptIdError::ControlCharacter("U+0000 at byte 1".into());
+        assert_eq!(validate_prompt_id("a\u{0}b"), Err(control));
+        assert!(validate_prompt_id("a\nb").is_err() && validate_prompt_id("\u{85}").is_err());
+        assert!(matches!(
+            normalize_labels(&["prod\t".to_owned()], false),
+            Err(LabelError::ControlCharacter(_))
+        ));
         assert_eq!(validate_prompt_id(&"x".repeat(513)), Err(PromptIdError::TooLong(513)));
         let labels = vec!["b".to_owned(), "a".to_owned(), "b".to_owned()];
         assert_eq!(normalize_labels(&labels, false).unwrap(), vec!["b", "a"]);

@@ -237,9 +237,11 @@ fn uuid_like(result: &UploadResult) -> String {
     format!("{}-v{}", result.dataset_id, result.version_number)
 }
 
-/// E7: soft-deletes datasets.
+/// E7: soft-deletes datasets, all or nothing; an id that is not a live dataset of the
+/// caller's org is 404, as an unknown id.
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/datasets/delete", tag = "datasets", request_body = Request<DeleteDatasets>,
-    responses((status = 200, body = Document<Vec<Resource<DatasetAttributes>>>)))]
+    responses((status = 200, body = Document<Vec<Resource<DatasetAttributes>>>),
+        (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn delete_datasets(
     State(state): State<AppState>,
     Writer(caller): Writer,

@@ -19,7 +19,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
-        decode(&body(request, state).await?).map(ApiJson)
+        let bytes = body(request, state).await?;
+        check_fields(&bytes, state.config.max_field_bytes)?;
+        decode(&bytes).map(ApiJson)
     }
 }
 
@@ -42,6 +44,7 @@ impl<T: Lenient> FromRequest<AppState> for ApiJsonRaw<T> {
 
     async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
         let bytes = body(request, state).await?;
+        check_fields(&bytes, state.config.max_field_bytes)?;
         let value: T = decode(&bytes)?;
         if value.refused() {
             decode::<T::Strict>(&bytes)?;
@@ -67,6 +70,35 @@ async fn body(request: Request, state: &AppState) -> Result<Bytes, ApiError> {
             ApiError::invalid(format!("cannot read the request body: {rejection}"))
         }
     })
+}
+
+/// Refuses (413) a JSON body holding a string longer than `limit` bytes as sent (escapes
+/// counted as sent), naming the limit and where the string starts.
+fn check_fields(json: &[u8], limit: usize) -> Result<(), ApiError> {
+    if json.len() <= limit {
+        return Ok(());
+    }
+    let (mut start, mut escaped, mut inside) = (0, false, false);
+    for (at, &byte) in json.iter().enumerate() {
+        if !inside {
+            if byte == b'"' {
+                (inside, start) = (true, at + 1);
+            }
+        } else if escaped {
+            escaped = false;
+        } else if byte == b'\\' {
+            escaped = true;
+        } else if byte == b'"' {
+            inside = false;
+        }
+        if inside && at + 1 - start > limit {
+            return Err(ApiError::PayloadTooLarge(format!(
+                "the JSON string starting at byte {start} is over the field limit of {limit} \
+                 bytes (max_field_bytes)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A JSON body as `T`: malformed JSON or a wrong type is a 400 whose detail names the

@@ -7,7 +7,8 @@
 //!   its body (408 after it) and lets only [`Config::max_large_requests`] requests whose
 //!   body may pass [`Config::max_body_bytes`] be read at once (503 when none frees up
 //!   within [`Config::large_request_wait`]), which bounds the memory bodies in flight
-//!   can take.
+//!   can take; after a request with a body over 1 MiB it hands the freed memory back to
+//!   the system (glibc keeps it otherwise).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -115,7 +116,32 @@ pub(crate) async fn limit_bodies(
     let request = request.map(|inner| {
         Body::new(TimedBody { inner, deadline: Box::pin(tokio::time::sleep(timeout)), timeout })
     });
-    next.run(request).await
+    let response = next.run(request).await;
+    if large || declared.is_some_and(|length| length > TRIM_AFTER_BYTES) {
+        return_memory();
+    }
+    response
+}
+
+/// Bodies larger than this hand their memory back to the system once answered.
+const TRIM_AFTER_BYTES: u64 = 1 << 20;
+
+/// Asks the allocator to return free memory to the system, on a blocking thread, at most
+/// one call at a time.
+fn return_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        static TRIMMING: AtomicBool = AtomicBool::new(false);
+        if !TRIMMING.swap(true, Ordering::AcqRel) {
+            tokio::task::spawn_blocking(|| {
+                // SAFETY: malloc_trim only walks and releases glibc's own free lists; it
+                // takes no pointer and is safe to call from any thread.
+                unsafe { libc::malloc_trim(0) };
+                TRIMMING.store(false, Ordering::Release);
+            });
+        }
+    }
 }
 
 /// Serves `app` on `listener` under the connection limits of `config` until `shutdown`

@@ -11,6 +11,10 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 10 * 1024 * 1024;
 /// The default limit of dataset uploads, batch updates and intake bodies: 512 MiB.
 pub const DEFAULT_MAX_UPLOAD_BYTES: usize = 512 * 1024 * 1024;
 
+/// The default limit of one JSON string in a request body: 10 MiB, the body limit (a
+/// prompt template of just under 10 MiB is accepted).
+pub const DEFAULT_MAX_FIELD_BYTES: usize = DEFAULT_MAX_BODY_BYTES;
+
 /// The default limit of a span or eval-metric intake body, as received and once
 /// inflated: 32 MiB (ddtrace flushes its span batches at 5 MiB).
 pub const DEFAULT_MAX_INTAKE_BYTES: usize = 32 * 1024 * 1024;
@@ -81,6 +85,9 @@ pub struct Config {
     pub max_upload_bytes: usize,
     /// Largest span or eval-metric intake body, as received and once inflated.
     pub max_intake_bytes: usize,
+    /// Largest JSON string (a template, a record's input, a name) in a JSON request body,
+    /// in bytes as sent; a longer one is answered 413.
+    pub max_field_bytes: usize,
     /// How long a client may take to send a request's headers; also how long an idle
     /// keep-alive connection is kept. The connection is closed after it.
     pub header_timeout: Duration,
@@ -113,6 +120,7 @@ impl Default for Config {
             max_upload_bytes: DEFAULT_MAX_UPLOAD_BYTES,
             records_page_size: DEFAULT_RECORDS_PAGE_SIZE,
             max_intake_bytes: DEFAULT_MAX_INTAKE_BYTES,
+            max_field_bytes: DEFAULT_MAX_FIELD_BYTES,
             header_timeout: DEFAULT_HEADER_TIMEOUT,
             body_timeout: DEFAULT_BODY_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,

@@ -174,3 +174,22 @@ async fn large_requests_past_the_limit_in_flight_wait_then_get_503() {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     drop(first);
 }
+
+#[tokio::test]
+async fn a_json_string_over_the_field_limit_gets_413_naming_it() {
+    let app = App::with_config(Config { max_field_bytes: 1000, ..Config::default() }).await;
+    let long = serde_json::json!({"prompt_id": "long", "template": "x".repeat(1001)});
+    let (status, body) = app.call("POST", crate::util::PROMPTS, Keys::Both, Some(long)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    let detail = body["detail"].as_str().unwrap();
+    assert!(detail.contains("field limit of 1000 bytes (max_field_bytes)"), "{detail}");
+    let (status, _) = app.call("GET", &crate::util::path("long"), Keys::Api, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    // Many short strings, a body far over the field limit, and escaped quotes are fine.
+    let messages: Vec<_> = (0..40)
+        .map(|n| serde_json::json!({"role": "user", "content": format!("\"{n}\" {}", "y".repeat(900))}))
+        .collect();
+    let fine = serde_json::json!({"prompt_id": "fine", "template": messages});
+    let (status, body) = app.call("POST", crate::util::PROMPTS, Keys::Both, Some(fine)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

@@ -6,6 +6,7 @@ mod util;
 mod auth;
 mod datasets;
 mod experiments;
+mod input;
 mod limits;
 
 mod prompts;

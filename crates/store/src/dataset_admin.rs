@@ -90,8 +90,9 @@ impl Store {
         dataset_id: &str,
         update: DatasetUpdate,
     ) -> Result<(String, DatasetAttributes)> {
-        if update.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
-            return Err(Error::Invalid("name: a dataset needs a non-empty name".into()));
+        if let Some(name) = update.name.as_deref() {
+            llmobs_core::datasets::validate_dataset_name(name)
+                .map_err(|err| Error::Invalid(format!("name: {err}")))?;
         }
         self.dataset(org, Some(project_id), dataset_id).await?;
         let mut tx = self.write.begin().await?;

@@ -528,9 +528,8 @@ impl Store {
         name: &str,
         description: Option<&str>,
     ) -> Result<(String, DatasetAttributes)> {
-        if name.trim().is_empty() {
-            return Err(Error::Invalid("a dataset needs a non-empty name".into()));
-        }
+        llmobs_core::datasets::validate_dataset_name(name)
+            .map_err(|err| Error::Invalid(err.to_string()))?;
         self.project(org, project_id).await?;
         let now = time::now();
         let uuid = uuid::Uuid::new_v4().to_string();
@@ -781,7 +780,9 @@ impl Store {
         })
     }
 
-    /// Soft-deletes datasets of the org; unknown ids are skipped. Returns those deleted.
+    /// Soft-deletes datasets of the org, all or nothing: an id that is not a live dataset
+    /// of the org (unknown, deleted already, or another org's) is [`Error::NotFound`] and
+    /// deletes nothing. Returns those deleted.
     pub async fn delete_datasets(
         &self,
         org: &OrgId,
@@ -800,17 +801,18 @@ impl Store {
             .bind(&now)
             .execute(&mut *tx)
             .await?;
-            if changed.rows_affected() > 0 {
-                let row = sqlx::query(concat!(
-                    "SELECT ",
-                    dataset_columns!(),
-                    " FROM datasets WHERE uuid = $1"
-                ))
-                .bind(id)
-                .fetch_one(&mut *tx)
-                .await?;
-                deleted.push(dataset_from_row(&row)?);
+            if changed.rows_affected() == 0 {
+                return Err(Error::NotFound(NotFound::Other(format!("dataset '{id}' not found"))));
             }
+            let row = sqlx::query(concat!(
+                "SELECT ",
+                dataset_columns!(),
+                " FROM datasets WHERE uuid = $1"
+            ))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            deleted.push(dataset_from_row(&row)?);
         }
         tx.commit().await?;
         Ok(deleted)

@@ -498,11 +498,25 @@ impl Store {
     }
 
     /// The versions of a live prompt, newest first, without templates. An unknown or
-    /// deleted prompt has none.
+    /// deleted prompt has none (ddtrace's route, E11, answers `[]` for it, as Datadog
+    /// documents).
     pub async fn list_versions(&self, org: &OrgId, prompt_id: &str) -> Result<Vec<Version>> {
+        Ok(self.live_versions(org, prompt_id).await?.unwrap_or_default())
+    }
+
+    /// The versions of a live prompt, newest first, without templates; an unknown or
+    /// deleted prompt is [`NotFound::PromptId`] (the public API's answer).
+    pub async fn list_live_versions(&self, org: &OrgId, prompt_id: &str) -> Result<Vec<Version>> {
+        self.live_versions(org, prompt_id)
+            .await?
+            .ok_or_else(|| Error::NotFound(NotFound::PromptId(prompt_id.to_owned())))
+    }
+
+    /// The versions of a live prompt; `None` when it is unknown or deleted.
+    async fn live_versions(&self, org: &OrgId, prompt_id: &str) -> Result<Option<Vec<Version>>> {
         let mut conn = self.read.acquire().await?;
         let Some(uuid) = live_uuid(&mut conn, org, prompt_id).await? else {
-            return Ok(Vec::new());
+            return Ok(None);
         };
         let rows = sqlx::query(concat!(
             "SELECT ",
@@ -529,7 +543,8 @@ impl Store {
                     .collect();
                 Ok(version)
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()
+            .map(Some)
     }
 
     /// The newest version of a live prompt, as `get_prompt` reads it.

@@ -130,15 +130,16 @@ pub(crate) async fn delete_prompt(
     }})))
 }
 
-/// The versions, newest first, without templates.
+/// The versions, newest first, without templates; 404 for an unknown or deleted prompt.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/prompts/{prompt_id}/versions", tag = "public",
-    params(("prompt_id" = String, Path)), responses((status = 200, body = Document<Vec<Resource<Version>>>)))]
+    params(("prompt_id" = String, Path)), responses((status = 200, body = Document<Vec<Resource<Version>>>),
+        (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn list_versions(
     State(state): State<AppState>,
     Reader(org): Reader,
     Segments(prompt_id): Segments<String>,
 ) -> Result<JsonApi<Document<Vec<Resource<Version>>>>, ApiError> {
-    let found = state.store.list_versions(&org, &prompt_id).await?;
+    let found = state.store.list_live_versions(&org, &prompt_id).await?;
     Ok(JsonApi(Document { data: found.into_iter().map(version).collect(), meta: None }))
 }
 
