@@ -529,7 +529,6 @@ pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::Database;
     use crate::batch::CHUNK;
 
     pub(crate) struct Setup {
@@ -563,7 +562,7 @@ pub(crate) mod tests {
 
     pub(crate) async fn setup() -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Database::Sqlite(dir.path().join("t.db"))).await.unwrap();
+        let store = crate::test_db::open(dir.path()).await;
         let a = store.create_org_keys("a", "org-a-api-key", "org-a-app-key").await.unwrap().org;
         let b = store.create_org_keys("b", "org-b-api-key", "org-b-app-key").await.unwrap().org;
         let ea = experiment_of(&store, &a).await;

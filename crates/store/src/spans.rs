@@ -529,7 +529,6 @@ mod tests {
     use serde_json::value::RawValue;
 
     use super::*;
-    use crate::Database;
 
     #[test]
     fn like_patterns_escape_what_is_literal() {
@@ -575,7 +574,7 @@ mod tests {
     #[tokio::test]
     async fn searches_filter_page_and_stay_in_their_org() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Database::Sqlite(dir.path().join("t.db"))).await.unwrap();
+        let store = crate::test_db::open(dir.path()).await;
         let a = store.create_org_keys("a", "org-a-api-key", "org-a-app-key").await.unwrap().org;
         let b = store.create_org_keys("b", "org-b-api-key", "org-b-app-key").await.unwrap().org;
         let spans: Vec<Box<RawValue>> = (0..40)
