@@ -2,7 +2,7 @@
 //! the request attributes and answers of the management routes that ddtrace does not use
 //! (project list, update and delete; dataset update, versions, clone, restore, export and
 //! draft state; record create, update and delete; experiment delete), and the flat record
-//! shape the official client reads where ddtrace reads [`Record`](crate::datasets::Record).
+//! shape the official client reads where ddtrace reads [`Record`].
 //!
 //! Bodies are JSON:API documents ([`crate::jsonapi`]); these are their `attributes`, except
 //! [`FlatRecord`] and [`RecordsMutation`], which the client reads as they are.

@@ -14,7 +14,7 @@ use llmobs_store::RecordQuery;
 
 use crate::auth::{MaybeWriter, Reader, Writer};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Segments};
+use crate::extract::{ApiJson, Segments, multipart_file};
 use crate::jsonapi::{FAMILIES, JsonApi, Query};
 use crate::public::Flavor;
 use crate::state::AppState;
@@ -222,27 +222,7 @@ pub(crate) async fn upload_records(
             )));
         }
     };
-    let mut file = None;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|err| ApiError::invalid(format!("malformed multipart body: {err}")))?
-    {
-        if field.name() == Some("file") {
-            let bytes = field.bytes().await.map_err(|err| {
-                if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge(format!(
-                        "upload is over the limit of {} bytes",
-                        state.config.max_upload_bytes
-                    ))
-                } else {
-                    ApiError::invalid(format!("cannot read the uploaded file: {err}"))
-                }
-            })?;
-            file = Some(bytes);
-        }
-    }
-    let file = file.ok_or_else(|| ApiError::invalid("the multipart body has no 'file' field"))?;
+    let file = multipart_file(&mut multipart, state.config.max_upload_bytes).await?;
     let rows = parse_upload(&file).map_err(|err| ApiError::invalid(err.to_string()))?;
     let result = state
         .store

@@ -1,7 +1,8 @@
-//! Extractors that answer bad input with our error body.
+//! Extractors, and the reader of a multipart upload's file, that answer bad input with our
+//! error body.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, Request};
 use axum::http::StatusCode;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -140,4 +141,30 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for Segments<T> {
             .map(|axum::extract::Path(value)| Segments(value))
             .map_err(|rejection| ApiError::invalid(format!("invalid path: {rejection}")))
     }
+}
+
+/// The `file` field of a multipart upload (E6 and the public API's file upload), read
+/// whole: 413 over `limit` bytes, 400 for a malformed body or a missing field.
+pub(crate) async fn multipart_file(
+    multipart: &mut Multipart,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
+    let mut file = None;
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|err| ApiError::invalid(format!("malformed multipart body: {err}")))?
+    {
+        if field.name() == Some("file") {
+            let bytes = field.bytes().await.map_err(|err| {
+                if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge(format!("upload is over the limit of {limit} bytes"))
+                } else {
+                    ApiError::invalid(format!("cannot read the uploaded file: {err}"))
+                }
+            })?;
+            file = Some(bytes);
+        }
+    }
+    file.ok_or_else(|| ApiError::invalid("the multipart body has no 'file' field"))
 }

@@ -22,6 +22,6 @@ CREATE TABLE span_search (
     UNIQUE (org_uuid, span_id, experiment_uuid, trace_key)
 );
 CREATE INDEX span_search_by_time ON span_search (org_uuid, start_ns);
-CREATE INDEX span_search_by_trace ON span_search (org_uuid, trace_id);
+CREATE INDEX span_search_by_trace ON span_search (org_uuid, trace_id, start_ns);
 CREATE INDEX span_search_by_app ON span_search (org_uuid, ml_app, start_ns);
 CREATE INDEX span_search_text ON span_search USING GIN (to_tsvector('simple', content));

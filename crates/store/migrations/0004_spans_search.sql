@@ -27,8 +27,19 @@ CREATE TABLE span_search (
     UNIQUE (org_uuid, span_id, experiment_uuid, trace_key)
 );
 CREATE INDEX span_search_by_time ON span_search (org_uuid, start_ns);
-CREATE INDEX span_search_by_trace ON span_search (org_uuid, trace_id);
+CREATE INDEX span_search_by_trace ON span_search (org_uuid, trace_id, start_ns);
 CREATE INDEX span_search_by_app ON span_search (org_uuid, ml_app, start_ns);
+
+-- Fixed planner statistics (rows per org, per trace, per app...), so that SQLite picks the
+-- trace, app or span-id index over the time index from the first search on, without an
+-- ANALYZE of a growing table; a later ANALYZE replaces them with measured ones.
+ANALYZE span_search;
+DELETE FROM sqlite_stat1 WHERE tbl = 'span_search';
+INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES
+    ('span_search', 'span_search_by_time', '1000000 100000 2'),
+    ('span_search', 'span_search_by_trace', '1000000 100000 4 2'),
+    ('span_search', 'span_search_by_app', '1000000 100000 5000 2'),
+    ('span_search', 'sqlite_autoindex_span_search_1', '1000000 100000 1 1 1');
 
 CREATE VIRTUAL TABLE span_search_text USING fts5 (
     content, content = 'span_search', content_rowid = 'seq', columnsize = 0

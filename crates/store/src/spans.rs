@@ -279,6 +279,46 @@ fn words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether a free-text word is a prefix search (`word*`).
+fn is_prefix(word: &Word) -> bool {
+    matches!(word, Word::Wildcard(t) if t.ends_with('*') && !t[..t.len() - 1].contains(['*', '?']))
+}
+
+/// The FTS5 query of a free-text word: its words as a phrase (a prefix phrase for
+/// `word*`); `None` when the word is searched by pattern instead (an inner wildcard, or
+/// no letters or digits).
+fn fts_match(word: &Word) -> Option<String> {
+    let terms = words(word.text());
+    if terms.is_empty() || matches!(word, Word::Wildcard(_)) && !is_prefix(word) {
+        return None;
+    }
+    let star = if is_prefix(word) { "*" } else { "" };
+    Some(format!("content : \"{}\"{star}", terms.join(" ")))
+}
+
+/// The FTS5 query all matches must satisfy: the free-text words ANDed at the top of the
+/// query (`None` when there are none).
+fn required_text(query: &Query) -> Option<String> {
+    let items: Vec<&Query> = match query {
+        Query::And(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let found: Vec<String> = items
+        .into_iter()
+        .filter_map(|item| match item {
+            Query::Term(Term::Text(word)) => fts_match(word),
+            _ => None,
+        })
+        .map(|m| format!("({m})"))
+        .collect();
+    (!found.is_empty()).then(|| found.join(" AND "))
+}
+
+/// Below this many full-text matches, a search starts from the full-text index and sorts
+/// the matches; above, it walks the time (or other) index and checks each row, which
+/// finds a page of a common word quickly.
+const DRIVER_MATCHES: i64 = 5000;
+
 /// A numeric comparison written as a field value: `>N`, `>=N`, `<N`, `<=N`.
 fn comparison(text: &str) -> Option<(&'static str, i64)> {
     for op in [">=", "<=", ">", "<"] {
@@ -318,9 +358,8 @@ impl Sql {
 
     fn free_text(&mut self, word: &Word) {
         let terms = words(word.text());
-        let prefix = matches!(word, Word::Wildcard(t) if t.ends_with('*')
-            && !t[..t.len() - 1].contains(['*', '?']));
-        if matches!(word, Word::Wildcard(_)) && !prefix || terms.is_empty() {
+        let prefix = is_prefix(word);
+        if fts_match(word).is_none() {
             // An infix wildcard, or no words at all: a pattern over the text.
             let pattern = match word {
                 Word::Wildcard(p) => format!("%{}%", like_wildcard(p)),
@@ -332,16 +371,22 @@ impl Sql {
         }
         match self.dialect {
             Dialect::Sqlite => {
-                let mut phrase = String::from("\"");
-                phrase.push_str(&terms.join(" "));
-                phrase.push('"');
-                if prefix {
-                    phrase.push('*');
+                // A single word is checked per row with a rowid seek, so a walk in time
+                // order stops as soon as a page is full. A phrase or a prefix costs more
+                // per check (several position or term lists), so its matches are listed
+                // once and the walk tests membership. A rare word or phrase drives the
+                // search instead (`DRIVER_MATCHES`).
+                let p = self.text(fts_match(word).unwrap_or_default());
+                if terms.len() == 1 && !prefix {
+                    self.text.push_str(&format!(
+                        "EXISTS (SELECT 1 FROM span_search_text WHERE span_search_text MATCH {p} \
+                         AND span_search_text.rowid = s.seq)"
+                    ));
+                } else {
+                    self.text.push_str(&format!(
+                        "s.seq IN (SELECT rowid FROM span_search_text WHERE span_search_text MATCH {p})"
+                    ));
                 }
-                let p = self.text(format!("content : {phrase}"));
-                self.text.push_str(&format!(
-                    "s.seq IN (SELECT rowid FROM span_search_text WHERE span_search_text MATCH {p})"
-                ));
             }
             Dialect::Postgres => {
                 let mut tsquery = terms.join(" <-> ");
@@ -461,10 +506,32 @@ impl Store {
         let org_p = sql.text(org.0.clone());
         let from_p = sql.bind(Bind::Int(search.from_ns));
         let to_p = sql.bind(Bind::Int(search.to_ns));
+        // SQLite: a rare word is looked up in the full-text index first (the planner cannot
+        // tell a rare word from a common one).
+        let mut source = "span_search s".to_owned();
+        if dialect == Dialect::Sqlite
+            && let Some(text) = required_text(&search.query)
+        {
+            let matches: i64 = sqlx::query_scalar(
+                "SELECT COUNT(*) FROM (SELECT rowid FROM span_search_text \
+                 WHERE span_search_text MATCH $1 LIMIT $2)",
+            )
+            .bind(&text)
+            .bind(DRIVER_MATCHES + 1)
+            .fetch_one(&mut *conn)
+            .await?;
+            if matches <= DRIVER_MATCHES {
+                let p = sql.text(text);
+                source = format!(
+                    "(SELECT rowid AS driver FROM span_search_text WHERE span_search_text \
+                     MATCH {p}) t CROSS JOIN span_search s ON s.seq = t.driver"
+                );
+            }
+        }
         sql.text = format!(
             "SELECT s.seq, s.{column} AS sort_value, s.experiment_uuid, \
-             COALESCE(e.body, l.body) AS body FROM (SELECT seq, {column}, experiment_uuid, \
-             org_uuid, trace_id, span_id FROM span_search s WHERE s.org_uuid = {org_p} \
+             COALESCE(e.body, l.body) AS body FROM (SELECT s.seq, s.{column}, s.experiment_uuid, \
+             s.org_uuid, s.trace_id, s.span_id FROM {source} WHERE s.org_uuid = {org_p} \
              AND s.start_ns >= {from_p} AND s.start_ns <= {to_p} AND "
         );
         sql.query(&search.query)?;

@@ -20,7 +20,7 @@ use llmobs_store::{DatasetFilter, FileUpload, encode_cursor};
 use super::{meta, paging};
 use crate::auth::{Reader, Writer};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Segments};
+use crate::extract::{ApiJson, Segments, multipart_file};
 use crate::jsonapi::{FAMILIES, JsonApi, Query};
 use crate::state::AppState;
 
@@ -263,27 +263,7 @@ pub(crate) async fn upload_file(
     flag(&query, "include_user_data", false)?;
     llmobs_core::datasets::validate_tags(&options.tags)
         .map_err(|err| ApiError::invalid(format!("tags: {err}")))?;
-    let mut file = None;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|err| ApiError::invalid(format!("malformed multipart body: {err}")))?
-    {
-        if field.name() == Some("file") {
-            let bytes = field.bytes().await.map_err(|err| {
-                if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge(format!(
-                        "upload is over the limit of {} bytes",
-                        state.config.max_upload_bytes
-                    ))
-                } else {
-                    ApiError::invalid(format!("cannot read the uploaded file: {err}"))
-                }
-            })?;
-            file = Some(bytes);
-        }
-    }
-    let file = file.ok_or_else(|| ApiError::invalid("the multipart body has no 'file' field"))?;
+    let file = multipart_file(&mut multipart, state.config.max_upload_bytes).await?;
     let rows = parse_file_upload(&file).map_err(|err| ApiError::invalid(err.to_string()))?;
     let result = state
         .store
