@@ -44,7 +44,7 @@ step "store and server tests on PostgreSQL"
 # A throwaway PostgreSQL (installed when missing), stopped when this script exits; each
 # test creates its own database on it (LLMOBS_TEST_DATABASE_URL).
 source scripts/postgres.sh
-cargo nextest run -p llmobs-store -p llmobs-server --profile ci
+cargo nextest run --workspace --profile ci -E 'package(llmobs-store) | package(llmobs-server)'
 
 step "release build"
 cargo build --release -p llmobs-cli

@@ -30,3 +30,37 @@ async fn concurrent_deploys_to_a_new_environment_all_succeed() {
         }
     }
 }
+
+/// An intake body of spans `ids` of one trace, in that order.
+fn spans(ids: impl Iterator<Item = u32>) -> String {
+    let spans: Vec<_> = ids
+        .map(|n| {
+            json!({"trace_id": "7", "span_id": n.to_string(), "parent_id": "undefined",
+                   "name": "s", "start_ns": 1, "duration": 1, "status": "ok", "meta": {},
+                   "metrics": {}, "tags": []})
+        })
+        .collect();
+    json!([{"spans": spans}]).to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn intake_batches_overlapping_in_opposite_orders_all_succeed() {
+    let app = Arc::new(App::new().await);
+    for round in 0..6 {
+        let mut calls = Vec::new();
+        for n in 0..4 {
+            let app = app.clone();
+            let body = match n % 2 {
+                0 => spans(0..200),
+                _ => spans((0..200).rev()),
+            };
+            calls.push(tokio::spawn(async move {
+                app.raw("POST", "/api/v2/llmobs", Keys::Api, Some(body)).await
+            }));
+        }
+        for call in calls {
+            let (status, body) = call.await.unwrap();
+            assert_eq!(status, StatusCode::ACCEPTED, "round {round}: {body}");
+        }
+    }
+}

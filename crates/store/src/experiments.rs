@@ -163,10 +163,14 @@ pub(crate) async fn upsert_spans(
     spans: &[&(&str, &Event<'_>)],
     now: &str,
 ) -> Result<()> {
+    // Rows are written in key order, so batches that overlap lock them in the same order
+    // and cannot deadlock on PostgreSQL.
+    let mut spans = spans.to_vec();
+    spans.sort_by(|(a, x), (b, y)| (a, text(&x.fields.span_id)).cmp(&(b, text(&y.fields.span_id))));
     EXPERIMENT_SPANS
         .run(
             conn,
-            spans,
+            &spans,
             |q| q.bind(now.to_owned()),
             |q, (experiment, span)| {
                 q.bind(experiment.to_string())

@@ -137,7 +137,16 @@ pub(crate) async fn index(conn: &mut AnyConnection, spans: &[Indexed<'_>]) -> Re
     if spans.is_empty() {
         return Ok(());
     }
-    let rows: Vec<IndexRow> = spans.iter().map(IndexRow::of).collect();
+    let mut rows: Vec<IndexRow> = spans.iter().map(IndexRow::of).collect();
+    // In key order, so batches that overlap cannot deadlock on PostgreSQL.
+    rows.sort_by(|a, b| {
+        (&a.org, &a.span_id, &a.experiment, &a.trace_id).cmp(&(
+            &b.org,
+            &b.span_id,
+            &b.experiment,
+            &b.trace_id,
+        ))
+    });
     SPAN_SEARCH
         .run(
             conn,
