@@ -1,4 +1,5 @@
-//! The error body of every non-2xx answer.
+//! The error body of every non-2xx answer, and [`RequestError`]: why a query-plane
+//! request (span search, experimentation search and analytics) cannot run.
 
 use serde::{Deserialize, Serialize};
 
@@ -41,4 +42,21 @@ impl ErrorBody {
         };
         ErrorBody { detail, errors: vec![ErrorItem { title: title.to_owned(), detail: long }] }
     }
+}
+
+/// Why a request cannot run: the field at fault and what is wrong. The span search and
+/// the experimentation search and analytics plans return it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct RequestError {
+    /// The request field, as the API names it (`filter[from]`,
+    /// `data.attributes.filter.scope`, ...).
+    pub field: String,
+    /// What is wrong with it and what to send instead.
+    pub message: String,
+}
+
+/// The [`RequestError`] of `field`, saying `message`.
+pub(crate) fn refuse(field: &str, message: impl Into<String>) -> RequestError {
+    RequestError { field: field.to_owned(), message: message.into() }
 }

@@ -116,19 +116,8 @@ pub struct ContentPreview {
     pub limit: Option<i64>,
 }
 
-/// Why an experimentation request cannot run: the field at fault and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct RequestError {
-    /// The body field, such as `data.attributes.filter.scope`.
-    pub field: String,
-    /// What is wrong and what to send instead.
-    pub message: String,
-}
-
-fn refuse(field: &str, message: impl Into<String>) -> RequestError {
-    RequestError { field: field.to_owned(), message: message.into() }
-}
+pub use crate::error::RequestError;
+use crate::error::refuse;
 
 /// How entities are sorted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -163,19 +163,8 @@ impl SpanSearch {
     }
 }
 
-/// Why a span search request cannot run: the field at fault and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct RequestError {
-    /// The request field, as the API names it (`filter[from]`, `page[limit]`, ...).
-    pub field: String,
-    /// What is wrong with it and what to send instead.
-    pub message: String,
-}
-
-fn refuse(field: &str, message: impl Into<String>) -> RequestError {
-    RequestError { field: field.to_owned(), message: message.into() }
-}
+pub use crate::error::RequestError;
+use crate::error::refuse;
 
 /// A structured filter `field` equal to `value`, as a query term.
 fn equals(field: &str, value: &str) -> Query {
