@@ -12,6 +12,7 @@ use sqlx::{AssertSqlSafe, Row as _};
 use crate::Store;
 use crate::error::{Error, Result};
 use crate::keys::OrgId;
+use crate::like::{like_literal, like_wildcard};
 
 /// The matches of one scope on a page, and how many there are in all.
 #[derive(Debug, Clone)]
@@ -221,33 +222,6 @@ impl Sql {
         }
         Ok(())
     }
-}
-
-fn like_literal(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn like_wildcard(pattern: &str) -> String {
-    let mut out = String::new();
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' => out.push('%'),
-            '?' => out.push('_'),
-            '\\' => {
-                out.push_str(&like_literal(&chars.next().map(String::from).unwrap_or_default()))
-            }
-            c => out.push_str(&like_literal(&c.to_string())),
-        }
-    }
-    out
 }
 
 /// Every field an entity search knows.

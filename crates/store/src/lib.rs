@@ -50,6 +50,7 @@ mod experiments;
 mod fields;
 mod intake;
 mod keys;
+mod like;
 mod migrate;
 mod projects;
 mod prompts;

@@ -16,6 +16,7 @@ use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
 use crate::batch::{Col, Insert};
 use crate::error::{Error, Result};
 use crate::keys::OrgId;
+use crate::like::{like_literal, like_wildcard};
 use crate::{Store, time};
 
 /// The most bytes of input and output text a span's full-text entry keeps.
@@ -247,37 +248,6 @@ impl Sql {
     fn text(&mut self, value: impl Into<String>) -> String {
         self.bind(Bind::Text(value.into()))
     }
-}
-
-/// A LIKE pattern matching `text` exactly (its `%`, `_` and `\` escaped).
-fn like_literal(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A LIKE pattern of a wildcard word: `*` any run, `?` one character, `\*` a star.
-fn like_wildcard(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len());
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '*' => out.push('%'),
-            '?' => out.push('_'),
-            '\\' => {
-                if let Some(next) = chars.next() {
-                    out.push_str(&like_literal(&next.to_string()));
-                }
-            }
-            c => out.push_str(&like_literal(&c.to_string())),
-        }
-    }
-    out
 }
 
 /// The words of a text as the full-text indexes split it (letters and digits).
@@ -605,13 +575,6 @@ mod tests {
     use serde_json::value::RawValue;
 
     use super::*;
-
-    #[test]
-    fn like_patterns_escape_what_is_literal() {
-        assert_eq!(like_literal("50%_a\\"), "50\\%\\_a\\\\");
-        assert_eq!(like_wildcard("ch?t*"), "ch_t%");
-        assert_eq!(like_wildcard("a\\*b_"), "a*b\\_");
-    }
 
     #[test]
     fn cursors_round_trip_and_refuse_other_sorts() {
