@@ -16,63 +16,70 @@ use serde_json::{Map, Value};
 /// # let _ = request;
 /// ```
 #[derive(Debug, Clone, PartialEq)]
-pub struct NewPrompt(CreatePromptRequest);
+pub struct NewPrompt {
+    prompt_id: String,
+    title: Option<String>,
+    version: NewVersion,
+}
 
 impl NewPrompt {
     /// A prompt with id `prompt_id` whose version 1 has `template`.
     pub fn new(prompt_id: impl Into<String>, template: Template) -> Self {
-        NewPrompt(CreatePromptRequest {
-            prompt_id: prompt_id.into(),
-            template: template.to_value(),
-            title: None,
-            description: None,
-            user_version: None,
-            labels: None,
-            env_ids: None,
-            config: None,
-        })
+        NewPrompt { prompt_id: prompt_id.into(), title: None, version: NewVersion::new(template) }
     }
 
     /// The title.
     pub fn title(mut self, title: impl Into<String>) -> Self {
-        self.0.title = Some(title.into());
+        self.title = Some(title.into());
         self
     }
 
     /// The description (of the prompt and of version 1).
-    pub fn description(mut self, description: impl Into<String>) -> Self {
-        self.0.description = Some(description.into());
-        self
+    pub fn description(self, description: impl Into<String>) -> Self {
+        self.with_version(|v| v.description(description))
     }
 
     /// A name for version 1, shown as its version.
-    pub fn user_version(mut self, user_version: impl Into<String>) -> Self {
-        self.0.user_version = Some(user_version.into());
-        self
+    pub fn user_version(self, user_version: impl Into<String>) -> Self {
+        self.with_version(|v| v.user_version(user_version))
     }
 
     /// Labels to put on version 1 (moved from other versions).
-    pub fn labels<S: Into<String>>(mut self, labels: impl IntoIterator<Item = S>) -> Self {
-        self.0.labels = Some(labels.into_iter().map(Into::into).collect());
-        self
+    pub fn labels<S: Into<String>>(self, labels: impl IntoIterator<Item = S>) -> Self {
+        self.with_version(|v| v.labels(labels))
     }
 
     /// Environments (UUIDs or names) that should serve version 1.
-    pub fn env_ids<S: Into<String>>(mut self, env_ids: impl IntoIterator<Item = S>) -> Self {
-        self.0.env_ids = Some(env_ids.into_iter().map(Into::into).collect());
-        self
+    pub fn env_ids<S: Into<String>>(self, env_ids: impl IntoIterator<Item = S>) -> Self {
+        self.with_version(|v| v.env_ids(env_ids))
     }
 
     /// Application configuration stored with version 1.
-    pub fn config(mut self, config: Map<String, Value>) -> Self {
-        self.0.config = Some(config);
+    pub fn config(self, config: Map<String, Value>) -> Self {
+        self.with_version(|v| v.config(config))
+    }
+
+    /// Version 1 as `change` leaves it.
+    fn with_version(mut self, change: impl FnOnce(NewVersion) -> NewVersion) -> Self {
+        self.version = change(self.version);
         self
     }
 }
 
 impl From<NewPrompt> for CreatePromptRequest {
     fn from(request: NewPrompt) -> Self {
-        request.0
+        let CreateVersionRequest { template, description, user_version, labels, env_ids, config } =
+            request.version.0;
+        CreatePromptRequest {
+            prompt_id: request.prompt_id,
+            template,
+            title: request.title,
+            description,
+            user_version,
+            labels,
+            env_ids,
+            config,
+        }
     }
 }
 
