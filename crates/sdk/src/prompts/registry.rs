@@ -72,10 +72,8 @@ impl Client {
                 detail: "At least one of title or description must be provided".into(),
             });
         }
-        let body = to_body(&request)?;
         let tail = format!("/{}", segment(prompt_id)?);
-        let updated: WirePrompt = self.inner.crud(Method::PATCH, tail, Some(body), true).await?;
-        self.inner.evict_prompt(prompt_id).await;
+        let updated: WirePrompt = self.patch(prompt_id, tail, &request).await?;
         Ok(updated.into())
     }
 
@@ -99,10 +97,8 @@ impl Client {
                 detail: "At least one of labels, description, or env_ids must be provided".into(),
             });
         }
-        let body = to_body(&request)?;
         let tail = format!("/{}/versions/{version}", segment(prompt_id)?);
-        let updated: WireVersion = self.inner.crud(Method::PATCH, tail, Some(body), true).await?;
-        self.inner.evict_prompt(prompt_id).await;
+        let updated: WireVersion = self.patch(prompt_id, tail, &request).await?;
         Ok(updated.into())
     }
 
@@ -126,14 +122,10 @@ impl Client {
         version: u64,
         label: &str,
     ) -> Result<PromptVersion> {
-        let current = self.prompt_version(prompt_id, version).await?;
-        if current.labels.iter().any(|l| l == label) {
-            return Ok(current);
-        }
-        let mut labels = current.labels;
-        labels.push(label.to_owned());
-        let request = UpdateVersionRequest { labels: Some(labels), ..Default::default() };
-        self.update_prompt_version(prompt_id, version, request).await
+        self.relabel(prompt_id, version, |labels| {
+            (!labels.iter().any(|l| l == label)).then(|| [labels, &[label.to_owned()]].concat())
+        })
+        .await
     }
 
     /// Takes `label` off version `version` of a prompt, leaving its other labels.
@@ -148,13 +140,42 @@ impl Client {
         version: u64,
         label: &str,
     ) -> Result<PromptVersion> {
+        self.relabel(prompt_id, version, |labels| {
+            labels
+                .iter()
+                .any(|l| l == label)
+                .then(|| labels.iter().filter(|l| *l != label).cloned().collect())
+        })
+        .await
+    }
+
+    /// Gives version `version` the labels `change` makes of its current ones; when
+    /// `change` says `None`, the version stays as it is and is returned.
+    async fn relabel(
+        &self,
+        prompt_id: &str,
+        version: u64,
+        change: impl FnOnce(&[String]) -> Option<Vec<String>>,
+    ) -> Result<PromptVersion> {
         let current = self.prompt_version(prompt_id, version).await?;
-        if !current.labels.iter().any(|l| l == label) {
+        let Some(labels) = change(&current.labels) else {
             return Ok(current);
-        }
-        let labels = current.labels.into_iter().filter(|l| l != label).collect();
+        };
         let request = UpdateVersionRequest { labels: Some(labels), ..Default::default() };
         self.update_prompt_version(prompt_id, version, request).await
+    }
+
+    /// Sends `request` as a `PATCH` to `tail` and forgets the cached prompt.
+    async fn patch<T: DeserializeOwned>(
+        &self,
+        prompt_id: &str,
+        tail: String,
+        request: &impl serde::Serialize,
+    ) -> Result<T> {
+        let body = to_body(request)?;
+        let updated = self.inner.crud(Method::PATCH, tail, Some(body), true).await?;
+        self.inner.evict_prompt(prompt_id).await;
+        Ok(updated)
     }
 
     /// One version of a prompt, from its list of versions.
