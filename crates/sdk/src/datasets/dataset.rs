@@ -33,6 +33,28 @@ pub(super) struct TagOps {
 }
 
 impl TagOps {
+    /// Adds (`add`) or removes `tag`: in the `set` when there is one, else as an add or
+    /// remove that cancels the opposite one.
+    fn edit(&mut self, tag: &str, add: bool) {
+        match &mut self.replace {
+            Some(set) if add => {
+                set.insert(tag.to_owned());
+            }
+            Some(set) => {
+                set.remove(tag);
+            }
+            None => {
+                let (to, from) = if add {
+                    (&mut self.add, &mut self.remove)
+                } else {
+                    (&mut self.remove, &mut self.add)
+                };
+                from.remove(tag);
+                to.insert(tag.to_owned());
+            }
+        }
+    }
+
     fn to_wire(&self) -> TagOperations {
         let list =
             |set: &BTreeSet<String>| (!set.is_empty()).then(|| set.iter().cloned().collect());
@@ -456,22 +478,7 @@ impl Dataset {
         record: impl RecordKey,
         tags: impl IntoIterator<Item = S>,
     ) -> Result<()> {
-        let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
-        let index = record.locate(self)?;
-        self.edit_tags(
-            index,
-            tags,
-            |ops, tag| match &mut ops.replace {
-                Some(set) => {
-                    set.insert(tag);
-                }
-                None => {
-                    ops.remove.remove(&tag);
-                    ops.add.insert(tag);
-                }
-            },
-            |list, tag| list.push(tag),
-        )
+        self.edit_tags(record, tags, true)
     }
 
     /// Removes tags from a record (by id or position).
@@ -480,22 +487,7 @@ impl Dataset {
         record: impl RecordKey,
         tags: impl IntoIterator<Item = S>,
     ) -> Result<()> {
-        let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
-        let index = record.locate(self)?;
-        self.edit_tags(
-            index,
-            tags,
-            |ops, tag| match &mut ops.replace {
-                Some(set) => {
-                    set.remove(&tag);
-                }
-                None => {
-                    ops.add.remove(&tag);
-                    ops.remove.insert(tag);
-                }
-            },
-            |list, tag| list.retain(|t| *t != tag),
-        )
+        self.edit_tags(record, tags, false)
     }
 
     /// Replaces the tags of a record (by id or position; sent as a `set` operation).
@@ -504,9 +496,7 @@ impl Dataset {
         record: impl RecordKey,
         tags: impl IntoIterator<Item = S>,
     ) -> Result<()> {
-        let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
-        let index = record.locate(self)?;
-        check_tags(&tags)?;
+        let (index, tags) = self.checked_tags(record, tags)?;
         let record = &mut self.records[index];
         record.tags = tags;
         normalize(&mut record.tags);
@@ -520,24 +510,41 @@ impl Dataset {
         Ok(())
     }
 
-    fn edit_tags(
+    /// Adds (`add`) or removes `tags` on a record, here and, for a stored record, in the
+    /// tag operations the next push sends.
+    fn edit_tags<S: Into<String>>(
         &mut self,
-        index: usize,
-        tags: Vec<String>,
-        op: impl Fn(&mut TagOps, String),
-        local: impl Fn(&mut Vec<String>, String),
+        record: impl RecordKey,
+        tags: impl IntoIterator<Item = S>,
+        add: bool,
     ) -> Result<()> {
-        check_tags(&tags)?;
+        let (index, tags) = self.checked_tags(record, tags)?;
         let record = &mut self.records[index];
         let stored = !self.pending_inserts.contains(&record.id);
         for tag in tags {
             if stored {
-                op(self.tag_ops.entry(record.id.clone()).or_default(), tag.clone());
+                self.tag_ops.entry(record.id.clone()).or_default().edit(&tag, add);
             }
-            local(&mut record.tags, tag);
+            if add {
+                record.tags.push(tag);
+            } else {
+                record.tags.retain(|t| *t != tag);
+            }
         }
         normalize(&mut record.tags);
         Ok(())
+    }
+
+    /// The position of `record` and `tags`, checked.
+    fn checked_tags<S: Into<String>>(
+        &self,
+        record: impl RecordKey,
+        tags: impl IntoIterator<Item = S>,
+    ) -> Result<(usize, Vec<String>)> {
+        let tags: Vec<String> = tags.into_iter().map(Into::into).collect();
+        let index = record.locate(self)?;
+        check_tags(&tags)?;
+        Ok((index, tags))
     }
 
     /// Writes the records as CSV: columns `id,input,expected_output,metadata,tags`, the
