@@ -27,6 +27,7 @@ use sqlx::{AnyConnection, Row};
 
 use crate::error::{Error, NotFound, Result, on_unique};
 use crate::keys::OrgId;
+use crate::projects::project_from_row;
 use crate::{Store, time};
 
 /// The longest record id accepted, in bytes.
@@ -108,19 +109,6 @@ fn optional_json(row: &AnyRow, column: &str) -> Result<Option<Value>> {
 fn tags_from_text(text: &str) -> Result<Vec<String>> {
     serde_json::from_str(text)
         .map_err(|err| Error::Invalid(format!("stored tags are not JSON: {err}")))
-}
-
-fn project_from_row(row: &AnyRow) -> Result<(String, Project)> {
-    Ok((
-        row.try_get("uuid")?,
-        Project {
-            author: Author { id: row.try_get("author")? },
-            name: row.try_get("name")?,
-            description: row.try_get("description")?,
-            created_at: row.try_get("created_at")?,
-            updated_at: row.try_get("updated_at")?,
-        },
-    ))
 }
 
 macro_rules! dataset_columns {

@@ -41,7 +41,8 @@ pub fn decode_cursor(cursor: &str) -> Result<PageCursor> {
     })
 }
 
-fn project_from_row(row: &AnyRow) -> Result<(String, Project)> {
+/// A project and its id, from a row of `projects`.
+pub(crate) fn project_from_row(row: &AnyRow) -> Result<(String, Project)> {
     Ok((
         row.try_get("uuid")?,
         Project {
