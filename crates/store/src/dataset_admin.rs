@@ -14,6 +14,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use crate::datasets::{RawRecord, RecordQuery, dataset_columns, dataset_from_row};
+use crate::deletes::soft_delete;
 use crate::error::{Error, NotFound, Result, on_unique};
 use crate::keys::OrgId;
 use crate::projects::{Page, decode_cursor};
@@ -142,21 +143,18 @@ impl Store {
         let now = time::now();
         let mut tx = self.write.begin().await?;
         for id in ids {
-            let changed = sqlx::query(
+            soft_delete(
+                &mut tx,
                 "UPDATE datasets SET deleted_at = $4, updated_at = $4 \
                  WHERE org_uuid = $1 AND project_uuid = $2 AND uuid = $3 AND deleted_at IS NULL",
+                &[&org.0, project_id, id, &now],
+                || {
+                    Error::NotFound(NotFound::Other(format!(
+                        "dataset '{id}' not found in project '{project_id}'"
+                    )))
+                },
             )
-            .bind(&org.0)
-            .bind(project_id)
-            .bind(id)
-            .bind(&now)
-            .execute(&mut *tx)
             .await?;
-            if changed.rows_affected() == 0 {
-                return Err(Error::NotFound(NotFound::Other(format!(
-                    "dataset '{id}' not found in project '{project_id}'"
-                ))));
-            }
         }
         tx.commit().await?;
         Ok(())

@@ -25,6 +25,7 @@ use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use crate::deletes::soft_delete;
 use crate::error::{Error, NotFound, Result, on_unique};
 use crate::keys::OrgId;
 use crate::projects::project_from_row;
@@ -780,18 +781,14 @@ impl Store {
         let mut deleted = Vec::new();
         let mut tx = self.write.begin().await?;
         for id in ids {
-            let changed = sqlx::query(
+            soft_delete(
+                &mut tx,
                 "UPDATE datasets SET deleted_at = $3, updated_at = $3 \
                  WHERE org_uuid = $1 AND uuid = $2 AND deleted_at IS NULL",
+                &[&org.0, id, &now],
+                || Error::NotFound(NotFound::Other(format!("dataset '{id}' not found"))),
             )
-            .bind(&org.0)
-            .bind(id)
-            .bind(&now)
-            .execute(&mut *tx)
             .await?;
-            if changed.rows_affected() == 0 {
-                return Err(Error::NotFound(NotFound::Other(format!("dataset '{id}' not found"))));
-            }
             let row = sqlx::query(concat!(
                 "SELECT ",
                 dataset_columns!(),

@@ -4,6 +4,7 @@
 use llmobs_core::experiments::{ExperimentRecord, STATUSES, UpdateExperiment};
 use serde_json::Value;
 
+use crate::deletes::soft_delete;
 use crate::error::{Error, NotFound, Result};
 use crate::keys::OrgId;
 use crate::{Store, time};
@@ -71,20 +72,14 @@ impl Store {
         let now = time::now();
         let mut tx = self.write.begin().await?;
         for id in ids {
-            let changed = sqlx::query(
+            soft_delete(
+                &mut tx,
                 "UPDATE experiments SET deleted_at = $3, updated_at = $3 \
                  WHERE org_uuid = $1 AND uuid = $2 AND deleted_at IS NULL",
+                &[&org.0, id, &now],
+                || Error::NotFound(NotFound::Other(format!("experiment '{id}' not found"))),
             )
-            .bind(&org.0)
-            .bind(id)
-            .bind(&now)
-            .execute(&mut *tx)
             .await?;
-            if changed.rows_affected() == 0 {
-                return Err(Error::NotFound(NotFound::Other(format!(
-                    "experiment '{id}' not found"
-                ))));
-            }
         }
         tx.commit().await?;
         Ok(())

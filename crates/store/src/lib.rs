@@ -41,6 +41,7 @@ mod batch;
 mod dataset_admin;
 mod datasets;
 mod db;
+mod deletes;
 mod error;
 mod evaluator_admin;
 mod evaluators;

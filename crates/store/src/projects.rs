@@ -10,6 +10,7 @@ use llmobs_core::jsonapi::Author;
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+use crate::deletes::soft_delete;
 use crate::error::{Error, NotFound, Result, on_unique};
 use crate::keys::OrgId;
 use crate::{Store, time};
@@ -127,19 +128,15 @@ impl Store {
         let now = time::now();
         let mut tx = self.write.begin().await?;
         for id in ids {
-            let changed = sqlx::query(
+            soft_delete(
+                &mut tx,
                 "UPDATE projects SET deleted_at = $3, updated_at = $3, \
                  name = name || ' (deleted ' || uuid || ')' \
                  WHERE org_uuid = $1 AND uuid = $2 AND deleted_at IS NULL",
+                &[&org.0, id, &now],
+                || not_found(id),
             )
-            .bind(&org.0)
-            .bind(id)
-            .bind(&now)
-            .execute(&mut *tx)
             .await?;
-            if changed.rows_affected() == 0 {
-                return Err(not_found(id));
-            }
             for update in [
                 "UPDATE datasets SET deleted_at = $2, updated_at = $2 \
                  WHERE project_uuid = $1 AND deleted_at IS NULL",
