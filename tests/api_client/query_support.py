@@ -1,5 +1,6 @@
-"""Fixtures of the query-plane tests: a server, the official client pointed at it, and
-helpers that store spans through the intake (raw HTTP) the way ddtrace sends them.
+"""Fixtures of the query-plane tests: a server, the official client pointed at it (built by
+``conftest.client_for``), and helpers that store spans through the intake (raw HTTP) the
+way ddtrace sends them.
 
 The server comes from ``LLMOBS_BIN`` and is run by the compat suite's ``harness.Server``.
 Each test module gets its own server (fresh data), so its assertions see exactly the spans
@@ -20,9 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "compat"))
 
 from harness import Server, run_llmobs, unique  # noqa: E402,F401
 
-from datadog_api_client import ApiClient, Configuration  # noqa: E402
 from datadog_api_client.exceptions import ApiException  # noqa: E402,F401
 from datadog_api_client.v2.api.agent_observability_api import AgentObservabilityApi  # noqa: E402
+
+from conftest import client_for  # noqa: E402
 
 QUERY_OPERATIONS = (
     "list_llm_obs_spans",
@@ -31,17 +33,6 @@ QUERY_OPERATIONS = (
     "simple_search_llm_obs_experimentation",
     "aggregate_llm_obs_experimentation",
 )
-
-
-def query_client(server: Server, api_key: str | None = None, app_key: str | None = None) -> AgentObservabilityApi:
-    """The official client for ``server``, every unstable operation enabled, no retries."""
-    config = Configuration(host=server.root)
-    config.api_key = {"apiKeyAuth": api_key or server.api_key, "appKeyAuth": app_key or server.app_key}
-    for name in list(config.unstable_operations.values):
-        if "llm_obs" in name:
-            config.unstable_operations[name.split(".", 1)[1]] = True
-    config.enable_retry = False
-    return AgentObservabilityApi(ApiClient(config))
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +44,7 @@ def query_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def query_api(query_server) -> AgentObservabilityApi:
-    return query_client(query_server)
+    return client_for(query_server)
 
 
 def now_ns() -> int:

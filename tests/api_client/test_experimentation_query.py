@@ -63,7 +63,7 @@ from datadog_api_client.v2.model.llm_obs_experimentation_sort_field_direction im
     LLMObsExperimentationSortFieldDirection,
 )
 from datadog_api_client.v2.model.llm_obs_experimentation_type import LLMObsExperimentationType
-from query_support import query_api, query_client, query_server, run_llmobs, unique  # noqa: F401
+from query_support import client_for, query_api, query_server, run_llmobs, unique  # noqa: F401
 
 RUN = r'''
 enable(ml_app=ARGS["ml_app"])
@@ -264,7 +264,7 @@ def test_bad_input_is_a_400_naming_the_field(world, query_api, call, field):
 
 
 def test_other_orgs_see_none_of_it(world, query_server):
-    other = query_client(query_server, *query_server.create_org(unique("exq-other")))
+    other = client_for(query_server, *query_server.create_org(unique("exq-other")))
     got = search(other, ["projects", "datasets", "dataset_records", "experiments", "experiment_runs"])
     assert all(v == [] for v in got.data.attributes.to_dict().values())
     got = aggregate(other, [{"metric": "count"}])

@@ -23,7 +23,7 @@ from datadog_api_client.v2.model.llm_obs_search_spans_request_type import LLMObs
 from datadog_api_client.v2.model.llm_obs_span_filter import LLMObsSpanFilter
 from datadog_api_client.v2.model.llm_obs_span_page_query import LLMObsSpanPageQuery
 from datadog_api_client.v2.model.llm_obs_span_search_options import LLMObsSpanSearchOptions
-from query_support import now_ns, post_spans, query_api, query_client, query_server, span_event  # noqa: F401
+from query_support import client_for, now_ns, post_spans, query_api, query_server, span_event  # noqa: F401
 
 NOW = now_ns()
 MIN = 60 * 1_000_000_000
@@ -277,7 +277,7 @@ def test_a_cursor_of_another_sort_is_refused(stored, query_api):
 
 def test_other_orgs_spans_are_never_visible(stored, query_api):
     api_key, app_key = stored.create_org("query-other")
-    other = query_client(stored, api_key, app_key)
+    other = client_for(stored, api_key, app_key)
     theirs = [span_event("trace-theirs", "7001", name="theirs", kind="llm", ml_app="shop",
                          start_ns=NOW - MIN, input_value="secret Paris plans", output_value="x")]
     post_spans(stored, theirs, api_key=api_key)
