@@ -29,17 +29,10 @@ from datadog_api_client.v2.model.llm_obs_custom_eval_config_update_request impor
 )
 
 from conftest import client_for
-from harness import MockJudge, Server, unique
+from harness import Server, judge, unique  # noqa: F401 (judge: a fixture)
 
 SCHEMA = {"type": "object", "properties": {"verdict": {"type": "boolean"}, "reasoning": {"type": "string"}},
           "required": ["verdict", "reasoning"]}
-
-
-@pytest.fixture(scope="module")
-def judge():
-    mock = MockJudge()
-    yield mock
-    mock.stop()
 
 
 @pytest.fixture(scope="module")

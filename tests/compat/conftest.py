@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness import Server
+from harness import Server, judge  # noqa: F401 (a fixture)
 
 
 def _start(tmp_path_factory, name: str, **kw) -> Server:
@@ -49,16 +49,6 @@ def make_server(tmp_path_factory):
     yield make
     for srv in started:
         srv.stop()
-
-
-@pytest.fixture(scope="module")
-def judge():
-    """A mock OpenAI-compatible chat-completions endpoint on 127.0.0.1 (see ``MockJudge``)."""
-    from harness import MockJudge
-
-    mock = MockJudge()
-    yield mock
-    mock.stop()
 
 
 @pytest.fixture(scope="module")

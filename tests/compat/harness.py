@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import quote
 
+import pytest
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 
@@ -916,6 +918,15 @@ EVALUATORS_CONFIG = {
          "assessment_criteria": {"pass_when": True}},
     ]
 }
+
+
+@pytest.fixture(scope="module")
+def judge():
+    """A mock OpenAI-compatible chat-completions endpoint on 127.0.0.1 (see ``MockJudge``),
+    shared by the tests of one module. A conftest or test module imports it to use it."""
+    mock = MockJudge()
+    yield mock
+    mock.stop()
 
 
 def evaluator_server(make, workdir: Path, judge: Optional[MockJudge] = None, name: str = "exp", **kw: Any) -> Server:
