@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use http_body_util::BodyExt;
 use llmobs_server::{AppState, Config};
-use llmobs_store::{Database, Store};
+use llmobs_store::Store;
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -126,18 +126,7 @@ impl App {
 /// PostgreSQL server (as `scripts/test.sh` sets it for its PostgreSQL run), a new database
 /// created on that server for this test alone.
 pub async fn open_store(dir: &std::path::Path) -> Store {
-    let Some(admin) = std::env::var("LLMOBS_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
-    else {
-        return Store::open(&Database::Sqlite(dir.join("t.db"))).await.unwrap();
-    };
-    use sqlx::Connection;
-    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("cannot reach PostgreSQL");
-    let create = format!("CREATE DATABASE {name}");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(create)).execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
-    Store::open(&Database::Postgres(format!("{base}/{name}"))).await.unwrap()
+    llmobs_store::test_db::open(dir).await
 }
 
 /// The path of prompt `id`, percent-encoded like ddtrace does.

@@ -56,8 +56,8 @@ mod migrate;
 mod projects;
 mod prompts;
 mod spans;
-#[cfg(test)]
-mod test_db;
+#[cfg(any(test, feature = "test-support"))]
+pub mod test_db;
 mod time;
 
 pub use dataset_admin::{DatasetFilter, FileUpload};

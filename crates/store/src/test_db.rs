@@ -1,4 +1,5 @@
-//! The store the unit tests run on: a SQLite file, or a fresh PostgreSQL database when
+//! The store tests run on (this crate's unit tests, and the server's tests through the
+//! `test-support` feature): a SQLite file, or a fresh PostgreSQL database when
 //! `LLMOBS_TEST_DATABASE_URL` names a server (as `scripts/test.sh` sets it for its
 //! PostgreSQL run).
 
@@ -9,7 +10,12 @@ use sqlx::Connection;
 use crate::{Database, Store};
 
 /// A fresh store: `t.db` in `dir`, or a new database on the PostgreSQL server.
-pub(crate) async fn open(dir: &Path) -> Store {
+///
+/// # Panics
+///
+/// When the store cannot be opened or the PostgreSQL server cannot be reached: it is
+/// meant for tests.
+pub async fn open(dir: &Path) -> Store {
     let Some(admin) = std::env::var("LLMOBS_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
     else {
         return Store::open(&Database::Sqlite(dir.join("t.db"))).await.unwrap();
