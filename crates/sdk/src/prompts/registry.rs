@@ -67,13 +67,9 @@ impl Client {
         request: impl Into<UpdatePromptRequest>,
     ) -> Result<PromptInfo> {
         let request = request.into();
-        if request.title.is_none() && request.description.is_none() {
-            return Err(Error::InvalidRequest {
-                detail: "At least one of title or description must be provided".into(),
-            });
-        }
-        let tail = format!("/{}", segment(prompt_id)?);
-        let updated: WirePrompt = self.patch(prompt_id, tail, &request).await?;
+        let empty = request.title.is_none() && request.description.is_none();
+        let updated: WirePrompt =
+            self.patch(prompt_id, "", &request, empty.then_some("title or description")).await?;
         Ok(updated.into())
     }
 
@@ -92,13 +88,11 @@ impl Client {
         request: impl Into<UpdateVersionRequest>,
     ) -> Result<PromptVersion> {
         let request = request.into();
-        if request.labels.is_none() && request.description.is_none() && request.env_ids.is_none() {
-            return Err(Error::InvalidRequest {
-                detail: "At least one of labels, description, or env_ids must be provided".into(),
-            });
-        }
-        let tail = format!("/{}/versions/{version}", segment(prompt_id)?);
-        let updated: WireVersion = self.patch(prompt_id, tail, &request).await?;
+        let empty =
+            request.labels.is_none() && request.description.is_none() && request.env_ids.is_none();
+        let fields = empty.then_some("labels, description, or env_ids");
+        let path = format!("/versions/{version}");
+        let updated: WireVersion = self.patch(prompt_id, &path, &request, fields).await?;
         Ok(updated.into())
     }
 
@@ -165,13 +159,22 @@ impl Client {
         self.update_prompt_version(prompt_id, version, request).await
     }
 
-    /// Sends `request` as a `PATCH` to `tail` and forgets the cached prompt.
+    /// Sends `request` as a `PATCH` to the prompt's path followed by `path`, and forgets
+    /// the cached prompt. `missing`: the fields of which the request sets none, when it
+    /// sets none; such a request is refused unsent.
     async fn patch<T: DeserializeOwned>(
         &self,
         prompt_id: &str,
-        tail: String,
+        path: &str,
         request: &impl serde::Serialize,
+        missing: Option<&str>,
     ) -> Result<T> {
+        if let Some(fields) = missing {
+            return Err(Error::InvalidRequest {
+                detail: format!("At least one of {fields} must be provided"),
+            });
+        }
+        let tail = format!("/{}{path}", segment(prompt_id)?);
         let body = to_body(request)?;
         let updated = self.inner.crud(Method::PATCH, tail, Some(body), true).await?;
         self.inner.evict_prompt(prompt_id).await;
