@@ -1,11 +1,12 @@
 //! Experiment management for Datadog's public API: updating every field an experiment
 //! has, and deleting experiments.
 
-use llmobs_core::experiments::{ExperimentRecord, STATUSES, UpdateExperiment};
+use llmobs_core::experiments::{ExperimentRecord, UpdateExperiment};
 use serde_json::Value;
 
 use crate::deletes::soft_delete;
 use crate::error::{Error, NotFound, Result};
+use crate::experiments::check_status;
 use crate::keys::OrgId;
 use crate::{Store, time};
 
@@ -18,13 +19,7 @@ impl Store {
         id: &str,
         update: UpdateExperiment,
     ) -> Result<(String, ExperimentRecord)> {
-        if let Some(status) = &update.status
-            && !STATUSES.contains(&status.as_str())
-        {
-            return Err(Error::Invalid(format!(
-                "unknown status '{status}': use running, completed, failed or interrupted"
-            )));
-        }
+        check_status(&update)?;
         if update.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
             return Err(Error::Invalid("name: an experiment needs a non-empty name".into()));
         }

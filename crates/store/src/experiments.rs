@@ -315,13 +315,7 @@ impl Store {
         id: &str,
         update: UpdateExperiment,
     ) -> Result<(String, ExperimentRecord)> {
-        if let Some(status) = &update.status
-            && !llmobs_core::experiments::STATUSES.contains(&status.as_str())
-        {
-            return Err(Error::Invalid(format!(
-                "unknown status '{status}': use running, completed, failed or interrupted"
-            )));
-        }
+        check_status(&update)?;
         self.experiment(org, id).await?;
         let now = time::now();
         let mut tx = self.write.begin().await?;
@@ -525,6 +519,19 @@ impl Store {
                 "no experiment named '{experiment}' in project '{project}'"
             )))
         })
+    }
+}
+
+/// Refuses an update whose status is not one of
+/// [`STATUSES`](llmobs_core::experiments::STATUSES).
+pub(crate) fn check_status(update: &UpdateExperiment) -> Result<()> {
+    match &update.status {
+        Some(status) if !llmobs_core::experiments::STATUSES.contains(&status.as_str()) => {
+            Err(Error::Invalid(format!(
+                "unknown status '{status}': use running, completed, failed or interrupted"
+            )))
+        }
+        _ => Ok(()),
     }
 }
 
