@@ -6,13 +6,13 @@
 use llmobs_core::experimentation::{Analytics, Bucket, EntitySearch, Function, SortKey, preview};
 use llmobs_core::search::{Query, Term, Value as Word};
 use serde_json::{Map, Value, json};
+use sqlx::Row as _;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row as _};
 
 use crate::Store;
 use crate::error::{Error, Result};
 use crate::keys::OrgId;
-use crate::like::{like_literal, like_wildcard};
+use crate::sql::{Bind, Conditions, Sql, like_literal, like_wildcard};
 
 /// The matches of one scope on a page, and how many there are in all.
 #[derive(Debug, Clone)]
@@ -134,64 +134,24 @@ const RUNS: Entity = Entity {
     columns: "x.experiment_uuid, x.run_id, x.created_at",
 };
 
-/// SQL being built: text and its bound texts and numbers.
-#[derive(Default)]
-struct Sql {
-    text: String,
-    binds: Vec<Bind>,
+/// The condition of an entity search query: `column` maps a field to its SQL (or `None`:
+/// the field does not apply, so the term matches nothing), `text` lists the columns free
+/// text is looked for in.
+struct EntityConditions<'a> {
+    sql: &'a mut Sql,
+    column: &'a dyn Fn(&str) -> Result<Option<String>>,
+    text: &'a [&'a str],
 }
 
-#[derive(Clone)]
-enum Bind {
-    Text(String),
-    Int(i64),
-}
-
-impl Sql {
-    fn bind(&mut self, bind: Bind) -> String {
-        self.binds.push(bind);
-        format!("${}", self.binds.len())
+impl Conditions for EntityConditions<'_> {
+    fn sql_text(&mut self) -> &mut String {
+        &mut self.sql.text
     }
 
-    fn query(&self) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments> {
-        // Only the text built here is SQL; every request value is bound.
-        let mut query = sqlx::query(AssertSqlSafe(self.text.clone()));
-        for bind in &self.binds {
-            query = match bind {
-                Bind::Text(text) => query.bind(text.clone()),
-                Bind::Int(n) => query.bind(*n),
-            };
-        }
-        query
-    }
-
-    /// The condition of `query`; `column` maps a field to its SQL (or `None`: the field
-    /// does not apply, so the term matches nothing), `text` is the free-text condition.
-    fn condition(
-        &mut self,
-        query: &Query,
-        column: &dyn Fn(&str) -> Result<Option<String>>,
-        text: &[&str],
-    ) -> Result<()> {
-        match query {
-            Query::All => self.text.push_str("1 = 1"),
-            Query::Not(inner) => {
-                self.text.push_str("NOT (");
-                self.condition(inner, column, text)?;
-                self.text.push(')');
-            }
-            Query::And(items) | Query::Or(items) => {
-                let joiner = if matches!(query, Query::And(_)) { " AND " } else { " OR " };
-                self.text.push('(');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.text.push_str(joiner);
-                    }
-                    self.condition(item, column, text)?;
-                }
-                self.text.push(')');
-            }
-            Query::Term(Term::Text(word)) => {
+    fn term(&mut self, term: &Term) -> Result<()> {
+        let text = self.text;
+        match term {
+            Term::Text(word) => {
                 if text.is_empty() {
                     return Err(Error::Invalid("free text is not searchable here".into()));
                 }
@@ -199,29 +159,39 @@ impl Sql {
                     Word::Wildcard(p) => format!("%{}%", like_wildcard(p)),
                     other => format!("%{}%", like_literal(other.text())),
                 };
-                let p = self.bind(Bind::Text(pattern.to_lowercase()));
+                let p = self.sql.bind(Bind::Text(pattern.to_lowercase()));
                 let parts: Vec<String> = text
                     .iter()
                     .map(|c| format!("LOWER(COALESCE({c}, '')) LIKE {p} ESCAPE '\\'"))
                     .collect();
-                self.text.push_str(&format!("({})", parts.join(" OR ")));
+                self.sql.text.push_str(&format!("({})", parts.join(" OR ")));
             }
-            Query::Term(Term::Field { name, value, .. }) => match column(name)? {
-                None => self.text.push_str("1 = 0"),
+            Term::Field { name, value, .. } => match (self.column)(name)? {
+                None => self.sql.text.push_str("1 = 0"),
                 Some(sql) => match value {
                     Word::Wildcard(p) => {
-                        let p = self.bind(Bind::Text(like_wildcard(p)));
-                        self.text.push_str(&format!("{sql} LIKE {p} ESCAPE '\\'"));
+                        let p = self.sql.bind(Bind::Text(like_wildcard(p)));
+                        self.sql.text.push_str(&format!("{sql} LIKE {p} ESCAPE '\\'"));
                     }
                     other => {
-                        let p = self.bind(Bind::Text(other.text().to_owned()));
-                        self.text.push_str(&format!("{sql} = {p}"));
+                        let p = self.sql.bind(Bind::Text(other.text().to_owned()));
+                        self.sql.text.push_str(&format!("{sql} = {p}"));
                     }
                 },
             },
         }
         Ok(())
     }
+}
+
+/// Appends the condition of `query` to `sql`: see [`EntityConditions`].
+fn condition(
+    sql: &mut Sql,
+    query: &Query,
+    column: &dyn Fn(&str) -> Result<Option<String>>,
+    text: &[&str],
+) -> Result<()> {
+    EntityConditions { sql, column, text }.condition(query)
 }
 
 /// Every field an entity search knows.
@@ -316,7 +286,8 @@ impl Store {
             }
             sql.text.push_str(" AND ");
             let fields = entity.fields;
-            sql.condition(
+            condition(
+                &mut sql,
                 &search.query,
                 &|name| {
                     let name = if name == "run_id" { "id" } else { name };
@@ -446,7 +417,7 @@ impl Store {
                 other => field(other),
             }))
         };
-        sql.condition(&analytics.query, &text_field, &[])?;
+        condition(&mut sql, &analytics.query, &text_field, &[])?;
         let filtered = sql.text.clone();
         sql.text = format!("SELECT COUNT(*) AS n {filtered}");
         let hits: i64 = sql.query().fetch_one(&mut *conn).await?.try_get("n")?;

@@ -51,11 +51,11 @@ mod experiments;
 mod fields;
 mod intake;
 mod keys;
-mod like;
 mod migrate;
 mod projects;
 mod prompts;
 mod spans;
+mod sql;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_db;
 mod time;

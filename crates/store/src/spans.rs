@@ -11,12 +11,12 @@
 use llmobs_core::search::{Query, Term, Value as Word};
 use llmobs_core::spans::{SpanOrder, SpanSearch};
 use serde_json::{Map, Value};
-use sqlx::{AnyConnection, AssertSqlSafe, Row as _};
+use sqlx::{AnyConnection, Row as _};
 
 use crate::batch::{Col, Insert};
 use crate::error::{Error, Result};
 use crate::keys::OrgId;
-use crate::like::{like_literal, like_wildcard};
+use crate::sql::{Bind, Conditions, Sql, like_literal, like_wildcard};
 use crate::{Store, time};
 
 /// The most bytes of input and output text a span's full-text entry keeps.
@@ -226,25 +226,27 @@ enum Dialect {
     Postgres,
 }
 
-/// SQL under construction: text and the values bound to its `$n`.
-struct Sql {
-    text: String,
-    binds: Vec<Bind>,
+/// A span search's SQL under construction, for one dialect.
+struct SpanSql {
+    sql: Sql,
     dialect: Dialect,
 }
 
-#[derive(Debug, Clone)]
-enum Bind {
-    Text(String),
-    Int(i64),
+impl std::ops::Deref for SpanSql {
+    type Target = Sql;
+
+    fn deref(&self) -> &Sql {
+        &self.sql
+    }
 }
 
-impl Sql {
-    fn bind(&mut self, value: Bind) -> String {
-        self.binds.push(value);
-        format!("${}", self.binds.len())
+impl std::ops::DerefMut for SpanSql {
+    fn deref_mut(&mut self) -> &mut Sql {
+        &mut self.sql
     }
+}
 
+impl SpanSql {
     fn text(&mut self, value: impl Into<String>) -> String {
         self.bind(Bind::Text(value.into()))
     }
@@ -308,33 +310,22 @@ fn comparison(text: &str) -> Option<(&'static str, i64)> {
     None
 }
 
-impl Sql {
-    /// Appends the condition of `query` on the row alias `s`.
-    fn query(&mut self, query: &Query) -> Result<()> {
-        match query {
-            Query::All => self.text.push_str("1 = 1"),
-            Query::Not(inner) => {
-                self.text.push_str("NOT (");
-                self.query(inner)?;
-                self.text.push(')');
-            }
-            Query::And(items) | Query::Or(items) => {
-                let joiner = if matches!(query, Query::And(_)) { " AND " } else { " OR " };
-                self.text.push('(');
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        self.text.push_str(joiner);
-                    }
-                    self.query(item)?;
-                }
-                self.text.push(')');
-            }
-            Query::Term(Term::Text(word)) => self.free_text(word),
-            Query::Term(Term::Field { name, at, value }) => self.field(name, *at, value)?,
+/// The condition of a span query, on the row alias `s`.
+impl Conditions for SpanSql {
+    fn sql_text(&mut self) -> &mut String {
+        &mut self.sql.text
+    }
+
+    fn term(&mut self, term: &Term) -> Result<()> {
+        match term {
+            Term::Text(word) => self.free_text(word),
+            Term::Field { name, at, value } => self.field(name, *at, value)?,
         }
         Ok(())
     }
+}
 
+impl SpanSql {
     fn free_text(&mut self, word: &Word) {
         let terms = words(word.text());
         let prefix = is_prefix(word);
@@ -476,7 +467,7 @@ impl Store {
         let mut conn = self.read.acquire().await?;
         let dialect =
             if conn.backend_name() == "SQLite" { Dialect::Sqlite } else { Dialect::Postgres };
-        let mut sql = Sql { text: String::new(), binds: Vec::new(), dialect };
+        let mut sql = SpanSql { sql: Sql::default(), dialect };
         let column = match search.order {
             SpanOrder::Start => "start_ns",
             SpanOrder::Duration => "duration_ns",
@@ -513,7 +504,7 @@ impl Store {
              s.org_uuid, s.trace_id, s.span_id FROM {source} WHERE s.org_uuid = {org_p} \
              AND s.start_ns >= {from_p} AND s.start_ns <= {to_p} AND "
         );
-        sql.query(&search.query)?;
+        sql.condition(&search.query)?;
         if let Some(text) = &search.cursor {
             let (value, seq) = read_cursor(text, search.sort_name())?;
             let v = sql.bind(Bind::Int(value));
@@ -531,15 +522,7 @@ impl Store {
              AND l.trace_id = s.trace_id AND l.span_id = s.span_id \
              ORDER BY s.{column} {direction}, s.seq {direction}"
         ));
-        // Only the text built above is SQL; every value from the request is bound.
-        let mut query = sqlx::query(AssertSqlSafe(sql.text));
-        for bind in sql.binds {
-            query = match bind {
-                Bind::Text(text) => query.bind(text),
-                Bind::Int(n) => query.bind(n),
-            };
-        }
-        let rows = query.fetch_all(&mut *conn).await?;
+        let rows = sql.query().fetch_all(&mut *conn).await?;
         let mut spans = Vec::with_capacity(rows.len());
         let mut last = None;
         for row in rows.iter().take(search.limit as usize) {
