@@ -36,11 +36,17 @@ def client_for(server: Server, api_key: str | None = None, app_key: str | None =
     return AgentObservabilityApi(ApiClient(configuration(server, api_key, app_key)))
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("api_server")).start()
+def serving(tmp_path_factory, name: str):
+    """For a fixture to ``yield from``: a server started in a fresh directory ``name``,
+    stopped when the fixture ends."""
+    srv = Server(tmp_path_factory.mktemp(name)).start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    yield from serving(tmp_path_factory, "api_server")
 
 
 @pytest.fixture(scope="session")

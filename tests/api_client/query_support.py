@@ -24,7 +24,7 @@ from harness import Server, run_llmobs, unique  # noqa: E402,F401
 from datadog_api_client.exceptions import ApiException  # noqa: E402,F401
 from datadog_api_client.v2.api.agent_observability_api import AgentObservabilityApi  # noqa: E402
 
-from conftest import client_for  # noqa: E402
+from conftest import client_for, serving  # noqa: E402
 
 QUERY_OPERATIONS = (
     "list_llm_obs_spans",
@@ -37,9 +37,7 @@ QUERY_OPERATIONS = (
 
 @pytest.fixture(scope="module")
 def query_server(tmp_path_factory):
-    srv = Server(tmp_path_factory.mktemp("query_server")).start()
-    yield srv
-    srv.stop()
+    yield from serving(tmp_path_factory, "query_server")
 
 
 @pytest.fixture(scope="module")
