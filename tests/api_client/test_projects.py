@@ -39,6 +39,15 @@ def delete(api, ids):
     api.delete_llm_obs_projects(body)
 
 
+def update_body(**attributes) -> LLMObsProjectUpdateRequest:
+    """The official client's update request setting ``attributes`` (name, description)."""
+    return LLMObsProjectUpdateRequest(
+        data=LLMObsProjectUpdateDataRequest(
+            type=LLMObsProjectType.PROJECTS, attributes=LLMObsProjectUpdateDataAttributesRequest(**attributes)
+        )
+    )
+
+
 def test_create_answers_what_was_sent(api):
     name = unique("support-bot")
     created = create(api, name, "answers support tickets")
@@ -77,21 +86,14 @@ def test_list_filters_and_pages(api):
 def test_update_changes_name_and_description(api):
     created = create(api, unique("before"), "old words")
     new_name = unique("after")
-    body = LLMObsProjectUpdateRequest(
-        data=LLMObsProjectUpdateDataRequest(
-            type=LLMObsProjectType.PROJECTS,
-            attributes=LLMObsProjectUpdateDataAttributesRequest(name=new_name, description="new words"),
-        )
-    )
-    updated = api.update_llm_obs_project(created.id, body).data
+    updated = api.update_llm_obs_project(created.id, update_body(name=new_name, description="new words")).data
     assert updated.id == created.id
     assert (updated.attributes.name, updated.attributes.description) == (new_name, "new words")
     assert updated.attributes.updated_at >= created.attributes.updated_at
     listed = api.list_llm_obs_projects(filter_id=created.id).data[0]
     assert (listed.attributes.name, listed.attributes.description) == (new_name, "new words")
     # Only the description: the name stays.
-    body.data.attributes = LLMObsProjectUpdateDataAttributesRequest(description="third")
-    again = api.update_llm_obs_project(created.id, body).data
+    again = api.update_llm_obs_project(created.id, update_body(description="third")).data
     assert (again.attributes.name, again.attributes.description) == (new_name, "third")
 
 
@@ -101,14 +103,7 @@ def test_delete_removes_from_lists(api):
     assert api.list_llm_obs_projects(filter_id=gone.id).data == []
     assert [p.id for p in api.list_llm_obs_projects(filter_id=keep.id).data] == [keep.id]
     with pytest.raises(NotFoundException):
-        api.update_llm_obs_project(
-            gone.id,
-            LLMObsProjectUpdateRequest(
-                data=LLMObsProjectUpdateDataRequest(
-                    type=LLMObsProjectType.PROJECTS, attributes=LLMObsProjectUpdateDataAttributesRequest(name="x")
-                )
-            ),
-        )
+        api.update_llm_obs_project(gone.id, update_body(name="x"))
 
 
 def test_bad_input_is_a_400_naming_the_field_and_stores_nothing(api, server):
@@ -133,12 +128,5 @@ def test_other_org_sees_a_404(api, other_org_api):
     created = create(api, unique("private"))
     assert other_org_api.list_llm_obs_projects(filter_id=created.id).data == []
     with pytest.raises(NotFoundException):
-        other_org_api.update_llm_obs_project(
-            created.id,
-            LLMObsProjectUpdateRequest(
-                data=LLMObsProjectUpdateDataRequest(
-                    type=LLMObsProjectType.PROJECTS, attributes=LLMObsProjectUpdateDataAttributesRequest(name="stolen")
-                )
-            ),
-        )
+        other_org_api.update_llm_obs_project(created.id, update_body(name="stolen"))
     assert api.list_llm_obs_projects(filter_id=created.id).data[0].attributes.name == created.attributes.name
