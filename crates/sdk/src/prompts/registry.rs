@@ -34,11 +34,8 @@ impl Client {
         request: impl Into<CreatePromptRequest>,
     ) -> Result<PromptInfo> {
         let request = request.into();
-        let body = to_body(&request)?;
-        let id = request.prompt_id.clone();
         let created: WirePrompt =
-            self.inner.crud(Method::POST, String::new(), Some(body), true).await?;
-        self.inner.evict_prompt(&id).await;
+            self.write(Method::POST, &request.prompt_id, String::new(), &request).await?;
         Ok(created.into())
     }
 
@@ -48,10 +45,9 @@ impl Client {
         prompt_id: &str,
         request: impl Into<CreateVersionRequest>,
     ) -> Result<PromptVersion> {
-        let body = to_body(&request.into())?;
         let tail = format!("/{}/versions", segment(prompt_id)?);
-        let created: WireVersion = self.inner.crud(Method::POST, tail, Some(body), true).await?;
-        self.inner.evict_prompt(prompt_id).await;
+        let created: WireVersion =
+            self.write(Method::POST, prompt_id, tail, &request.into()).await?;
         Ok(created.into())
     }
 
@@ -159,8 +155,8 @@ impl Client {
         self.update_prompt_version(prompt_id, version, request).await
     }
 
-    /// Sends `request` as a `PATCH` to the prompt's path followed by `path`, and forgets
-    /// the cached prompt. `missing`: the fields of which the request sets none, when it
+    /// Sends `request` as a `PATCH` to the prompt's path followed by `path` (see
+    /// [`write`](Self::write)). `missing`: the fields of which the request sets none, when it
     /// sets none; such a request is refused unsent.
     async fn patch<T: DeserializeOwned>(
         &self,
@@ -175,10 +171,21 @@ impl Client {
             });
         }
         let tail = format!("/{}{path}", segment(prompt_id)?);
+        self.write(Method::PATCH, prompt_id, tail, request).await
+    }
+
+    /// Sends `request` with `method` to `tail` and forgets the cached prompt.
+    async fn write<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        prompt_id: &str,
+        tail: String,
+        request: &impl serde::Serialize,
+    ) -> Result<T> {
         let body = to_body(request)?;
-        let updated = self.inner.crud(Method::PATCH, tail, Some(body), true).await?;
+        let written = self.inner.crud(method, tail, Some(body), true).await?;
         self.inner.evict_prompt(prompt_id).await;
-        Ok(updated)
+        Ok(written)
     }
 
     /// One version of a prompt, from its list of versions.
