@@ -28,6 +28,7 @@ use axum::routing::get;
 use llmobs_core::spans::{
     FieldNames, SearchSpansAttributes, SpanAttributes, SpanFilter, SpanIo, SpanPageQuery, plan,
 };
+use llmobs_core::summary::{Aggregate, ExperimentSummary};
 use llmobs_store::{
     DEFAULT_ORG, DatasetFilter, ExperimentFilter, OrgId, Owned, ProjectFilter, RecordQuery,
     decode_cursor, encode_cursor,
@@ -171,6 +172,7 @@ fn environment() -> &'static Environment<'static> {
             ("span_rows", include_str!("pages/span_rows.html")),
             ("experiment", include_str!("pages/experiment.html")),
             ("dataset", include_str!("pages/dataset.html")),
+            ("summary", include_str!("pages/summary.html")),
             ("error", include_str!("pages/error.html")),
         ] {
             // The templates are part of the binary and covered by the page tests.
@@ -553,33 +555,42 @@ fn position(cursor: &str) -> Result<i64, ApiError> {
     })
 }
 
-/// The experiment page.
+/// The experiment page: its summary and its records, paged.
 #[utoipa::path(get, path = "/llm/experiments/{experiment_id}", tag = "pages",
-    params(("experiment_id" = String, Path)), responses((status = 200, content_type = "text/html")))]
+    params(("experiment_id" = String, Path), ("cursor" = Option<String>, Query)),
+    responses((status = 200, content_type = "text/html")))]
 pub(crate) async fn experiment(
     State(state): State<AppState>,
     viewer: Viewer,
     Segments(id): Segments<String>,
+    RawQuery(raw): RawQuery,
 ) -> Result<Html<String>, PageError> {
+    let query = ListQuery::parse(raw.as_deref())?;
     let shown = viewer.owner(&state, Owned::Experiment, &id).await?;
     let (_, e) = state.store.experiment(&shown.org, &id).await?;
-    let events = state.store.experiment_events(&shown.org, &id).await?;
-    let records: Vec<Value> = (events.spans.iter())
-        .map(|span| {
+    let summary = summary(&state.store.experiment_summary(&shown.org, &id).await?)?;
+    let (found, next) =
+        state.store.experiment_records(&shown.org, &id, query.cursor(), PAGE).await?;
+    let records: Vec<Value> = (found.iter())
+        .map(|(_, span)| {
             context! {
                 name => text(span.get("name")),
                 input => text(span.pointer("/meta/input")),
                 output => text(span.pointer("/meta/output")),
                 expected => text(span.pointer("/meta/expected_output")),
                 error => text(span.pointer("/meta/error/message")),
-                duration => text(span.get("duration")),
+                duration => span.get("duration").and_then(Json::as_f64).map(millis)
+                    .unwrap_or_default(),
                 metrics => span["eval_metrics"].as_array().into_iter().flatten()
                     .map(metric).collect::<Vec<_>>(),
             }
         })
         .collect();
-    let summary_metrics = events.summary_metrics.iter().map(metric).collect::<Vec<_>>();
+    let summary_metrics = (state.store.summary_metrics(&shown.org, &id, PAGE).await?.iter())
+        .map(metric)
+        .collect::<Vec<_>>();
     let crumb = project_crumb(&state, &shown.org, &e.project_id).await?;
+    let path = format!("/llm/experiments/{}", urlencode(&id));
     let body = render(
         "experiment",
         context! {
@@ -587,7 +598,8 @@ pub(crate) async fn experiment(
             dataset_version => e.dataset_version,
             status => e.status.unwrap_or_else(|| "not started".into()),
             created_at => e.created_at, error => e.error.unwrap_or_default(),
-            summary => "", records, next => "", summary_metrics,
+            summary, records, summary_metrics,
+            next => query.next(&path, &[], next.as_ref().map(encode_cursor)),
         },
     )?;
     let crumbs = vec![
@@ -596,6 +608,56 @@ pub(crate) async fn experiment(
         (e.experiment.as_str(), None),
     ];
     Ok(page(&e.experiment, &shown, Place { section: "Experiments", crumbs }, body)?)
+}
+
+/// The summary cards of an experiment.
+fn summary(s: &ExperimentSummary) -> Result<Value, ApiError> {
+    let labels: Vec<Value> = (s.labels.iter())
+        .map(|l| {
+            let (value, detail) = match &l.aggregate {
+                Aggregate::Boolean { true_count, count } => (
+                    percent(l.aggregate.ratio().unwrap_or_default()),
+                    format!("{true_count} of {count} true"),
+                ),
+                Aggregate::Score { count, mean, p50, p90 } => (
+                    number(*mean),
+                    format!("mean · p50 {} · p90 {} · {count} scores", number(*p50), number(*p90)),
+                ),
+                Aggregate::Categorical { mode, counts } => (
+                    mode.clone(),
+                    (counts.iter())
+                        .map(|(v, n)| format!("{v}: {n}"))
+                        .collect::<Vec<_>>()
+                        .join(" · "),
+                ),
+                Aggregate::Empty => ("–".into(), "no values".into()),
+            };
+            context! { label => l.label.clone(), kind => l.metric_type.clone(), value, detail,
+            errors => l.errors }
+        })
+        .collect();
+    let d = s.durations;
+    render(
+        "summary",
+        context! {
+            labels, records => s.records, record_errors => s.record_errors,
+            p50 => d.map(|d| millis(d.p50)).unwrap_or_else(|| "–".into()),
+            p90 => d.map(|d| millis(d.p90)).unwrap_or_else(|| "–".into()),
+            p99 => d.map(|d| millis(d.p99)).unwrap_or_else(|| "–".into()),
+        },
+    )
+}
+
+/// A share from 0 to 1 as a percentage with one decimal.
+fn percent(ratio: f64) -> String {
+    format!("{:.1}%", ratio * 100.0)
+}
+
+/// A number with at most three decimals, without trailing zeros.
+fn number(value: f64) -> String {
+    let text = format!("{value:.3}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" { "0".into() } else { text.into() }
 }
 
 /// One evaluation for a cell: its label, value and reasoning.
