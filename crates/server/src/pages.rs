@@ -292,7 +292,8 @@ fn experiment_row(id: String, e: llmobs_core::experiments::ExperimentRecord) -> 
     context! {
         id, experiment => e.experiment, name => e.name, dataset_id => e.dataset_id,
         dataset_version => e.dataset_version,
-        status => e.status.unwrap_or_else(|| "not started".into()), created_at => e.created_at,
+        status => e.status.unwrap_or_else(|| "not started".into()),
+        created_at => when(&e.created_at),
     }
 }
 
@@ -315,9 +316,9 @@ pub(crate) async fn home(
         let activity = state.store.project_activity(&shown.org, &id).await?;
         projects.push(context! {
             id, name => project.name, description => project.description,
-            created_at => project.created_at, datasets => activity.datasets,
+            created_at => when(&project.created_at), datasets => activity.datasets,
             experiments => activity.experiments,
-            last_activity => activity.last_activity.unwrap_or_default(),
+            last_activity => activity.last_activity.as_deref().map(when).unwrap_or_default(),
         });
     }
     let (recent, _) =
@@ -397,7 +398,7 @@ pub(crate) async fn datasets(
         .map(|(id, d)| {
             context! {
                 id, name => d.name, project_id => d.project_id, version => d.current_version,
-                description => d.description, updated_at => d.updated_at,
+                description => d.description, updated_at => when(&d.updated_at),
             }
         })
         .collect();
@@ -436,7 +437,7 @@ pub(crate) async fn prompts(
         .map(|(prompt_id, p)| {
             context! {
                 prompt_id, title => p.title.unwrap_or_default(), versions => p.num_versions,
-                last_version_at => p.last_version_created_at, created_at => p.created_at,
+                last_version_at => when(&p.last_version_created_at), created_at => when(&p.created_at),
             }
         })
         .collect();
@@ -498,7 +499,8 @@ pub(crate) async fn traces(
             context! {
                 start => start_time(a.start_ns), name => a.name, kind => a.span_kind,
                 ml_app => a.ml_app, status => a.status, duration => millis(a.duration),
-                input => io(a.input.as_ref()), output => io(a.output.as_ref()), tags => a.tags,
+                input => io(a.input.as_ref()), output => io(a.output.as_ref()),
+                tag_count => a.tags.len(), tags => a.tags,
             }
         })
         .collect();
@@ -522,9 +524,19 @@ fn millis(ns: f64) -> String {
     format!("{:.1} ms", ns / 1e6)
 }
 
-/// A start time in nanoseconds since the epoch, as RFC 3339 (UTC, milliseconds).
+/// A span's start (nanoseconds since the epoch) for people: UTC, to the millisecond.
 fn start_time(ns: i64) -> String {
-    llmobs_store::format_ns(ns)
+    readable(&llmobs_store::format_ns(ns), 23)
+}
+
+/// A stored time (RFC 3339, UTC) for people: UTC, to the second.
+fn when(stored: &str) -> String {
+    readable(stored, 19)
+}
+
+/// `2026-01-02T03:04:05.678Z` as `2026-01-02 03:04:05.678`, cut to `len` characters.
+fn readable(rfc3339: &str, len: usize) -> String {
+    rfc3339.trim_end_matches('Z').replacen('T', " ", 1).chars().take(len).collect()
 }
 
 fn text_of(value: &Json) -> String {
@@ -590,14 +602,20 @@ pub(crate) async fn experiment(
         .map(metric)
         .collect::<Vec<_>>();
     let crumb = project_crumb(&state, &shown.org, &e.project_id).await?;
+    // A deleted dataset keeps its experiments: they show its id.
+    let dataset_name = match state.store.dataset(&shown.org, None, &e.dataset_id).await {
+        Ok((_, d)) => d.name,
+        Err(llmobs_store::Error::NotFound(_)) => e.dataset_id.clone(),
+        Err(err) => return Err(err.into()),
+    };
     let path = format!("/llm/experiments/{}", urlencode(&id));
     let body = render(
         "experiment",
         context! {
             experiment => e.experiment.clone(), name => e.name, dataset_id => e.dataset_id,
-            dataset_version => e.dataset_version,
+            dataset_name, dataset_version => e.dataset_version,
             status => e.status.unwrap_or_else(|| "not started".into()),
-            created_at => e.created_at, error => e.error.unwrap_or_default(),
+            created_at => when(&e.created_at), error => e.error.unwrap_or_default(),
             summary, records, summary_metrics,
             next => query.next(&path, &[], next.as_ref().map(encode_cursor)),
         },
