@@ -40,6 +40,12 @@ step "Rust tests"
 cargo nextest run --workspace --profile ci
 cargo test --workspace --doc --quiet
 
+step "store and server tests on PostgreSQL"
+# A throwaway PostgreSQL (installed when missing), stopped when this script exits; each
+# test creates its own database on it (LLMOBS_TEST_DATABASE_URL).
+source scripts/postgres.sh
+cargo nextest run --workspace --profile ci -E 'package(llmobs-store) | package(llmobs-server)'
+
 step "release build"
 cargo build --release -p llmobs-cli
 

@@ -122,7 +122,8 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 }
 
 /// The path parameters of a route, percent-decoded. A segment that does not decode to
-/// UTF-8 is a 400.
+/// UTF-8, or holds a NUL character (which no stored id has and PostgreSQL cannot compare),
+/// is a 400.
 #[derive(Debug)]
 pub(crate) struct Segments<T>(pub T);
 
@@ -130,6 +131,11 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for Segments<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if parts.uri.path().contains("%00") {
+            return Err(ApiError::invalid(
+                "invalid path: a path segment must not contain the NUL character (%00)",
+            ));
+        }
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| Segments(value))

@@ -29,8 +29,16 @@ async fn control_characters_in_prompt_ids_and_labels_are_refused_and_slashes_kep
         assert_eq!(status, StatusCode::BAD_REQUEST, "{id:?}: {answer}");
         assert!(detail(&answer).starts_with("prompt_id must not contain control characters"));
     }
-    let (status, _) = app.call("GET", &path("a\u{0}b"), Keys::Api, None).await;
-    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, answer) = app.call("GET", &path("a\u{0}b"), Keys::Api, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(detail(&answer).contains("NUL"), "{answer}");
+    // Free text keeps control characters, except NUL, refused on both backends alike.
+    let body = json!({"prompt_id": "described", "template": "x", "description": "a\u{0}b"});
+    let (status, answer) = app.call("POST", PROMPTS, Keys::Both, Some(body)).await;
+    if std::env::var("LLMOBS_TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty()) {
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+        assert!(detail(&answer).contains("NUL character"), "{answer}");
+    }
     let body = json!({"prompt_id": "p", "template": "x", "labels": ["prod\u{1b}[31m"]});
     let (status, answer) = app.call("POST", PROMPTS, Keys::Both, Some(body)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");

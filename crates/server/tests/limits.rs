@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use llmobs_server::{AppState, Config};
-use llmobs_store::{Database, Store};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -64,7 +63,7 @@ async fn deflate_intake_bodies_are_inflated_and_unknown_encodings_refused() {
 /// A server on a socket with `config`; it stops when the returned sender is dropped.
 async fn serve(config: Config) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(&Database::Sqlite(dir.path().join("t.db"))).await.unwrap();
+    let store = crate::util::open_store(dir.path()).await;
     store.create_org_keys("a", crate::util::API, crate::util::APP).await.unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

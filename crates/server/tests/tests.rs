@@ -4,6 +4,7 @@
 mod util;
 
 mod auth;
+mod concurrency;
 mod datasets;
 mod experiments;
 mod input;

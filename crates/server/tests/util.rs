@@ -39,7 +39,7 @@ impl App {
 
     pub async fn with_config(config: Config) -> App {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Database::Sqlite(dir.path().join("t.db"))).await.unwrap();
+        let store = open_store(dir.path()).await;
         store.create_org_keys("a", API, APP).await.unwrap();
         store.create_org_keys("b", OTHER_API, OTHER_APP).await.unwrap();
         let router = llmobs_server::router(AppState::new(store.clone(), config));
@@ -120,6 +120,24 @@ impl App {
         )
         .await
     }
+}
+
+/// A fresh store: a SQLite file in `dir`, or, when `LLMOBS_TEST_DATABASE_URL` names a
+/// PostgreSQL server (as `scripts/test.sh` sets it for its PostgreSQL run), a new database
+/// created on that server for this test alone.
+pub async fn open_store(dir: &std::path::Path) -> Store {
+    let Some(admin) = std::env::var("LLMOBS_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
+    else {
+        return Store::open(&Database::Sqlite(dir.join("t.db"))).await.unwrap();
+    };
+    use sqlx::Connection;
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin).await.expect("cannot reach PostgreSQL");
+    let create = format!("CREATE DATABASE {name}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(create)).execute(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
+    Store::open(&Database::Postgres(format!("{base}/{name}"))).await.unwrap()
 }
 
 /// The path of prompt `id`, percent-encoded like ddtrace does.

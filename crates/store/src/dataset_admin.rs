@@ -421,7 +421,6 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::Database;
 
     fn insert(input: Value) -> InsertRecord {
         InsertRecord { input, expected_output: None, metadata: None, id: None, tags: None }
@@ -445,7 +444,7 @@ mod tests {
     #[tokio::test]
     async fn restore_makes_a_new_version_and_clone_copies_the_current_records() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Database::Sqlite(dir.path().join("t.db"))).await.unwrap();
+        let store = crate::test_db::open(dir.path()).await;
         let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
         let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
         let (dataset, _) = store.create_dataset(&org, "u", &project, "d", None).await.unwrap();
@@ -499,7 +498,7 @@ mod tests {
     #[tokio::test]
     async fn a_deleted_project_frees_its_name_and_hides_its_datasets() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Database::Sqlite(dir.path().join("t.db"))).await.unwrap();
+        let store = crate::test_db::open(dir.path()).await;
         let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
         let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
         let (dataset, _) = store.create_dataset(&org, "u", &project, "d", None).await.unwrap();

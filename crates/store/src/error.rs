@@ -25,7 +25,25 @@ pub enum Error {
     Open(String),
     /// The database failed.
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
+}
+
+/// PostgreSQL's SQLSTATE for text it cannot store, such as a NUL character.
+const CHARACTER_NOT_IN_REPERTOIRE: &str = "22021";
+
+impl From<sqlx::Error> for Error {
+    /// A database failure; text PostgreSQL cannot hold (a NUL character, which SQLite
+    /// stores) is the caller's mistake, [`Error::Invalid`], on both backends' terms.
+    fn from(err: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db) = &err
+            && db.code().as_deref() == Some(CHARACTER_NOT_IN_REPERTOIRE)
+        {
+            return Error::Invalid(
+                "text must not contain the NUL character (U+0000); remove it".into(),
+            );
+        }
+        Error::Database(err)
+    }
 }
 
 /// Which thing was not found. Its `Display` is the exact text the API answers with.
@@ -76,6 +94,6 @@ impl fmt::Display for NotFound {
 pub(crate) fn on_unique(err: sqlx::Error, what: &'static str) -> Error {
     match &err {
         sqlx::Error::Database(db) if db.is_unique_violation() => Error::Conflict(what),
-        _ => Error::Database(err),
+        _ => Error::from(err),
     }
 }

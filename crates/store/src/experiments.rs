@@ -165,10 +165,14 @@ pub(crate) async fn upsert_spans(
     spans: &[&(&str, &Event<'_>)],
     now: &str,
 ) -> Result<()> {
+    // Rows are written in key order, so batches that overlap lock them in the same order
+    // and cannot deadlock on PostgreSQL.
+    let mut spans = spans.to_vec();
+    spans.sort_by(|(a, x), (b, y)| (a, text(&x.fields.span_id)).cmp(&(b, text(&y.fields.span_id))));
     EXPERIMENT_SPANS
         .run(
             conn,
-            spans,
+            &spans,
             |q| q.bind(now.to_owned()),
             |q, (experiment, span)| {
                 q.bind(experiment.to_string())
@@ -657,7 +661,6 @@ pub(crate) mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::Database;
     use crate::batch::CHUNK;
 
     pub(crate) struct Setup {
@@ -691,7 +694,7 @@ pub(crate) mod tests {
 
     pub(crate) async fn setup() -> Setup {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Database::Sqlite(dir.path().join("t.db"))).await.unwrap();
+        let store = crate::test_db::open(dir.path()).await;
         let a = store.create_org_keys("a", "org-a-api-key", "org-a-app-key").await.unwrap().org;
         let b = store.create_org_keys("b", "org-b-api-key", "org-b-app-key").await.unwrap().org;
         let ea = experiment_of(&store, &a).await;

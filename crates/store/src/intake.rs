@@ -61,7 +61,9 @@ fn is_child(span: &Event) -> bool {
 }
 
 impl<'e, 'a> IntakeSpans<'e, 'a> {
-    /// The loose spans grouped by org (usually one), in order.
+    /// The loose spans grouped by org (usually one), in key order: orgs, then trace and
+    /// span ids, so batches that overlap lock rows in the same order and cannot deadlock
+    /// on PostgreSQL.
     fn by_org(&self) -> Vec<(&'e OrgId, Vec<&'e Event<'a>>)> {
         let mut groups: Vec<(&OrgId, Vec<&Event>)> = Vec::new();
         for (org, span) in self.loose.iter().copied() {
@@ -69,6 +71,13 @@ impl<'e, 'a> IntakeSpans<'e, 'a> {
                 Some((_, rows)) => rows.push(span),
                 None => groups.push((org, vec![span])),
             }
+        }
+        groups.sort_by(|(a, _), (b, _)| a.0.cmp(&b.0));
+        for (_, rows) in &mut groups {
+            rows.sort_by(|x, y| {
+                (text(&x.fields.trace_id), text(&x.fields.span_id))
+                    .cmp(&(text(&y.fields.trace_id), text(&y.fields.span_id)))
+            });
         }
         groups
     }

@@ -54,6 +54,8 @@ mod migrate;
 mod projects;
 mod prompts;
 mod spans;
+#[cfg(test)]
+mod test_db;
 mod time;
 
 pub use dataset_admin::{DatasetFilter, FileUpload};

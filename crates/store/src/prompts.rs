@@ -249,24 +249,28 @@ async fn deploy(
         if env.trim().is_empty() {
             return Err(Error::Invalid("env_ids must be non-empty strings".into()));
         }
-        let found: Option<String> = sqlx::query_scalar(
-            "SELECT uuid FROM environments WHERE org_uuid = $1 AND (uuid = $2 OR name = $2)",
-        )
-        .bind(&org.0)
-        .bind(env)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let env_uuid = match found {
+        let find = || {
+            sqlx::query_scalar::<_, String>(
+                "SELECT uuid FROM environments WHERE org_uuid = $1 AND (uuid = $2 OR name = $2)",
+            )
+            .bind(&org.0)
+            .bind(env)
+        };
+        let env_uuid = match find().fetch_optional(&mut *conn).await? {
             Some(uuid) => uuid,
             None => {
-                let uuid = uuid::Uuid::new_v4().to_string();
-                sqlx::query("INSERT INTO environments (uuid, org_uuid, name) VALUES ($1, $2, $3)")
-                    .bind(&uuid)
-                    .bind(&org.0)
-                    .bind(env)
-                    .execute(&mut *conn)
-                    .await?;
-                uuid
+                // Another server may create the same environment at the same moment: the
+                // second insert does nothing, and the row the first committed is read back.
+                sqlx::query(
+                    "INSERT INTO environments (uuid, org_uuid, name) VALUES ($1, $2, $3) \
+                     ON CONFLICT (org_uuid, name) DO NOTHING",
+                )
+                .bind(uuid::Uuid::new_v4().to_string())
+                .bind(&org.0)
+                .bind(env)
+                .execute(&mut *conn)
+                .await?;
+                find().fetch_one(&mut *conn).await?
             }
         };
         sqlx::query(

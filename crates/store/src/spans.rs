@@ -137,7 +137,16 @@ pub(crate) async fn index(conn: &mut AnyConnection, spans: &[Indexed<'_>]) -> Re
     if spans.is_empty() {
         return Ok(());
     }
-    let rows: Vec<IndexRow> = spans.iter().map(IndexRow::of).collect();
+    let mut rows: Vec<IndexRow> = spans.iter().map(IndexRow::of).collect();
+    // In key order, so batches that overlap cannot deadlock on PostgreSQL.
+    rows.sort_by(|a, b| {
+        (&a.org, &a.span_id, &a.experiment, &a.trace_id).cmp(&(
+            &b.org,
+            &b.span_id,
+            &b.experiment,
+            &b.trace_id,
+        ))
+    });
     SPAN_SEARCH
         .run(
             conn,
@@ -596,7 +605,6 @@ mod tests {
     use serde_json::value::RawValue;
 
     use super::*;
-    use crate::Database;
 
     #[test]
     fn like_patterns_escape_what_is_literal() {
@@ -642,7 +650,7 @@ mod tests {
     #[tokio::test]
     async fn searches_filter_page_and_stay_in_their_org() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&Database::Sqlite(dir.path().join("t.db"))).await.unwrap();
+        let store = crate::test_db::open(dir.path()).await;
         let a = store.create_org_keys("a", "org-a-api-key", "org-a-app-key").await.unwrap().org;
         let b = store.create_org_keys("b", "org-b-api-key", "org-b-app-key").await.unwrap().org;
         let spans: Vec<Box<RawValue>> = (0..40)
