@@ -14,6 +14,7 @@
 //! the default org then; a page of one experiment or dataset shows its owner's. Any other
 //! request needs `DD-API-KEY` and sees its own org only. Each page names the org it shows.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
 
@@ -288,13 +289,83 @@ impl ListQuery {
     }
 }
 
-fn experiment_row(id: String, e: llmobs_core::experiments::ExperimentRecord) -> Value {
+fn experiment_row(
+    id: String,
+    e: llmobs_core::experiments::ExperimentRecord,
+    names: &HashMap<String, String>,
+) -> Value {
+    let dataset_name = names.get(&e.dataset_id).cloned().unwrap_or_else(|| e.dataset_id.clone());
     context! {
-        id, experiment => e.experiment, name => e.name, dataset_id => e.dataset_id,
+        id, experiment => e.experiment, name => e.name, dataset_id => e.dataset_id, dataset_name,
         dataset_version => e.dataset_version,
         status => e.status.unwrap_or_else(|| "not started".into()),
         created_at => when(&e.created_at),
     }
+}
+
+/// The names of the datasets of `experiments`, by id; a deleted dataset has none.
+async fn dataset_names(
+    state: &AppState,
+    org: &OrgId,
+    experiments: &[(String, llmobs_core::experiments::ExperimentRecord)],
+) -> Result<HashMap<String, String>, ApiError> {
+    let mut names = HashMap::new();
+    for (_, e) in experiments {
+        if names.contains_key(&e.dataset_id) {
+            continue;
+        }
+        match state.store.dataset(org, None, &e.dataset_id).await {
+            Ok((_, d)) => names.insert(e.dataset_id.clone(), d.name),
+            Err(llmobs_store::Error::NotFound(_)) => continue,
+            Err(err) => return Err(err.into()),
+        };
+    }
+    Ok(names)
+}
+
+/// The names of the projects `ids`, by id; a deleted project has none.
+async fn project_names<'a>(
+    state: &AppState,
+    org: &OrgId,
+    ids: impl Iterator<Item = &'a str>,
+) -> Result<HashMap<String, String>, ApiError> {
+    let mut names = HashMap::new();
+    for id in ids {
+        if names.contains_key(id) {
+            continue;
+        }
+        match state.store.project(org, id).await {
+            Ok((_, p)) => names.insert(id.to_owned(), p.name),
+            Err(llmobs_store::Error::NotFound(_)) => continue,
+            Err(err) => return Err(err.into()),
+        };
+    }
+    Ok(names)
+}
+
+/// The project a list is filtered to, if any: its id and name.
+async fn filtered_project(
+    state: &AppState,
+    org: &OrgId,
+    query: &ListQuery,
+) -> Result<Option<(String, String)>, ApiError> {
+    match query.get("project") {
+        None => Ok(None),
+        Some(id) => Ok(Some((id.to_owned(), state.store.project(org, id).await?.1.name))),
+    }
+}
+
+/// The crumbs of a list, through its project when it is filtered to one.
+fn list_crumbs<'a>(
+    project: &'a Option<(String, String)>,
+    list: &'a str,
+) -> Vec<(&'a str, Option<String>)> {
+    let mut crumbs = vec![("Projects", Some("/".to_owned()))];
+    if let Some((id, name)) = project {
+        crumbs.push((name.as_str(), Some(format!("/llm/experiments?project={}", urlencode(id)))));
+    }
+    crumbs.push((list, None));
+    crumbs
 }
 
 /// `/`: the org's projects with what each holds, and the newest experiments.
@@ -323,7 +394,9 @@ pub(crate) async fn home(
     }
     let (recent, _) =
         state.store.list_experiments(&shown.org, &ExperimentFilter::default(), None, 10).await?;
-    let recent = recent.into_iter().map(|(id, e)| experiment_row(id, e)).collect::<Vec<_>>();
+    let names = dataset_names(&state, &shown.org, &recent).await?;
+    let recent =
+        recent.into_iter().map(|(id, e)| experiment_row(id, e, &names)).collect::<Vec<_>>();
     let recent = render("experiment_rows", context! { experiments => recent })?;
     let next = query.next("/", &[], next.as_ref().map(encode_cursor));
     let body = render("home", context! { projects, recent, next })?;
@@ -355,22 +428,22 @@ pub(crate) async fn experiments(
         ..ExperimentFilter::default()
     };
     let after = query.cursor().map(decode_cursor).transpose()?;
+    let project = filtered_project(&state, &shown.org, &query).await?;
     let (found, next) = state.store.list_experiments(&shown.org, &filter, after, PAGE).await?;
-    let experiments = found.into_iter().map(|(id, e)| experiment_row(id, e)).collect::<Vec<_>>();
+    let names = dataset_names(&state, &shown.org, &found).await?;
+    let experiments =
+        found.into_iter().map(|(id, e)| experiment_row(id, e, &names)).collect::<Vec<_>>();
     let body = render(
         "list",
         context! {
-            heading => "Experiments",
+            heading => heading("Experiments", &project),
             filters => query.form(PATH, &[("project", "project id", "any project"),
                                           ("name", "experiment name", "exact name")])?,
             rows => render("experiment_rows", context! { experiments })?,
             next => query.next(PATH, &["project", "name"], next.as_ref().map(encode_cursor)),
         },
     )?;
-    let place = Place {
-        section: "Experiments",
-        crumbs: vec![("Projects", Some("/".into())), ("Experiments", None)],
-    };
+    let place = Place { section: "Experiments", crumbs: list_crumbs(&project, "Experiments") };
     Ok(page("Experiments", &shown, place, body)?)
 }
 
@@ -388,16 +461,21 @@ pub(crate) async fn datasets(
     const PATH: &str = "/llm/datasets";
     let query = ListQuery::parse(raw.as_deref())?;
     let shown = viewer.org(&state).await?;
+    let project = filtered_project(&state, &shown.org, &query).await?;
     let filter =
         DatasetFilter { name: query.get("name").map(str::to_owned), ..DatasetFilter::default() };
     let (found, next) = state
         .store
         .list_datasets(&shown.org, query.get("project"), &filter, query.cursor(), PAGE)
         .await?;
+    let projects =
+        project_names(&state, &shown.org, found.iter().map(|(_, d)| d.project_id.as_str())).await?;
     let datasets: Vec<Value> = (found.into_iter())
         .map(|(id, d)| {
             context! {
-                id, name => d.name, project_id => d.project_id, version => d.current_version,
+                id, name => d.name,
+                project_name => projects.get(&d.project_id).cloned().unwrap_or_else(|| d.project_id.clone()),
+                project_id => d.project_id, version => d.current_version,
                 description => d.description, updated_at => when(&d.updated_at),
             }
         })
@@ -405,17 +483,14 @@ pub(crate) async fn datasets(
     let body = render(
         "list",
         context! {
-            heading => "Datasets",
+            heading => heading("Datasets", &project),
             filters => query.form(PATH, &[("project", "project id", "any project"),
                                           ("name", "dataset name", "exact name")])?,
             rows => render("dataset_rows", context! { datasets })?,
             next => query.next(PATH, &["project", "name"], next.as_ref().map(encode_cursor)),
         },
     )?;
-    let place = Place {
-        section: "Datasets",
-        crumbs: vec![("Projects", Some("/".into())), ("Datasets", None)],
-    };
+    let place = Place { section: "Datasets", crumbs: list_crumbs(&project, "Datasets") };
     Ok(page("Datasets", &shown, place, body)?)
 }
 
@@ -664,6 +739,14 @@ fn summary(s: &ExperimentSummary) -> Result<Value, ApiError> {
             p99 => d.map(|d| millis(d.p99)).unwrap_or_else(|| "–".into()),
         },
     )
+}
+
+/// A list's heading: `Experiments`, or `Experiments of <project>`.
+fn heading(list: &str, project: &Option<(String, String)>) -> String {
+    match project {
+        Some((_, name)) => format!("{list} of {name}"),
+        None => list.to_owned(),
+    }
 }
 
 /// A share from 0 to 1 as a percentage with one decimal.
