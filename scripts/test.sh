@@ -33,7 +33,7 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check \
     -r tests/compat/requirements.txt -r tests/bootstrap_e2e/requirements.txt \
-    -r tests/api_client/requirements.txt
+    -r tests/api_client/requirements.txt -r tests/ui/requirements.txt
 export DDTRACE_PYTHON="$(cd "$VENV" && pwd)/bin/python"
 
 step "Rust tests"
@@ -67,3 +67,17 @@ step "official API client suite (datadog-api-client against target/release/llmob
 
 step "bootstrap end to end (generated experiments run by real ddtrace)"
 "$VENV/bin/python" -m pytest tests/bootstrap_e2e -q -p no:cacheprovider
+
+# The browser tests drive the system's Chromium through Playwright (never a browser that
+# Playwright downloads).
+if [ ! -x /usr/bin/chromium ]; then
+    step "installing Debian's chromium"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+export LLMOBS_UI_SCREENSHOTS="$PWD/target/ui-screenshots"
+step "web UI in Chromium (screenshots in $LLMOBS_UI_SCREENSHOTS)"
+"$VENV/bin/python" -m pytest tests/ui -q -p no:cacheprovider
+ls -1 "$LLMOBS_UI_SCREENSHOTS"

@@ -142,6 +142,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let origin = format!("http://{addr}{}", config.base_path);
         create_initial_keys(&store, &origin).await?;
         println!("listening on http://{addr}");
+        println!("web UI at {origin}/ (no key needed from this machine)");
         std::io::stdout().flush()?;
         llmobs_server::serve(listener, AppState::new(store.clone(), config), shutdown_signal())
             .await

@@ -17,6 +17,7 @@
 //! - [`public`]: the management routes of Datadog's public API that ddtrace does not use.
 //! - [`search`], [`spans`], [`experimentation`]: the query plane of the public API
 //!   (Datadog's search syntax, span search, experimentation search and analytics).
+//! - [`summary`]: an experiment's summary as Datadog's experiment page computes it.
 //! - Shared plumbing: [`jsonapi`] envelopes, the [`error`] body of every non-2xx answer,
 //!   [`encoding`] of ids and labels on the wire, and [`pyjson`], Python's JSON dialect
 //!   where bytes must match the reference client's.
@@ -50,3 +51,4 @@ pub mod pyjson;
 pub mod render;
 pub mod search;
 pub mod spans;
+pub mod summary;

@@ -19,8 +19,8 @@
 //!   `datadog-api-client` calls (`public`, `docs/spec/public-api.md`), and its query
 //!   plane: span list and search (`spans`), experimentation search, simple-search and
 //!   analytics (`experimentation`).
-//! - `/llm/experiments/{id}` and `/llm/datasets/{id}`, plain HTML pages for the links
-//!   clients print (`pages`).
+//! - the web UI (`pages`, `docs/ui.md`): `/`, lists of experiments, datasets, prompts and
+//!   traces, and `/llm/experiments/{id}` and `/llm/datasets/{id}`, the links clients print.
 //!
 //! Handlers stay thin: they extract the inputs (`auth` checks the keys, `extract` turns
 //! bad bodies into our error), call one store or core function, and convert the result

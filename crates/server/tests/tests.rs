@@ -9,6 +9,7 @@ mod datasets;
 mod experiments;
 mod input;
 mod limits;
+mod pages;
 
 mod prompts;
 mod resolve;

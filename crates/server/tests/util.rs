@@ -104,6 +104,23 @@ impl App {
         self.raw(method, path, keys, body.map(|b| b.to_string())).await
     }
 
+    /// A GET without keys from a loopback address, as a browser on the server's machine
+    /// sends it; returns the status and the body as text.
+    pub async fn loopback(&self, path: &str) -> (StatusCode, String) {
+        let mut request = Request::builder().method("GET").uri(path).body(Body::empty()).unwrap();
+        let peer = std::net::SocketAddr::from(([127, 0, 0, 1], 50_000));
+        request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The server's store.
+    pub fn store(&self) -> &Store {
+        &self._store
+    }
+
     /// A write with both keys that must succeed; returns the body.
     pub async fn ok(&self, method: &str, path: &str, body: Option<Value>) -> Value {
         let (status, value) = self.call(method, path, Keys::Both, body).await;

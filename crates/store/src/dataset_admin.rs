@@ -45,23 +45,25 @@ fn reinsert(id: String, record: RawRecord) -> Result<InsertRecord> {
 }
 
 impl Store {
-    /// The project's live datasets matching `filter`, oldest first, `limit` per page,
-    /// after the cursor `after`.
+    /// The live datasets matching `filter` of one project (or, with `None`, of the whole
+    /// org), oldest first, `limit` per page, after the cursor `after`.
     pub async fn list_datasets(
         &self,
         org: &OrgId,
-        project_id: &str,
+        project_id: Option<&str>,
         filter: &DatasetFilter,
         after: Option<&str>,
         limit: usize,
     ) -> Result<Page<DatasetAttributes>> {
-        self.project(org, project_id).await?;
+        if let Some(project_id) = project_id {
+            self.project(org, project_id).await?;
+        }
         let (at, id) = after.filter(|c| !c.is_empty()).map(decode_cursor).transpose()?.unzip();
         let rows = sqlx::query(concat!(
             "SELECT ",
             dataset_columns!(),
-            " FROM datasets WHERE org_uuid = $1 AND project_uuid = $2 AND deleted_at IS NULL \
-             AND ($3 IS NULL OR name = $3) AND ($4 IS NULL OR uuid = $4) \
+            " FROM datasets WHERE org_uuid = $1 AND ($2 IS NULL OR project_uuid = $2) \
+             AND deleted_at IS NULL AND ($3 IS NULL OR name = $3) AND ($4 IS NULL OR uuid = $4) \
              AND ($5 IS NULL OR created_at > $5 OR (created_at = $5 AND uuid > $6)) \
              ORDER BY created_at, uuid LIMIT $7"
         ))

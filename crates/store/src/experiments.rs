@@ -1,5 +1,6 @@
-//! Experiments and their events: create, read, update and list experiments, and the
-//! metrics (and replayed spans) a run posts to its experiment.
+//! Experiments and their events: create, read, update and list experiments, the
+//! metrics (and replayed spans) a run posts to its experiment, and reading them back whole,
+//! a page of records at a time, or as a summary.
 //!
 //! Spans and metrics are stored as the client sent them, each on its own: metrics often
 //! arrive before their span, so they are joined by `span_id` only when read. A metric
@@ -10,6 +11,7 @@ use llmobs_core::experiments::{
     CreateExperiment, ExperimentEvents, ExperimentRecord, PostEvents, UpdateExperiment,
 };
 use llmobs_core::jsonapi::Author;
+use llmobs_core::summary::{ExperimentSummary, SummaryBuilder};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
@@ -501,6 +503,132 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok(ExperimentEvents { spans, summary_metrics })
+    }
+
+    /// A page of an experiment's records (its own spans) in start order, each with its
+    /// metrics, `limit` per page after the cursor `after` (see [`crate::encode_cursor`]),
+    /// and where the next page starts.
+    pub async fn experiment_records(
+        &self,
+        org: &OrgId,
+        id: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<crate::Page<Value>> {
+        self.experiment(org, id).await?;
+        let after = match after.filter(|c| !c.is_empty()).map(crate::decode_cursor).transpose()? {
+            None => None,
+            Some((at, span_id)) => Some((
+                at.parse::<i64>().map_err(|_| {
+                    Error::Invalid(format!(
+                        "invalid cursor '{at}~{span_id}': pass back the next page's"
+                    ))
+                })?,
+                span_id,
+            )),
+        };
+        let (at, after_id) = after.unzip();
+        let mut conn = self.read.acquire().await?;
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT span_id, start_ns, body FROM experiment_spans WHERE experiment_uuid = $1 \
+             AND ($2 IS NULL OR start_ns > $2 OR (start_ns = $2 AND span_id > $3)) \
+             ORDER BY start_ns, span_id LIMIT $4",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(after_id)
+        .bind(limit as i64 + 1)
+        .fetch_all(&mut *conn)
+        .await?;
+        let more = rows.len() > limit;
+        let rows = &rows[..rows.len().min(limit)];
+        let mut by_span: std::collections::HashMap<String, Vec<Value>> =
+            std::collections::HashMap::new();
+        if !rows.is_empty() {
+            let placeholders: Vec<String> =
+                (0..rows.len()).map(|i| format!("${}", i + 2)).collect();
+            let sql = format!(
+                "SELECT span_id, body FROM experiment_metrics WHERE experiment_uuid = $1 \
+                 AND metric_source <> 'summary' AND span_id IN ({}) ORDER BY timestamp_ms, label",
+                placeholders.join(", ")
+            );
+            // Only numbered placeholders are formatted in; every value is bound.
+            let mut query =
+                sqlx::query_as::<_, (String, String)>(sqlx::AssertSqlSafe(sql)).bind(id);
+            for (span_id, _, _) in rows {
+                query = query.bind(span_id);
+            }
+            for (span_id, body) in query.fetch_all(&mut *conn).await? {
+                let value: Value = serde_json::from_str(&body)
+                    .map_err(|e| Error::Invalid(format!("stored metric is not JSON: {e}")))?;
+                by_span.entry(span_id).or_default().push(value);
+            }
+        }
+        let found = (rows.iter())
+            .map(|(span_id, _, body)| {
+                let span = object(body, "span")?;
+                Ok((span_id.clone(), event_span(span, by_span.remove(span_id).unwrap_or_default())))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let next = more
+            .then(|| rows.last().map(|(span_id, at, _)| (at.to_string(), span_id.clone())))
+            .flatten();
+        Ok((found, next))
+    }
+
+    /// An experiment's summary metrics (the values of its summary evaluators), at most
+    /// `limit`, in posting order.
+    pub async fn summary_metrics(&self, org: &OrgId, id: &str, limit: usize) -> Result<Vec<Value>> {
+        self.experiment(org, id).await?;
+        let bodies: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM experiment_metrics WHERE experiment_uuid = $1 \
+             AND metric_source = 'summary' ORDER BY timestamp_ms, label LIMIT $2",
+        )
+        .bind(id)
+        .bind(limit as i64)
+        .fetch_all(&self.read)
+        .await?;
+        (bodies.iter())
+            .map(|body| {
+                serde_json::from_str(body)
+                    .map_err(|e| Error::Invalid(format!("stored metric is not JSON: {e}")))
+            })
+            .collect()
+    }
+
+    /// An experiment's summary (see [`llmobs_core::summary`]), read in one pass over its
+    /// metrics and the search index of its records, keeping only numbers. Records stored
+    /// before the search index existed (migration 0004) are not counted.
+    pub async fn experiment_summary(&self, org: &OrgId, id: &str) -> Result<ExperimentSummary> {
+        use futures_util::TryStreamExt as _;
+        self.experiment(org, id).await?;
+        let mut builder = SummaryBuilder::new();
+        let mut conn = self.read.acquire().await?;
+        {
+            let mut rows = sqlx::query_scalar::<_, String>(
+                "SELECT body FROM experiment_metrics WHERE experiment_uuid = $1 \
+                 AND metric_source <> 'summary'",
+            )
+            .bind(id)
+            .fetch(&mut *conn);
+            while let Some(body) = rows.try_next().await? {
+                let metric: Value = serde_json::from_str(&body)
+                    .map_err(|e| Error::Invalid(format!("stored metric is not JSON: {e}")))?;
+                builder.evaluation(&metric);
+            }
+        }
+        let mut rows = sqlx::query_as::<_, (i64, String)>(
+            "SELECT s.duration_ns, s.status FROM experiment_spans e JOIN span_search s \
+             ON s.org_uuid = $1 AND s.span_id = e.span_id AND s.experiment_uuid = e.experiment_uuid \
+             AND s.trace_key = '' WHERE e.experiment_uuid = $2",
+        )
+        .bind(&org.0)
+        .bind(id)
+        .fetch(&mut *conn);
+        while let Some((duration, status)) = rows.try_next().await? {
+            builder.record(duration as f64, status == "error");
+        }
+        Ok(builder.finish())
     }
 
     /// The newest experiment named `experiment` in the project named `project`.

@@ -66,6 +66,9 @@ pub use evaluator_admin::StoredEvaluator;
 pub use experimentation::ScopeResults;
 pub use experiments::{ExperimentCursor, ExperimentFilter, ExperimentPage, RawEvents};
 pub use keys::{Caller, DEFAULT_ORG, KeyKind, OrgId, OrgKeys, Owned};
-pub use projects::{Page, PageCursor, ProjectFilter, decode_cursor, encode_cursor};
+pub use projects::{
+    Page, PageCursor, ProjectActivity, ProjectFilter, decode_cursor, encode_cursor,
+};
 pub use prompts::{NewPrompt, NewVersion, VersionUpdate};
 pub use spans::{FoundSpan, SpanPage, now_ns};
+pub use time::format_ns;

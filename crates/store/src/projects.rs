@@ -1,5 +1,5 @@
 //! Project management beyond create-or-get: listing with filters and cursor paging,
-//! renaming, and deleting.
+//! what each project holds (for the web UI's overview), renaming, and deleting.
 //!
 //! A deleted project keeps its row, since its datasets and experiments point at it, but
 //! stops being found by id or name: its name gets the suffix ` (deleted <id>)`, so the name
@@ -28,6 +28,17 @@ pub type PageCursor = (String, String);
 
 /// A page of items and where the next page starts.
 pub type Page<T> = (Vec<(String, T)>, Option<PageCursor>);
+
+/// What a project holds: its live datasets and experiments, and when one last changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectActivity {
+    /// Live datasets.
+    pub datasets: i64,
+    /// Live experiments.
+    pub experiments: i64,
+    /// The newest `updated_at` of its live datasets and experiments, if it has any.
+    pub last_activity: Option<String>,
+}
 
 /// Encodes a cursor as the text clients pass back.
 pub fn encode_cursor((at, id): &PageCursor) -> String {
@@ -85,6 +96,35 @@ impl Store {
             .then(|| found.last().map(|(id, p)| (p.created_at.clone(), id.clone())))
             .flatten();
         Ok((found, next))
+    }
+
+    /// What the org's project `project_id` holds.
+    pub async fn project_activity(&self, org: &OrgId, project_id: &str) -> Result<ProjectActivity> {
+        let (datasets, experiments, last_dataset, last_experiment): (
+            i64,
+            i64,
+            Option<String>,
+            Option<String>,
+        ) = sqlx::query_as(
+            "SELECT \
+             (SELECT COUNT(*) FROM datasets WHERE org_uuid = $1 AND project_uuid = $2 \
+              AND deleted_at IS NULL), \
+             (SELECT COUNT(*) FROM experiments WHERE org_uuid = $1 AND project_uuid = $2 \
+              AND deleted_at IS NULL), \
+             (SELECT MAX(updated_at) FROM datasets WHERE org_uuid = $1 AND project_uuid = $2 \
+              AND deleted_at IS NULL), \
+             (SELECT MAX(updated_at) FROM experiments WHERE org_uuid = $1 AND project_uuid = $2 \
+              AND deleted_at IS NULL)",
+        )
+        .bind(&org.0)
+        .bind(project_id)
+        .fetch_one(&self.read)
+        .await?;
+        Ok(ProjectActivity {
+            datasets,
+            experiments,
+            last_activity: last_dataset.max(last_experiment),
+        })
     }
 
     /// Renames a live project and/or changes its description. [`Error::Conflict`] if

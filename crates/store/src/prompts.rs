@@ -501,6 +501,42 @@ impl Store {
         rows.iter().map(prompt_from_row).collect()
     }
 
+    /// A page of the org's live prompts, newest first (then by id), optionally only
+    /// `prompt_id`, `limit` per page after the cursor `after` (see
+    /// [`crate::encode_cursor`]): the same order as [`Store::list_prompts`].
+    pub async fn prompts_page(
+        &self,
+        org: &OrgId,
+        prompt_id: Option<&str>,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<crate::Page<PromptRecord>> {
+        let (at, id) =
+            after.filter(|c| !c.is_empty()).map(crate::decode_cursor).transpose()?.unzip();
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            prompt_columns!(),
+            " FROM prompts WHERE org_uuid = $1 AND deleted_at IS NULL \
+             AND ($2 IS NULL OR prompt_id = $2) \
+             AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND prompt_id > $4)) \
+             ORDER BY created_at DESC, prompt_id ASC LIMIT $5"
+        ))
+        .bind(&org.0)
+        .bind(prompt_id)
+        .bind(at)
+        .bind(id)
+        .bind(limit as i64 + 1)
+        .fetch_all(&self.read)
+        .await?;
+        let found = (rows.iter().take(limit))
+            .map(|row| prompt_from_row(row).map(|p| (p.prompt_id.clone(), p)))
+            .collect::<Result<Vec<_>>>()?;
+        let next = (rows.len() > limit)
+            .then(|| found.last().map(|(id, p)| (p.created_at.clone(), id.clone())))
+            .flatten();
+        Ok((found, next))
+    }
+
     /// The versions of a live prompt, newest first, without templates. An unknown or
     /// deleted prompt has none (ddtrace's route, E11, answers `[]` for it, as Datadog
     /// documents).

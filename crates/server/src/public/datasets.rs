@@ -68,8 +68,10 @@ pub(crate) async fn list_datasets(
         name: query.get("filter[name]").map(str::to_owned),
         id: query.get("filter[id]").map(str::to_owned),
     };
-    let (found, next) =
-        state.store.list_datasets(&org, &project_id, &filter, cursor.as_deref(), limit).await?;
+    let (found, next) = state
+        .store
+        .list_datasets(&org, Some(&project_id), &filter, cursor.as_deref(), limit)
+        .await?;
     Ok(JsonApi(Document {
         data: found.into_iter().map(resource).collect(),
         meta: meta(next.as_ref().map(encode_cursor)),
