@@ -19,7 +19,7 @@ start_llmobs() {
     server=""
     trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
     API=bench-api-key-0001 APP=bench-app-key-0001
-    LLMOBS_BOOTSTRAP_API_KEY=$API LLMOBS_BOOTSTRAP_APP_KEY=$APP RUST_LOG=warn \
+    LLMOBS_INITIAL_API_KEY=$API LLMOBS_INITIAL_APP_KEY=$APP RUST_LOG=warn \
         target/release/llmobs serve --listen 127.0.0.1:0 --data-dir "$work/data" >"$work/out" 2>"$work/err" &
     server=$!
     for _ in $(seq 200); do grep -q '^listening on ' "$work/out" 2>/dev/null && break; sleep 0.05; done

@@ -38,7 +38,7 @@ trap cleanup EXIT
 
 API_KEY="bench-api-$RANDOM$RANDOM$RANDOM"
 APP_KEY="bench-app-$RANDOM$RANDOM$RANDOM"
-LLMOBS_BOOTSTRAP_API_KEY="$API_KEY" LLMOBS_BOOTSTRAP_APP_KEY="$APP_KEY" \
+LLMOBS_INITIAL_API_KEY="$API_KEY" LLMOBS_INITIAL_APP_KEY="$APP_KEY" \
     target/release/llmobs serve --listen 127.0.0.1:0 --data-dir "$WORK/data" \
     >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!

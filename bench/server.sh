@@ -32,7 +32,7 @@ start() { # name, command... (sets $url)
 }
 
 API=bench-api-key-0001 APP=bench-app-key-0001
-LLMOBS_BOOTSTRAP_API_KEY=$API LLMOBS_BOOTSTRAP_APP_KEY=$APP \
+LLMOBS_INITIAL_API_KEY=$API LLMOBS_INITIAL_APP_KEY=$APP \
     start llmobs target/release/llmobs serve --listen 127.0.0.1:0 --data-dir "$work/data"
 llmobs=$url
 start hello target/release/examples/hello 127.0.0.1:0

@@ -116,6 +116,7 @@ fn judge(spec: &Value) -> Result<LLMJudge, String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn Error>> {
     let source = std::env::args().nth(1).ok_or("usage: judge_publish FILE|-")?;
+    support::require_server_env("judge_publish");
     let mut input = String::new();
     if source == "-" {
         std::io::stdin().read_to_string(&mut input)?;
@@ -123,7 +124,6 @@ async fn main() -> Result<(), Box<dyn Error>> {
         input = std::fs::read_to_string(&source)?;
     }
     let cases: Vec<Value> = serde_json::from_str(&input)?;
-    support::require_server_env("judge_publish");
     let client = Client::from_env()?;
     for case in &cases {
         let id = case["id"].clone();
