@@ -8,7 +8,8 @@
 //!   ([`FIELDS`], [`template_context`]). [`infer_context`] builds that object from an
 //!   E13 context.
 //! - [`AssessmentCriteria`]: the published `assessment_criteria` (`pass_when`,
-//!   `min_threshold` / `max_threshold`, `pass_values`) and the [`Verdict`] they give.
+//!   `min_threshold` / `max_threshold`, `pass_values`) and the [`Verdict`] they give;
+//!   [`CriteriaError`] says why published criteria cannot be read.
 //! - [`chat_request`]: the OpenAI chat-completions request the judge sends its model.
 //!
 //! ```
@@ -21,7 +22,7 @@
 //!
 //! let criteria = AssessmentCriteria::from_value(&json!({"min_threshold": 7}))?;
 //! assert_eq!(criteria.assess(&json!(8)), Some(Verdict::Pass));
-//! # Ok::<(), String>(())
+//! # Ok::<(), llmobs_core::judge::CriteriaError>(())
 //! ```
 
 use serde::{Deserialize, Serialize};
@@ -165,20 +166,31 @@ pub struct AssessmentCriteria {
     pub pass_values: Option<Vec<String>>,
 }
 
+/// Why [`AssessmentCriteria::from_value`] refuses published criteria.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CriteriaError {
+    /// `assessment_criteria` is neither an object nor null: send an object.
+    #[error("invalid assessment_criteria: expected an object")]
+    NotAnObject,
+    /// A criterion has the wrong type; the text names it and the type expected.
+    #[error("invalid assessment_criteria: {0}")]
+    Field(String),
+}
+
 impl AssessmentCriteria {
     /// Reads published criteria; `null` is none.
     ///
     /// # Errors
     ///
-    /// A message when `value` is not an object or null, `pass_when` not a boolean, a
-    /// threshold not a number, or `pass_values` not a list of strings.
-    pub fn from_value(value: &Value) -> Result<Self, String> {
+    /// A [`CriteriaError`] when `value` is not an object or null, `pass_when` not a
+    /// boolean, a threshold not a number, or `pass_values` not a list of strings.
+    pub fn from_value(value: &Value) -> Result<Self, CriteriaError> {
         match value {
             Value::Null => Ok(Self::default()),
             Value::Object(_) => {
-                Self::deserialize(value).map_err(|e| format!("invalid assessment_criteria: {e}"))
+                Self::deserialize(value).map_err(|e| CriteriaError::Field(e.to_string()))
             }
-            _ => Err("invalid assessment_criteria: expected an object".to_owned()),
+            _ => Err(CriteriaError::NotAnObject),
         }
     }
 
@@ -459,7 +471,7 @@ mod tests {
             json!({"pass_values": [1]}),
         ] {
             let err = AssessmentCriteria::from_value(&bad).unwrap_err();
-            assert!(err.starts_with("invalid assessment_criteria: "), "{err}");
+            assert!(err.to_string().starts_with("invalid assessment_criteria: "), "{err}");
         }
         let score = criteria(json!({"max_threshold": 2, "min_threshold": 4.0}));
         assert_eq!(

@@ -289,14 +289,19 @@ pub enum ExportFormat {
 
 impl ExportFormat {
     /// Parses the `format` query parameter (`csv` by default).
-    pub fn parse(text: Option<&str>) -> Result<Self, String> {
+    pub fn parse(text: Option<&str>) -> Result<Self, UnknownFormat> {
         match text.map(str::to_ascii_lowercase).as_deref() {
             None | Some("") | Some("csv") => Ok(ExportFormat::Csv),
             Some("jsonl") => Ok(ExportFormat::Jsonl),
-            Some(other) => Err(format!("format must be csv or jsonl, got '{other}'")),
+            Some(other) => Err(UnknownFormat(other.to_owned())),
         }
     }
 }
+
+/// The `format` query parameter names no export format; it holds the name, lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("format must be csv or jsonl, got '{0}'")]
+pub struct UnknownFormat(pub String);
 
 /// A dataset export: its content type and text. CSV has the columns
 /// `id,input,expected_output,metadata,tags` with JSON cells (an absent value is the JSON
@@ -367,21 +372,35 @@ pub fn page_events(
     (crate::experiments::ExperimentEvents { spans, summary_metrics }, next)
 }
 
+/// Why [`authoring_template`] refuses a template.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthoringTemplateError {
+    /// `template.messages` is there but is not a list: send a list of messages.
+    #[error("template.messages must be a list of messages")]
+    MessagesNotList,
+    /// The message at `index` includes another prompt: inline its messages instead.
+    #[error(
+        "template.messages[{index}]: includes of other prompts are not supported; inline the \
+         messages"
+    )]
+    Include {
+        /// The position of the message in `template.messages`.
+        index: usize,
+    },
+}
+
 /// A template as the public prompt registry takes it, in the form the prompt registry
 /// stores: a string and a list of chat messages stay as they are, and an authoring template
 /// `{"messages": [...]}` becomes its list. Includes of other prompts are refused.
-pub fn authoring_template(template: Value) -> Result<Value, String> {
+pub fn authoring_template(template: Value) -> Result<Value, AuthoringTemplateError> {
     match template {
         Value::Object(mut map) if map.contains_key("messages") => {
             let messages = map.remove("messages").unwrap_or_default();
             let Value::Array(items) = messages else {
-                return Err("template.messages must be a list of messages".into());
+                return Err(AuthoringTemplateError::MessagesNotList);
             };
             if let Some(index) = items.iter().position(|item| item.get("include").is_some()) {
-                return Err(format!(
-                    "template.messages[{index}]: includes of other prompts are not supported; \
-                     inline the messages"
-                ));
+                return Err(AuthoringTemplateError::Include { index });
             }
             Ok(Value::Array(items))
         }
@@ -394,24 +413,41 @@ pub fn authoring_template(template: Value) -> Result<Value, String> {
 const JUDGE_KEYS: [&str; 4] =
     ["prompt_template", "inference_params", "output_schema", "assessment_criteria"];
 
+/// Why [`stored_eval_config`] refuses a custom evaluator's attributes.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvalConfigError {
+    /// The body's `eval_name` is not the name in the path: send the same name, or none.
+    #[error("eval_name '{sent}' differs from the name in the path '{name}'")]
+    NameMismatch {
+        /// The `eval_name` of the body.
+        sent: String,
+        /// The name in the path.
+        name: String,
+    },
+    /// `target` is missing or lacks a string `application_name` or a boolean `enabled`.
+    #[error("target must be an object with application_name (string) and enabled (boolean)")]
+    Target,
+}
+
 /// The stored configuration of a custom evaluator put through the public API
 /// (`category`, `eval_name`, `llm_judge_config`, `llm_provider`, `target`): the attributes
 /// as sent, plus the judge's settings copied to the top level with the provider's
 /// `model_name`, where the LLM judge reads them.
-pub fn stored_eval_config(name: &str, attributes: Map<String, Value>) -> Result<Value, String> {
+pub fn stored_eval_config(
+    name: &str,
+    attributes: Map<String, Value>,
+) -> Result<Value, EvalConfigError> {
     if let Some(sent) = attributes.get("eval_name").and_then(Value::as_str)
         && sent != name
     {
-        return Err(format!("eval_name '{sent}' differs from the name in the path '{name}'"));
+        return Err(EvalConfigError::NameMismatch { sent: sent.to_owned(), name: name.to_owned() });
     }
     match attributes.get("target") {
         Some(Value::Object(target))
             if target.get("application_name").is_some_and(Value::is_string)
                 && target.get("enabled").is_some_and(Value::is_boolean) => {}
         _ => {
-            return Err("target must be an object with application_name (string) and \
-                        enabled (boolean)"
-                .into());
+            return Err(EvalConfigError::Target);
         }
     }
     let mut config = attributes;
@@ -595,7 +631,12 @@ mod tests {
         assert_eq!(authoring_template(Value::from("text")).unwrap(), "text");
         let include =
             serde_json::json!({"messages": [{"include": {"prompt_id": "p", "version": 1}}]});
-        assert!(authoring_template(include).unwrap_err().starts_with("template.messages[0]"));
+        assert!(
+            authoring_template(include)
+                .unwrap_err()
+                .to_string()
+                .starts_with("template.messages[0]")
+        );
     }
 
     #[test]
@@ -610,7 +651,7 @@ mod tests {
         assert_eq!(lines[1]["id"], "b");
         assert_eq!(lines[1]["expected_output"], Value::Null);
         assert_eq!(
-            ExportFormat::parse(Some("XML")).unwrap_err(),
+            ExportFormat::parse(Some("XML")).unwrap_err().to_string(),
             "format must be csv or jsonl, got 'xml'"
         );
     }

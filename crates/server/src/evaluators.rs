@@ -72,10 +72,14 @@ pub(crate) async fn infer(
     };
     let evaluator = match evaluator {
         Ok(evaluator) => evaluator,
-        Err(message) => {
+        Err(err) => {
             return Ok(failure(
                 StatusCode::UNPROCESSABLE_ENTITY,
-                InferError::new("invalid_evaluator", message, "fix the evaluator's configuration"),
+                InferError::new(
+                    "invalid_evaluator",
+                    err.to_string(),
+                    "fix the evaluator's configuration",
+                ),
             ));
         }
     };
@@ -103,7 +107,8 @@ pub(crate) async fn publish(
             "attributes.evaluation.eval_name must be a non-empty string",
         ));
     }
-    Evaluator::from_config("llm_judge", &evaluation).map_err(ApiError::invalid)?;
+    Evaluator::from_config("llm_judge", &evaluation)
+        .map_err(|err| ApiError::invalid(err.to_string()))?;
     state.store.put_evaluator(&caller.org, name, "llm_judge", &evaluation).await?;
     let id = name.to_owned();
     let published = PublishedEvaluator { evaluation };

@@ -12,7 +12,7 @@ use llmobs_core::experiments::{InferError, InferResult};
 use llmobs_core::judge::{self, AssessmentCriteria};
 use serde_json::{Map, Value};
 
-use super::kinds::text_of;
+use super::kinds::{SettingsError, text_of};
 
 /// Where the LLM judge sends its requests.
 #[derive(Debug, Clone)]
@@ -67,13 +67,13 @@ pub(crate) struct LlmJudge {
 }
 
 impl LlmJudge {
-    pub(crate) fn from_config(config: &Value) -> Result<Self, String> {
+    pub(crate) fn from_config(config: &Value) -> Result<Self, SettingsError> {
         let application = config.pointer("/applications/0");
         let source = application.and_then(|a| a.get("byop_config")).unwrap_or(config);
         let get = |key: &str| source.get(key).filter(|v| !v.is_null());
         let messages = get("prompt_template")
             .and_then(Value::as_array)
-            .ok_or("an llm_judge needs a 'prompt_template' list of messages")?;
+            .ok_or(SettingsError::MissingPromptTemplate)?;
         let text = |m: &Value, key: &str, default: &str| {
             m.get(key).and_then(Value::as_str).unwrap_or(default).to_owned()
         };
@@ -218,7 +218,10 @@ mod tests {
         // malformed criteria are refused when the judge is configured or published
         let bad = json!({"prompt_template": [], "assessment_criteria": {"pass_values": "a"}});
         assert!(
-            LlmJudge::from_config(&bad).unwrap_err().starts_with("invalid assessment_criteria")
+            LlmJudge::from_config(&bad)
+                .unwrap_err()
+                .to_string()
+                .starts_with("invalid assessment_criteria")
         );
     }
 

@@ -15,12 +15,40 @@
 //! | `fixed` | `value`, `assessment`, `reasoning` | always those (for tests) |
 //! | `llm_judge` | `model_name`, `prompt_template`, `output_schema`, `assessment_criteria`, `inference_params` | what the model answers |
 //!
-//! Deterministic verdicts are booleans with assessment `pass` / `fail`.
+//! Deterministic verdicts are booleans with assessment `pass` / `fail`. Settings an
+//! evaluator cannot run with are refused with a [`SettingsError`].
 
 use llmobs_core::experiments::{InferError, InferResult};
+use llmobs_core::judge::CriteriaError;
 use serde_json::Value;
 
 use super::judge::{JudgeBackend, LlmJudge};
+
+/// Why an evaluator's settings are refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SettingsError {
+    /// The kind is none of those in the module's table: use one of them.
+    #[error(
+        "unknown evaluator kind '{0}': use exact_match, contains, regex, json_valid, length, \
+         fixed or llm_judge"
+    )]
+    UnknownKind(String),
+    /// A `regex` evaluator has no string `pattern`: add one.
+    #[error("a regex evaluator needs 'pattern'")]
+    MissingPattern,
+    /// The `pattern` of a `regex` evaluator does not compile: fix its syntax.
+    #[error("invalid pattern: {0}")]
+    BadPattern(#[from] regex::Error),
+    /// A bound of a `length` evaluator (`min`, `max`, named here) is not a whole number.
+    #[error("'{0}' must be a whole number")]
+    NotWholeNumber(&'static str),
+    /// An `llm_judge` has no `prompt_template` list: add its messages.
+    #[error("an llm_judge needs a 'prompt_template' list of messages")]
+    MissingPromptTemplate,
+    /// An `llm_judge`'s `assessment_criteria` cannot be read.
+    #[error(transparent)]
+    Criteria(#[from] CriteriaError),
+}
 
 /// A configured evaluator.
 #[derive(Debug, Clone)]
@@ -53,12 +81,12 @@ fn verdict(passed: bool, reasoning: String) -> InferResult {
 
 impl Evaluator {
     /// Builds an evaluator of `kind` from its settings.
-    pub(crate) fn from_config(kind: &str, config: &Value) -> Result<Self, String> {
+    pub(crate) fn from_config(kind: &str, config: &Value) -> Result<Self, SettingsError> {
         let get = |key: &str| config.get(key);
-        let bound = |key: &str| -> Result<Option<u64>, String> {
+        let bound = |key: &'static str| -> Result<Option<u64>, SettingsError> {
             get(key)
                 .filter(|v| !v.is_null())
-                .map(|v| v.as_u64().ok_or(format!("'{key}' must be a whole number")))
+                .map(|v| v.as_u64().ok_or(SettingsError::NotWholeNumber(key)))
                 .transpose()
         };
         Ok(match kind {
@@ -68,12 +96,9 @@ impl Evaluator {
                 case_sensitive: get("case_sensitive").and_then(Value::as_bool).unwrap_or(true),
             },
             "regex" => {
-                let pattern = get("pattern")
-                    .and_then(Value::as_str)
-                    .ok_or("a regex evaluator needs 'pattern'")?;
-                Evaluator::Regex(
-                    regex::Regex::new(pattern).map_err(|e| format!("invalid pattern: {e}"))?,
-                )
+                let pattern =
+                    get("pattern").and_then(Value::as_str).ok_or(SettingsError::MissingPattern)?;
+                Evaluator::Regex(regex::Regex::new(pattern)?)
             }
             "json_valid" => Evaluator::JsonValid,
             "length" => Evaluator::Length { min: bound("min")?, max: bound("max")? },
@@ -83,12 +108,7 @@ impl Evaluator {
                 reasoning: get("reasoning").and_then(Value::as_str).map(str::to_owned),
             },
             "llm_judge" => Evaluator::LlmJudge(Box::new(LlmJudge::from_config(config)?)),
-            other => {
-                return Err(format!(
-                    "unknown evaluator kind '{other}': use exact_match, contains, regex, json_valid, \
-                     length, fixed or llm_judge"
-                ));
-            }
+            other => return Err(SettingsError::UnknownKind(other.to_owned())),
         })
     }
 
@@ -253,11 +273,13 @@ mod tests {
         assert!(
             Evaluator::from_config("regex", &json!({"pattern": "("}))
                 .unwrap_err()
+                .to_string()
                 .contains("invalid pattern")
         );
         assert!(
             Evaluator::from_config("nope", &json!({}))
                 .unwrap_err()
+                .to_string()
                 .contains("unknown evaluator kind")
         );
         assert!(Evaluator::from_config("llm_judge", &json!({})).is_err());

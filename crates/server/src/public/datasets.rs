@@ -190,7 +190,8 @@ pub(crate) async fn export_dataset(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let query = Query::parse(query.as_deref())?;
-    let format = ExportFormat::parse(query.get("format")).map_err(ApiError::invalid)?;
+    let format = ExportFormat::parse(query.get("format"))
+        .map_err(|err| ApiError::invalid(err.to_string()))?;
     let version = query.int("version", 0, 0..=i64::MAX)?;
     let records = state.store.all_records(&org, &project_id, &dataset_id, Some(version)).await?;
     let (content_type, text) = export(format, &records).map_err(ApiError::invalid)?;

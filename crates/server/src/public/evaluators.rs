@@ -74,7 +74,8 @@ pub(crate) async fn put_config(
     if name.trim().is_empty() {
         return Err(ApiError::invalid("eval_name must be a non-empty string"));
     }
-    let config = stored_eval_config(&name, body.data.attributes).map_err(ApiError::invalid)?;
+    let config = stored_eval_config(&name, body.data.attributes)
+        .map_err(|err| ApiError::invalid(err.to_string()))?;
     Evaluator::from_config("llm_judge", &config)
         .map_err(|err| ApiError::invalid(format!("llm_judge_config: {err}")))?;
     state.store.put_evaluator(&caller.org, &name, "llm_judge", &config).await?;

@@ -46,7 +46,7 @@ fn version(found: Version) -> Resource<Version> {
 }
 
 fn template(value: Value) -> Result<Value, ApiError> {
-    authoring_template(value).map_err(ApiError::invalid)
+    authoring_template(value).map_err(|err| ApiError::invalid(err.to_string()))
 }
 
 /// The org's live prompts, newest first; `filter[prompt_id]` narrows to one.
