@@ -1,15 +1,69 @@
 //! CSV and TSV datasets (spec §5.3, D9): the file is checked and its columns classified
 //! here, but it is read again by the SDK when the experiment runs, so no cell reaches
-//! the output.
+//! the output. [`CsvError`] says why a file cannot be used.
 
 use std::collections::HashSet;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{self, BufRead, BufReader};
 use std::path::Path;
 
 use crate::dataset::index_list;
 use crate::literal::py_str;
 use crate::pii::{PiiCounts, detect};
+
+/// Why a CSV or TSV file cannot be used as a dataset. The messages leave out the path (the
+/// caller adds it) and name the 0-based data row where one applies.
+#[derive(Debug, thiserror::Error)]
+pub enum CsvError {
+    /// The file cannot be opened or read.
+    #[error("cannot read the file: {0}")]
+    Read(#[source] io::Error),
+    /// The file holds nothing, not even a header.
+    #[error("the CSV file is empty")]
+    Empty,
+    /// A line is not UTF-8; `place` is `the header` or `data row N`.
+    #[error("not UTF-8 (in {place})")]
+    NotUtf8 {
+        /// Where: `the header` or `data row N`.
+        place: String,
+    },
+    /// A line cannot be parsed as CSV; `place` is `the header` or `data row N`.
+    #[error("cannot parse {place}: {message}")]
+    Parse {
+        /// Where: `the header` or `data row N`.
+        place: String,
+        /// The parser's reason.
+        message: String,
+    },
+    /// Every header cell is empty.
+    #[error("the CSV header is empty")]
+    EmptyHeader,
+    /// The header cell at this 0-based position is empty: every column needs a name.
+    #[error("header cell {0} is empty; every column needs a name")]
+    EmptyHeaderCell(usize),
+    /// Two columns have this name.
+    #[error("duplicate header name {}", py_str(.0))]
+    DuplicateHeader(String),
+    /// A data row has a different number of fields from the header.
+    #[error("data row {row} has {fields} fields but the header has {expected}")]
+    FieldCount {
+        /// The 0-based data row.
+        row: usize,
+        /// Its number of fields.
+        fields: usize,
+        /// The header's number of fields.
+        expected: usize,
+    },
+    /// The file has a header and nothing after it.
+    #[error("the CSV file has a header but no data rows")]
+    NoDataRows,
+    /// No column can be the input: every one is an expected-output or id column.
+    #[error(
+        "no input column: no header matches prompt|input|query|question and every column is an \
+         expected-output or id column"
+    )]
+    NoInputColumn,
+}
 
 /// A CSV or TSV file, classified for `LLMObs.create_dataset_from_csv`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,14 +121,12 @@ fn role(header: &str, id_taken: bool) -> Role {
 ///
 /// `canonical` is the canonical absolute path to embed. Errors are messages without the
 /// path (the caller adds it) that name the 0-based data row where one applies.
-pub fn analyze(file: &Path, canonical: String, tab: bool) -> Result<CsvDataset, String> {
-    let open = || File::open(file).map_err(|e| format!("cannot read the file: {e}"));
+pub fn analyze(file: &Path, canonical: String, tab: bool) -> Result<CsvDataset, CsvError> {
+    let open = || File::open(file).map_err(CsvError::Read);
     let mut first_line = Vec::new();
-    BufReader::new(open()?)
-        .read_until(b'\n', &mut first_line)
-        .map_err(|e| format!("cannot read the file: {e}"))?;
+    BufReader::new(open()?).read_until(b'\n', &mut first_line).map_err(CsvError::Read)?;
     if first_line.is_empty() {
-        return Err("the CSV file is empty".to_owned());
+        return Err(CsvError::Empty);
     }
     let bom = first_line.starts_with(b"\xef\xbb\xbf");
     let mut warnings = Vec::new();
@@ -103,25 +155,25 @@ pub fn analyze(file: &Path, canonical: String, tab: bool) -> Result<CsvDataset, 
                     Some(row) => format!("data row {row}"),
                 };
                 match e.kind() {
-                    csv::ErrorKind::Utf8 { .. } => format!("not UTF-8 (in {place})"),
-                    _ => format!("cannot parse {place}: {e}"),
+                    csv::ErrorKind::Utf8 { .. } => CsvError::NotUtf8 { place },
+                    _ => CsvError::Parse { place, message: e.to_string() },
                 }
             })
         };
     if !read(&mut reader, &mut record, None)? {
-        return Err("the CSV file is empty".to_owned());
+        return Err(CsvError::Empty);
     }
     let mut headers: Vec<String> = record.iter().map(str::to_owned).collect();
     if headers.iter().all(String::is_empty) {
-        return Err("the CSV header is empty".to_owned());
+        return Err(CsvError::EmptyHeader);
     }
     let mut seen = HashSet::new();
     for (i, header) in headers.iter().enumerate() {
         if header.is_empty() {
-            return Err(format!("header cell {i} is empty; every column needs a name"));
+            return Err(CsvError::EmptyHeaderCell(i));
         }
         if !seen.insert(header.as_str()) {
-            return Err(format!("duplicate header name {}", py_str(header)));
+            return Err(CsvError::DuplicateHeader(header.clone()));
         }
     }
 
@@ -130,11 +182,11 @@ pub fn analyze(file: &Path, canonical: String, tab: bool) -> Result<CsvDataset, 
     let mut pii = PiiCounts::default();
     while read(&mut reader, &mut record, Some(rows))? {
         if record.len() != headers.len() {
-            return Err(format!(
-                "data row {rows} has {} fields but the header has {}",
-                record.len(),
-                headers.len()
-            ));
+            return Err(CsvError::FieldCount {
+                row: rows,
+                fields: record.len(),
+                expected: headers.len(),
+            });
         }
         let mut counts = PiiCounts::default();
         for cell in record.iter() {
@@ -147,7 +199,7 @@ pub fn analyze(file: &Path, canonical: String, tab: bool) -> Result<CsvDataset, 
         rows += 1;
     }
     if rows == 0 {
-        return Err("the CSV file has a header but no data rows".to_owned());
+        return Err(CsvError::NoDataRows);
     }
 
     if bom {
@@ -169,11 +221,7 @@ pub fn analyze(file: &Path, canonical: String, tab: bool) -> Result<CsvDataset, 
     }
     if !roles.contains(&Role::Input) {
         let Some(fallback) = roles.iter().position(|r| *r == Role::Metadata) else {
-            return Err(
-                "no input column: no header matches prompt|input|query|question and every \
-                 column is an expected-output or id column"
-                    .to_owned(),
-            );
+            return Err(CsvError::NoInputColumn);
         };
         roles[fallback] = Role::Input;
         warnings.push(format!(

@@ -1,11 +1,12 @@
 //! Dataset sources (spec §5): the default sample, inline JSON records, a CSV file read at
-//! runtime, or a dataset pulled from Datadog.
+//! runtime, or a dataset pulled from Datadog. [`RecordsError`] says why inline JSON
+//! records are refused.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use crate::csv::CsvDataset;
-use crate::json::Json;
+use crate::json::{Json, JsonError};
 use crate::literal::{py_lit, py_str};
 use crate::pii::{PiiCounts, scrub};
 use crate::tags::{dedup, normalise_tags};
@@ -160,6 +161,73 @@ pub fn sample_records() -> Vec<Record> {
 
 const ALLOWED_KEYS: &str = "input_data, expected_output, metadata, tags, id";
 
+/// Why [`parse_records`] refuses a JSON dataset. The messages leave out the path (the
+/// caller adds it).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordsError {
+    /// The text is not strict JSON.
+    #[error("invalid JSON: {0}")]
+    InvalidJson(JsonError),
+    /// The top-level value, of the named type, is not an array of records.
+    #[error("the file must hold a top-level JSON array of records, not {0}")]
+    NotAnArray(&'static str),
+    /// The array is empty.
+    #[error("the JSON array holds no records")]
+    NoRecords,
+    /// Two records (0-based) have the same `id`.
+    #[error("records {first} and {index} have the same id {}; ids must be unique", py_str(.id))]
+    DuplicateId {
+        /// The first record with the id.
+        first: usize,
+        /// The later record with the same id.
+        index: usize,
+        /// The id.
+        id: String,
+    },
+    /// The record at `index` (0-based) is malformed.
+    #[error("record {index}: {problem}")]
+    Record {
+        /// The record's position in the array.
+        index: usize,
+        /// What is wrong with it.
+        problem: RecordProblem,
+    },
+}
+
+/// What is wrong with one record of a JSON dataset.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RecordProblem {
+    /// The record, of the named type, is not an object.
+    #[error("must be an object, not {0}")]
+    NotAnObject(&'static str),
+    /// `metadata`, of the named type, is not an object (or null).
+    #[error("\"metadata\" must be an object, not {0}")]
+    MetadataNotObject(&'static str),
+    /// `id` is the empty string.
+    #[error("\"id\" must be a non-empty string")]
+    EmptyId,
+    /// `id`, of the named type, is not a string (or null).
+    #[error("\"id\" must be a non-empty string, not {0}")]
+    IdNotString(&'static str),
+    /// A key outside `input_data, expected_output, metadata, tags, id`.
+    #[error("unknown key {}; allowed keys are {ALLOWED_KEYS}", py_str(.0))]
+    UnknownKey(String),
+    /// `input_data` is missing.
+    #[error("missing required key \"input_data\"")]
+    MissingInput,
+    /// `input_data` is null.
+    #[error("\"input_data\" must not be null")]
+    NullInput,
+    /// `tags` cannot be normalised; the text says why.
+    #[error("{0}")]
+    Tags(String),
+    /// Redacting PII from an object's keys made two of them equal (the redacted key).
+    #[error("PII redaction made two keys equal: {}", py_str(.0))]
+    KeyCollision(String),
+}
+
 /// Reads dataset records from a JSON text (spec §5.2): strict parsing, shape checks,
 /// tag normalisation, PII scrubbing of every string and key, tag de-duplication, and
 /// the uniqueness of `id`s. Errors name the 0-based record index.
@@ -171,19 +239,16 @@ const ALLOWED_KEYS: &str = "input_data, expected_output, metadata, tags, id";
 /// assert_eq!(parsed.records[0].input_data, Json::Str("hi".into()));
 /// assert_eq!(parsed.records[0].tags, ["tag:smoke"]);
 /// assert_eq!((parsed.sdk_keys_removed, parsed.tags_rewritten), (vec![0], vec![0]));
-/// # Ok::<(), String>(())
+/// # Ok::<(), llmobs_bootstrap::RecordsError>(())
 /// ```
-pub fn parse_records(text: &str) -> Result<JsonRecords, String> {
+pub fn parse_records(text: &str) -> Result<JsonRecords, RecordsError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let value = Json::parse(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let value = Json::parse(text).map_err(RecordsError::InvalidJson)?;
     let Json::Array(items) = value else {
-        return Err(format!(
-            "the file must hold a top-level JSON array of records, not {}",
-            value.type_name()
-        ));
+        return Err(RecordsError::NotAnArray(value.type_name()));
     };
     if items.is_empty() {
-        return Err("the JSON array holds no records".to_owned());
+        return Err(RecordsError::NoRecords);
     }
     let mut out = JsonRecords {
         records: Vec::with_capacity(items.len()),
@@ -193,24 +258,21 @@ pub fn parse_records(text: &str) -> Result<JsonRecords, String> {
     };
     let mut ids: HashMap<String, usize> = HashMap::new();
     for (index, item) in items.into_iter().enumerate() {
-        let record = one_record(index, item, &mut out)?;
+        let record = one_record(index, item, &mut out)
+            .map_err(|problem| RecordsError::Record { index, problem })?;
         if let Some(id) = &record.id
             && let Some(first) = ids.insert(id.clone(), index)
         {
-            return Err(format!(
-                "records {first} and {index} have the same id {}; ids must be unique",
-                py_str(id)
-            ));
+            return Err(RecordsError::DuplicateId { first, index, id: id.clone() });
         }
         out.records.push(record);
     }
     Ok(out)
 }
 
-fn one_record(index: usize, item: Json, out: &mut JsonRecords) -> Result<Record, String> {
-    let fail = |message: String| format!("record {index}: {message}");
+fn one_record(index: usize, item: Json, out: &mut JsonRecords) -> Result<Record, RecordProblem> {
     let Json::Object(pairs) = item else {
-        return Err(fail(format!("must be an object, not {}", item.type_name())));
+        return Err(RecordProblem::NotAnObject(item.type_name()));
     };
     let mut input_data = None;
     let mut expected_output: Option<Json> = None;
@@ -225,37 +287,22 @@ fn one_record(index: usize, item: Json, out: &mut JsonRecords) -> Result<Record,
             "metadata" => match value {
                 Json::Null => {}
                 Json::Object(_) => metadata = Some(value),
-                other => {
-                    return Err(fail(format!(
-                        "\"metadata\" must be an object, not {}",
-                        other.type_name()
-                    )));
-                }
+                other => return Err(RecordProblem::MetadataNotObject(other.type_name())),
             },
             "tags" => raw_tags = Some(value).filter(|v| *v != Json::Null),
             "id" => match value {
                 Json::Null => {}
                 Json::Str(s) if !s.is_empty() => id = Some(s),
-                Json::Str(_) => return Err(fail("\"id\" must be a non-empty string".into())),
-                other => {
-                    return Err(fail(format!(
-                        "\"id\" must be a non-empty string, not {}",
-                        other.type_name()
-                    )));
-                }
+                Json::Str(_) => return Err(RecordProblem::EmptyId),
+                other => return Err(RecordProblem::IdNotString(other.type_name())),
             },
             "record_id" | "canonical_id" => dropped = true,
-            other => {
-                return Err(fail(format!(
-                    "unknown key {}; allowed keys are {ALLOWED_KEYS}",
-                    py_str(other)
-                )));
-            }
+            other => return Err(RecordProblem::UnknownKey(other.to_owned())),
         }
     }
     let input_data = match input_data {
-        None => return Err(fail("missing required key \"input_data\"".into())),
-        Some(Json::Null) => return Err(fail("\"input_data\" must not be null".into())),
+        None => return Err(RecordProblem::MissingInput),
+        Some(Json::Null) => return Err(RecordProblem::NullInput),
         Some(value) => value,
     };
     if dropped {
@@ -263,19 +310,18 @@ fn one_record(index: usize, item: Json, out: &mut JsonRecords) -> Result<Record,
     }
     let original_tags = raw_tags.clone();
     let tags = match &raw_tags {
-        Some(value) => normalise_tags(value).map_err(&fail)?,
+        Some(value) => normalise_tags(value).map_err(RecordProblem::Tags)?,
         None => Vec::new(),
     };
 
     let mut counts = PiiCounts::default();
-    let collision = |what: String| fail(format!("PII redaction made two keys equal: {what}"));
     let mut input_data = input_data;
-    scrub_value(&mut input_data, &mut counts).map_err(collision)?;
+    scrub_value(&mut input_data, &mut counts)?;
     if let Some(value) = &mut expected_output {
-        scrub_value(value, &mut counts).map_err(collision)?;
+        scrub_value(value, &mut counts)?;
     }
     if let Some(value) = &mut metadata {
-        scrub_value(value, &mut counts).map_err(collision)?;
+        scrub_value(value, &mut counts)?;
     }
     let tags = dedup(tags.iter().map(|t| scrub(t, &mut counts)).collect());
     let id = id.map(|id| scrub(&id, &mut counts));
@@ -297,7 +343,7 @@ fn one_record(index: usize, item: Json, out: &mut JsonRecords) -> Result<Record,
     Ok(Record { input_data, expected_output, metadata, tags, id })
 }
 
-fn scrub_value(value: &mut Json, counts: &mut PiiCounts) -> Result<(), String> {
+fn scrub_value(value: &mut Json, counts: &mut PiiCounts) -> Result<(), RecordProblem> {
     match value {
         Json::Str(s) => *s = scrub(s, counts),
         Json::Array(items) => {
@@ -310,7 +356,7 @@ fn scrub_value(value: &mut Json, counts: &mut PiiCounts) -> Result<(), String> {
             for (key, item) in pairs.iter_mut() {
                 *key = scrub(key, counts);
                 if !seen.insert(key.clone()) {
-                    return Err(py_str(key));
+                    return Err(RecordProblem::KeyCollision(key.clone()));
                 }
                 scrub_value(item, counts)?;
             }

@@ -51,7 +51,8 @@ use std::path::Path;
 
 pub use crate::csv::CsvDataset;
 pub use crate::dataset::{
-    Dataset, JsonRecords, LARGE_INLINE_BYTES, Record, SAMPLE_NAME, parse_records, sample_records,
+    Dataset, JsonRecords, LARGE_INLINE_BYTES, Record, RecordProblem, RecordsError, SAMPLE_NAME,
+    parse_records, sample_records,
 };
 pub use crate::error::Error;
 pub use crate::json::{Json, JsonError, MAX_DEPTH, MAX_INT_DIGITS};

@@ -387,7 +387,7 @@ fn load_dataset_file(
         let text = String::from_utf8(bytes).map_err(|e| {
             Error::dataset(given, format!("not UTF-8 (byte {})", e.utf8_error().valid_up_to()))
         })?;
-        let records = parse_records(&text).map_err(|m| Error::dataset(given, m))?;
+        let records = parse_records(&text).map_err(|e| Error::dataset(given, e.to_string()))?;
         json_warnings(&records, warnings);
         return Ok(Dataset::Json { name: dataset::file_stem(given), records });
     }
@@ -396,8 +396,8 @@ fn load_dataset_file(
     let canonical =
         canonical.to_str().ok_or_else(|| Error::dataset(given, "the path is not valid UTF-8"))?;
     let canonical = canonical.strip_prefix(r"\\?\").unwrap_or(canonical).to_owned();
-    let mut csv =
-        csv::analyze(&path, canonical, kind == "tsv").map_err(|m| Error::dataset(given, m))?;
+    let mut csv = csv::analyze(&path, canonical, kind == "tsv")
+        .map_err(|e| Error::dataset(given, e.to_string()))?;
     csv.name = dataset::file_stem(given);
     warnings.append(&mut csv.warnings.clone());
     Ok(Dataset::Csv(csv))
