@@ -9,7 +9,7 @@ use crate::csv::CsvDataset;
 use crate::json::{Json, JsonError};
 use crate::literal::{py_lit, py_str};
 use crate::pii::{PiiCounts, scrub};
-use crate::tags::{dedup, normalise_tags};
+use crate::tags::{TagsError, dedup, normalise_tags};
 
 /// Above this many bytes of record literals the summary suggests CSV or a pulled dataset.
 pub const LARGE_INLINE_BYTES: usize = 5 * 1024 * 1024;
@@ -220,9 +220,9 @@ pub enum RecordProblem {
     /// `input_data` is null.
     #[error("\"input_data\" must not be null")]
     NullInput,
-    /// `tags` cannot be normalised; the text says why.
-    #[error("{0}")]
-    Tags(String),
+    /// `tags` cannot be normalised.
+    #[error(transparent)]
+    Tags(#[from] TagsError),
     /// Redacting PII from an object's keys made two of them equal (the redacted key).
     #[error("PII redaction made two keys equal: {}", py_str(.0))]
     KeyCollision(String),
@@ -310,7 +310,7 @@ fn one_record(index: usize, item: Json, out: &mut JsonRecords) -> Result<Record,
     }
     let original_tags = raw_tags.clone();
     let tags = match &raw_tags {
-        Some(value) => normalise_tags(value).map_err(RecordProblem::Tags)?,
+        Some(value) => normalise_tags(value)?,
         None => Vec::new(),
     };
 

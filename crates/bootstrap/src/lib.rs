@@ -70,7 +70,7 @@ pub use crate::render::{References, Rendered, SECTION_TITLES, render};
 pub use crate::scan::first_forbidden;
 pub use crate::summary::{shell_quote, summary};
 pub use crate::syntax::{CHECKER, DEFAULT_INTERPRETERS, SyntaxCheck, syntax_check};
-pub use crate::tags::normalise_tags;
+pub use crate::tags::{TagsError, normalise_tags};
 
 /// Settings of one generation beyond the command-line options.
 #[derive(Debug, Clone)]

@@ -7,7 +7,7 @@ use crate::literal::py_float;
 /// Normalises the `tags` value of one record: steps 1 to 4 of spec §6 (shape, elements,
 /// trim, namespace). Scrubbing and de-duplication follow later, in [`dedup`].
 ///
-/// Returns the tags, or a message saying why the value cannot be used.
+/// Returns the tags, or a [`TagsError`] saying why the value cannot be used.
 ///
 /// ```
 /// use llmobs_bootstrap::{Json, normalise_tags};
@@ -16,7 +16,7 @@ use crate::literal::py_float;
 /// assert_eq!(normalise_tags(&tags)?, ["tag:smoke", "env:prod", "tag:x", "tag:42", "a:b:c"]);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
-pub fn normalise_tags(tags: &Json) -> Result<Vec<String>, String> {
+pub fn normalise_tags(tags: &Json) -> Result<Vec<String>, TagsError> {
     let raw: Vec<Option<String>> = match tags {
         Json::Array(items) => items.iter().map(element).collect::<Result<_, _>>()?,
         Json::Str(s) => vec![Some(s.clone())],
@@ -27,30 +27,32 @@ pub fn normalise_tags(tags: &Json) -> Result<Vec<String>, String> {
                     if *value == Json::Null { Some(String::new()) } else { element(value)? };
                 Ok(value.map(|v| format!("{key}:{v}")))
             })
-            .collect::<Result<_, String>>()?,
-        other => {
-            return Err(format!(
-                "\"tags\" must be a list, a string or an object, not {}",
-                other.type_name()
-            ));
-        }
+            .collect::<Result<_, TagsError>>()?,
+        other => return Err(TagsError::Shape(other.type_name())),
     };
     Ok(raw.into_iter().flatten().filter_map(|tag| namespace(tag.trim())).collect())
 }
 
-fn element(value: &Json) -> Result<Option<String>, String> {
+/// Why a record's `tags` value cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TagsError {
+    /// `tags` is neither a list, a string nor an object; holds the JSON type's name.
+    #[error("\"tags\" must be a list, a string or an object, not {0}")]
+    Shape(&'static str),
+    /// One tag is a list or an object; holds the JSON type's name.
+    #[error("a tag must be a string, number or boolean, not {0}")]
+    Element(&'static str),
+}
+
+fn element(value: &Json) -> Result<Option<String>, TagsError> {
     Ok(match value {
         Json::Str(s) => Some(s.clone()),
         Json::Int(digits) => Some(digits.clone()),
         Json::Float(f) => Some(py_float(*f)),
         Json::Bool(b) => Some(b.to_string()),
         Json::Null => None,
-        Json::Array(_) | Json::Object(_) => {
-            return Err(format!(
-                "a tag must be a string, number or boolean, not {}",
-                value.type_name()
-            ));
-        }
+        Json::Array(_) | Json::Object(_) => return Err(TagsError::Element(value.type_name())),
     })
 }
 
@@ -79,7 +81,7 @@ pub fn dedup(tags: Vec<String>) -> Vec<String> {
 mod tests {
     use super::*;
 
-    fn norm(text: &str) -> Result<Vec<String>, String> {
+    fn norm(text: &str) -> Result<Vec<String>, TagsError> {
         normalise_tags(&Json::parse(text).unwrap())
     }
 

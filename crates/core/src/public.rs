@@ -303,6 +303,18 @@ impl ExportFormat {
 #[error("format must be csv or jsonl, got '{0}'")]
 pub struct UnknownFormat(pub String);
 
+/// A record of a dataset export could not be written as JSON (a value JSON cannot hold);
+/// holds the serializer's message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ExportError(pub String);
+
+impl ExportError {
+    fn of(err: serde_json::Error) -> ExportError {
+        ExportError(err.to_string())
+    }
+}
+
 /// A dataset export: its content type and text. CSV has the columns
 /// `id,input,expected_output,metadata,tags` with JSON cells (an absent value is the JSON
 /// string `""`, as uploads read it); JSON lines have one object per record with the same
@@ -310,8 +322,8 @@ pub struct UnknownFormat(pub String);
 pub fn export<J: Serialize>(
     format: ExportFormat,
     records: &[(String, Record<J>)],
-) -> Result<(&'static str, String), String> {
-    let json = |value: &J| serde_json::to_string(value).map_err(|err| err.to_string());
+) -> Result<(&'static str, String), ExportError> {
+    let json = |value: &J| serde_json::to_string(value).map_err(ExportError::of);
     let mut out = String::new();
     match format {
         ExportFormat::Csv => {
@@ -321,7 +333,7 @@ pub fn export<J: Serialize>(
                     Some(v) => json(v),
                     None => Ok("\"\"".to_owned()),
                 };
-                let tags = serde_json::to_string(&record.tags).map_err(|err| err.to_string())?;
+                let tags = serde_json::to_string(&record.tags).map_err(ExportError::of)?;
                 let cells = [
                     id.clone(),
                     json(&record.input)?,
@@ -345,9 +357,9 @@ pub fn export<J: Serialize>(
             for (id, record) in records {
                 let line = serde_json::json!({
                     "id": id,
-                    "input": serde_json::to_value(&record.input).map_err(|e| e.to_string())?,
-                    "expected_output": serde_json::to_value(&record.expected_output).map_err(|e| e.to_string())?,
-                    "metadata": serde_json::to_value(&record.metadata).map_err(|e| e.to_string())?,
+                    "input": serde_json::to_value(&record.input).map_err(ExportError::of)?,
+                    "expected_output": serde_json::to_value(&record.expected_output).map_err(ExportError::of)?,
+                    "metadata": serde_json::to_value(&record.metadata).map_err(ExportError::of)?,
                     "tags": record.tags,
                 });
                 out.push_str(&line.to_string());

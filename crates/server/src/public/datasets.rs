@@ -194,7 +194,8 @@ pub(crate) async fn export_dataset(
         .map_err(|err| ApiError::invalid(err.to_string()))?;
     let version = query.int("version", 0, 0..=i64::MAX)?;
     let records = state.store.all_records(&org, &project_id, &dataset_id, Some(version)).await?;
-    let (content_type, text) = export(format, &records).map_err(ApiError::invalid)?;
+    let (content_type, text) =
+        export(format, &records).map_err(|err| ApiError::invalid(err.to_string()))?;
     Ok(([(CONTENT_TYPE, content_type)], text).into_response())
 }
 
