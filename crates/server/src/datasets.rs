@@ -9,7 +9,6 @@ use llmobs_core::datasets::{
     PROJECTS, Project, ProjectRequest, Record, UploadResult, parse_upload,
 };
 use llmobs_core::jsonapi::{Document, Request, Resource};
-use llmobs_core::public::DatasetUpdate;
 use llmobs_store::RecordQuery;
 
 use crate::auth::{MaybeWriter, Reader, Writer};
@@ -106,16 +105,9 @@ pub(crate) async fn create_dataset(
             &project_id,
             &attributes.name,
             attributes.description.as_deref(),
+            attributes.metadata.as_ref(),
         )
         .await?;
-    let (id, created) = match attributes.metadata {
-        // Only a dataset made by this request takes the metadata.
-        Some(metadata) if created.metadata.is_none() => {
-            let update = DatasetUpdate { metadata: Some(metadata), ..Default::default() };
-            state.store.update_dataset(&caller.org, &project_id, &id, update).await?
-        }
-        _ => (id, created),
-    };
     Ok(JsonApi(Document::one(dataset(id, created))))
 }
 

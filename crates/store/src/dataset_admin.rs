@@ -266,11 +266,9 @@ impl Store {
         let (_, source) = self.dataset(org, Some(project_id), dataset_id).await?;
         let records = self.all_records(org, project_id, dataset_id, None).await?;
         let description = description.unwrap_or(&source.description);
-        let (id, _) = self.create_dataset(org, author, project_id, name, Some(description)).await?;
-        if let Some(metadata) = source.metadata.and_then(|m| m.as_object().cloned()) {
-            let update = DatasetUpdate { metadata: Some(metadata), ..Default::default() };
-            self.update_dataset(org, project_id, &id, update).await?;
-        }
+        let metadata = source.metadata.as_ref().and_then(Value::as_object);
+        let (id, _) =
+            self.create_dataset(org, author, project_id, name, Some(description), metadata).await?;
         if !records.is_empty() {
             let batch = BatchUpdate {
                 insert_records: records
@@ -440,12 +438,43 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_new_dataset_keeps_its_metadata_and_a_create_with_its_name_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::test_db::open(dir.path()).await;
+        let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
+        let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
+        let first = json!({"team": "search"});
+        let (id, made) = store
+            .create_dataset(&org, "u", &project, "d", Some("one"), first.as_object())
+            .await
+            .unwrap();
+        assert_eq!(made.metadata, Some(first.clone()));
+        let (plain, bare) =
+            store.create_dataset(&org, "u", &project, "bare", None, None).await.unwrap();
+        assert_eq!(bare.metadata, None);
+
+        // The same names again, with other metadata: the stored datasets are returned as they are.
+        let other = json!({"team": "ads"});
+        let (again, kept) = store
+            .create_dataset(&org, "u", &project, "d", Some("two"), other.as_object())
+            .await
+            .unwrap();
+        assert_eq!((again, kept.metadata, kept.description), (id, Some(first), "one".to_owned()));
+        let (again, kept) = store
+            .create_dataset(&org, "u", &project, "bare", None, other.as_object())
+            .await
+            .unwrap();
+        assert_eq!((again, kept.metadata), (plain, None));
+    }
+
+    #[tokio::test]
     async fn restore_makes_a_new_version_and_clone_copies_the_current_records() {
         let dir = tempfile::tempdir().unwrap();
         let store = crate::test_db::open(dir.path()).await;
         let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
         let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
-        let (dataset, _) = store.create_dataset(&org, "u", &project, "d", None).await.unwrap();
+        let (dataset, _) =
+            store.create_dataset(&org, "u", &project, "d", None, None).await.unwrap();
         let made = store
             .batch_update(
                 &org,
@@ -499,7 +528,8 @@ mod tests {
         let store = crate::test_db::open(dir.path()).await;
         let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
         let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
-        let (dataset, _) = store.create_dataset(&org, "u", &project, "d", None).await.unwrap();
+        let (dataset, _) =
+            store.create_dataset(&org, "u", &project, "d", None, None).await.unwrap();
         assert!(store.delete_projects(&org, &[project.clone(), "nope".into()]).await.is_err());
         assert!(store.project(&org, &project).await.is_ok(), "a failed delete deletes nothing");
         store.delete_projects(&org, std::slice::from_ref(&project)).await.unwrap();

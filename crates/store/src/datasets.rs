@@ -19,8 +19,8 @@ use llmobs_core::datasets::{
     validate_tags,
 };
 use llmobs_core::jsonapi::Author;
-use serde_json::Value;
 use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -506,9 +506,10 @@ impl Store {
         project_from_row(&row)
     }
 
-    /// Creates an empty dataset (version 0), or returns the project's live dataset of that
-    /// name unchanged (its id and `current_version`; the description given here is ignored).
-    /// Clients then push their records deduplicated, so creating twice adds only new ones.
+    /// Creates an empty dataset (version 0) with its description and metadata, in one
+    /// transaction, or returns the project's live dataset of that name unchanged (its id and
+    /// `current_version`; the description and metadata given here are ignored). Clients then
+    /// push their records deduplicated, so creating twice adds only new ones.
     pub async fn create_dataset(
         &self,
         org: &OrgId,
@@ -516,6 +517,7 @@ impl Store {
         project_id: &str,
         name: &str,
         description: Option<&str>,
+        metadata: Option<&Map<String, Value>>,
     ) -> Result<(String, DatasetAttributes)> {
         llmobs_core::datasets::validate_dataset_name(name)
             .map_err(|err| Error::Invalid(err.to_string()))?;
@@ -536,8 +538,8 @@ impl Store {
         }
         sqlx::query(
             "INSERT INTO datasets (uuid, org_uuid, project_uuid, name, description, \
-             current_version, record_seq, author, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $7, $7)",
+             current_version, record_seq, author, created_at, updated_at, metadata) \
+             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $7, $7, $8)",
         )
         .bind(&uuid)
         .bind(&org.0)
@@ -546,6 +548,7 @@ impl Store {
         .bind(description.unwrap_or(""))
         .bind(author)
         .bind(&now)
+        .bind(metadata.map(|m| Value::Object(m.clone()).to_string()))
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;

@@ -683,7 +683,7 @@ pub(crate) mod tests {
 
     async fn experiment_of(store: &Store, org: &OrgId) -> String {
         let (project, _) = store.project_by_name(org, "u", "p", None).await.unwrap();
-        let (dataset, _) = store.create_dataset(org, "u", &project, "d", None).await.unwrap();
+        let (dataset, _) = store.create_dataset(org, "u", &project, "d", None, None).await.unwrap();
         let request = CreateExperiment {
             name: "e".into(),
             description: None,
