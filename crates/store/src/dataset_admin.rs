@@ -264,6 +264,10 @@ impl Store {
         description: Option<&str>,
     ) -> Result<(String, DatasetAttributes)> {
         let (_, source) = self.dataset(org, Some(project_id), dataset_id).await?;
+        // A clone is a new dataset: a name already taken would merge the records into it.
+        if !self.find_datasets(org, project_id, Some(name)).await?.is_empty() {
+            return Err(Error::Conflict("a dataset with this name already exists in the project"));
+        }
         let records = self.all_records(org, project_id, dataset_id, None).await?;
         let description = description.unwrap_or(&source.description);
         let metadata = source.metadata.as_ref().and_then(Value::as_object);
@@ -459,12 +463,21 @@ mod tests {
             .create_dataset(&org, "u", &project, "d", Some("two"), other.as_object())
             .await
             .unwrap();
-        assert_eq!((again, kept.metadata, kept.description), (id, Some(first), "one".to_owned()));
+        assert_eq!(
+            (again, kept.metadata, kept.description),
+            (id.clone(), Some(first), "one".to_owned())
+        );
         let (again, kept) = store
             .create_dataset(&org, "u", &project, "bare", None, other.as_object())
             .await
             .unwrap();
-        assert_eq!((again, kept.metadata), (plain, None));
+        assert_eq!((again, kept.metadata), (plain.clone(), None));
+
+        // A clone under a taken name is refused and leaves that dataset as it was.
+        let refused = store.clone_dataset(&org, "u", &project, &id, "bare", None).await;
+        assert!(matches!(refused, Err(Error::Conflict(_))), "{refused:?}");
+        let (_, bare) = store.dataset(&org, Some(&project), &plain).await.unwrap();
+        assert_eq!(bare.current_version, 0);
     }
 
     #[tokio::test]
