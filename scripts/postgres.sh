@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sourced by scripts/test.sh: starts a throwaway PostgreSQL on a free 127.0.0.1 port with its
-# data directory under target/, stops it when the calling shell exits, and exports
+# data directory under target/, stops it and removes its data when the calling shell exits, and exports
 # LLMOBS_TEST_DATABASE_URL (a database the tests may create other databases from).
 # Installs Debian's postgresql package when no PostgreSQL is found. initdb refuses to run as
 # root, so the server runs as the postgres user when the script runs as root.
@@ -36,7 +36,10 @@ fi
 as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 --no-sync >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -l "$PGDATA/log" -w -t 60 \
     -o "-c listen_addresses=127.0.0.1 -p $PGPORT -k $PGDATA -c fsync=off -c max_connections=400" start >/dev/null
-stop_postgres() { as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true; }
+stop_postgres() {
+    as_pg "$PGBIN/pg_ctl" -D "$PGDATA" -m fast -w stop >/dev/null 2>&1 || true
+    rm -rf "$PGDATA"
+}
 trap stop_postgres EXIT
 export LLMOBS_TEST_DATABASE_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
 echo "==> PostgreSQL on 127.0.0.1:$PGPORT (data in $PGDATA)"
