@@ -15,6 +15,8 @@
 //!   model ([`judge::chat_request`]), the same in the SDK's `LLMJudge` and the server's
 //!   `llm_judge`.
 //! - [`public`]: the management routes of Datadog's public API that ddtrace does not use.
+//! - [`annotations`]: annotation queues, their label schemas, interactions and annotations,
+//!   and how an annotation becomes a dataset record.
 //! - [`search`], [`spans`], [`experimentation`]: the query plane of the public API
 //!   (Datadog's search syntax, span search, experimentation search and analytics).
 //! - [`summary`]: an experiment's summary as Datadog's experiment page computes it.
@@ -38,6 +40,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod annotations;
 pub mod datasets;
 pub mod encoding;
 pub mod error;
