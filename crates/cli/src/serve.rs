@@ -173,46 +173,53 @@ fn initial_key((name, deprecated): (&str, &str)) -> Option<String> {
 
 /// On a store with no keys, creates the `default` org's initial keys: from
 /// `LLMOBS_INITIAL_API_KEY` / `LLMOBS_INITIAL_APP_KEY` when set, else random ones that are
-/// printed once.
+/// printed once. Servers starting together on one empty database create them once (the
+/// others find them there).
 async fn create_initial_keys(store: &Store, origin: &str) -> anyhow::Result<()> {
     let api = initial_key(INITIAL_API_KEY);
     let app = initial_key(INITIAL_APP_KEY);
-    if store.has_keys().await? {
-        if let Some(api) = &api
-            && store.find_key(KeyKind::Api, api).await?.is_none()
-        {
-            tracing::warn!(
-                "LLMOBS_INITIAL_API_KEY is ignored: this store already has keys \
-                 (create more with `llmobs keys create`)"
-            );
+    if !store.has_keys().await? {
+        let given = match (&api, &app) {
+            (Some(api), Some(app)) => Some((api.as_str(), app.as_str())),
+            (None, None) => None,
+            _ => anyhow::bail!(
+                "set both LLMOBS_INITIAL_API_KEY and LLMOBS_INITIAL_APP_KEY, or neither"
+            ),
+        };
+        let made = store
+            .create_first_keys(DEFAULT_ORG, given)
+            .await
+            .context("creating the initial keys from LLMOBS_INITIAL_API_KEY/APP_KEY")?;
+        match (made, given) {
+            (Some(_), Some(_)) => {
+                tracing::info!("created the 'default' org with the initial keys");
+                return Ok(());
+            }
+            (Some(keys), None) => {
+                eprintln!(
+                    "No keys existed, so the 'default' org got new ones. They are shown only once.\n\
+                     Point ddtrace at this server with:\n\n\
+                     export DD_API_KEY={}\n\
+                     export DD_APP_KEY={}\n\
+                     export DD_LLMOBS_OVERRIDE_ORIGIN={origin}\n\
+                     export DD_LLMOBS_AGENTLESS_ENABLED=1\n\
+                     export DD_TRACE_ENABLED=false  # no Datadog Agent: stops ddtrace's APM \
+                     'failed to send traces' errors; LLM Observability still works\n",
+                    keys.api_key, keys.app_key
+                );
+                return Ok(());
+            }
+            // Another server sharing the database created them first.
+            (None, _) => {}
         }
-        return Ok(());
     }
-    match (api, app) {
-        (Some(api), Some(app)) => {
-            store
-                .create_org_keys(DEFAULT_ORG, &api, &app)
-                .await
-                .context("creating the keys from LLMOBS_INITIAL_API_KEY/APP_KEY")?;
-            tracing::info!("created the 'default' org with the initial keys");
-        }
-        (None, None) => {
-            let keys = store.generate_org_keys(DEFAULT_ORG).await?;
-            eprintln!(
-                "No keys existed, so the 'default' org got new ones. They are shown only once.\n\
-                 Point ddtrace at this server with:\n\n\
-                 export DD_API_KEY={}\n\
-                 export DD_APP_KEY={}\n\
-                 export DD_LLMOBS_OVERRIDE_ORIGIN={origin}\n\
-                 export DD_LLMOBS_AGENTLESS_ENABLED=1\n\
-                 export DD_TRACE_ENABLED=false  # no Datadog Agent: stops ddtrace's APM \
-                 'failed to send traces' errors; LLM Observability still works\n",
-                keys.api_key, keys.app_key
-            );
-        }
-        _ => {
-            anyhow::bail!("set both LLMOBS_INITIAL_API_KEY and LLMOBS_INITIAL_APP_KEY, or neither")
-        }
+    if let Some(api) = &api
+        && store.find_key(KeyKind::Api, api).await?.is_none()
+    {
+        tracing::warn!(
+            "LLMOBS_INITIAL_API_KEY is ignored: this store already has keys \
+             (create more with `llmobs keys create`)"
+        );
     }
     Ok(())
 }
