@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Args;
-use llmobs_server::{AppState, Config, EvaluatorSpec, JudgeProvider};
+use llmobs_server::{AccountSpec, AppState, Config, EvaluatorSpec, JudgeProvider};
 use llmobs_store::{DEFAULT_ORG, KeyKind, Store};
 
 use crate::store::StoreArgs;
@@ -80,6 +80,12 @@ pub struct ServeArgs {
     /// its key comes from LLMOBS_JUDGE_API_KEY.
     #[arg(long, env = "LLMOBS_JUDGE_URL", value_name = "URL")]
     judge_url: Option<String>,
+    /// A JSON file of LLM provider accounts (judges, inference, topic naming and
+    /// embeddings): {"accounts": [{"integration": "openai", "id": "local",
+    /// "base_url": "http://127.0.0.1:8000/v1", "api_key_env": "OPENAI_API_KEY"}]}.
+    /// --judge-url adds an openai account with id 'judge'.
+    #[arg(long, env = "LLMOBS_INTEGRATIONS", value_name = "FILE")]
+    integrations: Option<std::path::PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -112,6 +118,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("--evaluators {}: {e}", path.display()))?
             }
         },
+        integrations: match &args.integrations {
+            None => Vec::new(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --integrations {}", path.display()))?;
+                AccountSpec::parse_file(&text, |name| std::env::var(name).ok())
+                    .map_err(|e| anyhow::anyhow!("--integrations {}: {e}", path.display()))?
+            }
+        },
         judge: args.judge_url.clone().map(|url| JudgeProvider {
             url,
             api_key: std::env::var("LLMOBS_JUDGE_API_KEY").ok().filter(|k| !k.is_empty()),
@@ -131,6 +146,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         && !(url.starts_with("http://") || url.starts_with("https://"))
     {
         anyhow::bail!("--judge-url must start with http:// or https://, got '{url}'");
+    }
+    if args.judge_url.is_some() && config.integrations.iter().any(|a| a.id == "judge") {
+        anyhow::bail!(
+            "--judge-url and the --integrations account with id 'judge' both name the judge's \
+             provider: keep one"
+        );
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(async move {
