@@ -39,6 +39,8 @@
 #![deny(missing_docs)]
 
 pub mod datasets;
+#[cfg(feature = "diff")]
+pub mod diff;
 pub mod encoding;
 pub mod error;
 pub mod experimentation;

@@ -108,6 +108,9 @@ pub struct Config {
     pub evaluators: Vec<EvaluatorSpec>,
     /// Where LLM judges send their requests.
     pub judge: Option<crate::evaluators::JudgeProvider>,
+    /// Whether the web UI shows the `default` org without sign-in to a browser on a
+    /// loopback address (`llmobs serve` turns it on only when it listens on loopback).
+    pub ui_loopback_open: bool,
 }
 
 impl Default for Config {
@@ -128,6 +131,7 @@ impl Default for Config {
             large_request_wait: Duration::from_secs(10),
             evaluators: Vec::new(),
             judge: None,
+            ui_loopback_open: true,
         }
     }
 }
