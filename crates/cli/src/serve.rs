@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// --judge-url adds an openai account with id 'judge'.
     #[arg(long, env = "LLMOBS_INTEGRATIONS", value_name = "FILE")]
     integrations: Option<std::path::PathBuf>,
+    /// Show the web UI's 'default' org without sign-in to browsers on this machine
+    /// (loopback addresses). Default: true when --listen is a loopback address, else false.
+    #[arg(long, env = "LLMOBS_UI_LOOPBACK_OPEN", value_name = "BOOL", action = clap::ArgAction::Set)]
+    ui_loopback_open: Option<bool>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -131,6 +135,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             url,
             api_key: std::env::var("LLMOBS_JUDGE_API_KEY").ok().filter(|k| !k.is_empty()),
         }),
+        ui_loopback_open: args.ui_loopback_open.unwrap_or(args.listen.ip().is_loopback()),
         ..Config::default()
     }
     .with_base_path(&args.base_path)?;
@@ -163,7 +168,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let origin = format!("http://{addr}{}", config.base_path);
         create_initial_keys(&store, &origin).await?;
         println!("listening on http://{addr}");
-        println!("web UI at {origin}/ (no key needed from this machine)");
+        match config.ui_loopback_open {
+            true => println!("web UI at {origin}/ (no sign-in needed from this machine)"),
+            false => println!("web UI at {origin}/ (sign in with an API key at {origin}/sign-in)"),
+        }
         std::io::stdout().flush()?;
         llmobs_server::serve(listener, AppState::new(store.clone(), config), shutdown_signal())
             .await

@@ -44,6 +44,8 @@
 
 pub mod compare;
 pub mod datasets;
+#[cfg(feature = "diff")]
+pub mod diff;
 pub mod encoding;
 pub mod error;
 pub mod experimentation;
