@@ -66,6 +66,11 @@ async fn the_openapi_document_lists_every_route() {
         (format!("{PROMPTS}/{{prompt_id}}/versions"), vec!["get", "post"]),
         (format!("{PROMPTS}/{{prompt_id}}/versions/{{version}}"), vec!["get", "patch"]),
         ("/api/v2/llmobs".to_owned(), vec!["post"]),
+        ("/sign-in".to_owned(), vec!["get", "post"]),
+        ("/sign-out".to_owned(), vec!["post"]),
+        ("/llm/prompts/{prompt_id}".to_owned(), vec!["get"]),
+        ("/llm/prompts/{prompt_id}/diff".to_owned(), vec!["get"]),
+        ("/llm/prompts/{prompt_id}/labels".to_owned(), vec!["post"]),
         ("/api/intake/llm-obs/v2/eval-metric".to_owned(), vec!["post"]),
         ("/".to_owned(), vec!["get"]),
         ("/llm/experiments".to_owned(), vec!["get"]),
@@ -154,6 +159,9 @@ async fn the_openapi_document_lists_every_route() {
         ),
         (format!("{v2}/annotation-queues/{{queue_id}}/export"), vec!["post"]),
         (format!("{v2}/annotated-interactions"), vec!["get"]),
+        (format!("{v2}/integrations/{{integration}}/accounts"), vec!["get"]),
+        (format!("{v2}/integrations/{{integration}}/{{account_id}}/models"), vec!["get"]),
+        (format!("{v2}/integrations/{{integration}}/{{account_id}}/inference"), vec!["post"]),
     ] {
         match expected.iter_mut().find(|(r, _)| *r == route) {
             Some((_, known)) => known.extend(methods),

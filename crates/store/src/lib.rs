@@ -18,7 +18,9 @@
 //!   [`Store::upsert_annotations`], [`Store::export_queue`] (a queue's labels to a dataset);
 //! - what Datadog's public API adds: project, dataset, experiment and evaluator
 //!   management (the `*_admin` and `projects` modules), span search and experimentation
-//!   search and analytics.
+//!   search and analytics;
+//! - what the web UI adds: [`Store::compare_records`] (experiments joined by dataset
+//!   record) and [`Store::trace_spans`] (one trace's spans).
 //!
 //! Every write runs in one transaction, so a failed request leaves nothing half-written.
 //! The rules that decide state live here, next to the SQL that enforces them: version
@@ -41,6 +43,7 @@
 
 mod annotations;
 mod batch;
+mod compare;
 mod dataset_admin;
 mod datasets;
 mod db;
@@ -62,8 +65,10 @@ mod sql;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_db;
 mod time;
+mod traces;
 
 pub use annotations::MAX_INTERACTIONS;
+pub use compare::JoinedRecord;
 pub use dataset_admin::{DatasetFilter, FileUpload};
 pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, RecordQuery};
 pub use db::{Database, Store};

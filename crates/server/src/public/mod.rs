@@ -11,6 +11,7 @@
 //!   the export of a queue's annotations to a dataset.
 //! - [`evaluators`]: custom evaluator configs (get, list, delete; put is
 //!   [`crate::evaluators`]).
+//! - [`integrations`]: LLM provider accounts, their models, inference.
 //!
 //! Where ddtrace and the official client call the same route and read different shapes
 //! (record lists, batch updates, experiment events), the handler makes one domain call and
@@ -21,6 +22,7 @@ pub(crate) mod annotations;
 pub(crate) mod datasets;
 pub(crate) mod evaluators;
 pub(crate) mod experiments;
+pub(crate) mod integrations;
 pub(crate) mod projects;
 pub(crate) mod prompts;
 pub(crate) mod records;
@@ -67,6 +69,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(evaluators::router())
         .merge(prompts::router())
         .merge(annotations::router())
+        .merge(integrations::router())
 }
 
 /// `page[limit]` (1 to `max`, `default` when absent) and `page[cursor]`.
