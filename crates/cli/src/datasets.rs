@@ -615,6 +615,20 @@ async fn push(ctx: &Ctx, name: &str, path: &Path) -> anyhow::Result<()> {
                 }
             }
             None => {
+                // A record without a known id that equals one the dataset holds is that
+                // record: pushing the same file twice changes nothing.
+                let twin = dataset.records().iter().find(|r| {
+                    !kept.contains(&r.id)
+                        && r.input == record.input
+                        && r.expected_output == record.expected_output
+                        && empty_as_none(r.metadata.as_ref())
+                            == empty_as_none(record.metadata.as_ref())
+                        && r.tags == record.tags
+                });
+                if let Some(twin) = twin {
+                    kept.insert(twin.id.clone());
+                    continue;
+                }
                 let mut new = record.clone();
                 new.id = String::new();
                 dataset.append(new)?;

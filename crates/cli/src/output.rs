@@ -240,6 +240,7 @@ pub fn progress_bar(total: u64, what: &str) -> Option<indicatif::ProgressBar> {
     .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
     bar.set_style(style);
     bar.set_message(what.to_owned());
+    bar.tick();
     Some(bar)
 }
 
