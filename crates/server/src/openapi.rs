@@ -82,6 +82,8 @@ use crate::{
         pages::prompts,
         pages::traces,
         pages::experiment,
+        pages::compare,
+        pages::trace,
         pages::dataset,
     ),
     components(schemas(

@@ -10,6 +10,7 @@ mod experiments;
 mod input;
 mod limits;
 mod pages;
+mod pages_views;
 
 mod prompts;
 mod resolve;
