@@ -99,6 +99,8 @@ use crate::{
         pages::prompts,
         pages::traces,
         pages::experiment,
+        pages::compare,
+        pages::trace,
         pages::dataset,
         pages::access::sign_in_form,
         pages::access::sign_in,
