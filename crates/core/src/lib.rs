@@ -19,6 +19,7 @@
 //!   shows them, and the OpenAI and Anthropic request and answer shapes behind them.
 //! - [`search`], [`spans`], [`experimentation`]: the query plane of the public API
 //!   (Datadog's search syntax, span search, experimentation search and analytics).
+//! - [`topics`]: topic discovery's configs, runs, topics and clustered points on the wire.
 //! - [`summary`]: an experiment's summary as Datadog's experiment page computes it.
 //! - Shared plumbing: [`jsonapi`] envelopes, the [`error`] body of every non-2xx answer,
 //!   [`encoding`] of ids and labels on the wire, and [`pyjson`], Python's JSON dialect
@@ -55,3 +56,4 @@ pub mod render;
 pub mod search;
 pub mod spans;
 pub mod summary;
+pub mod topics;
