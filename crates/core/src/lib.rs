@@ -20,7 +20,9 @@
 //! - [`search`], [`spans`], [`experimentation`]: the query plane of the public API
 //!   (Datadog's search syntax, span search, experimentation search and analytics).
 //! - [`topics`]: topic discovery's configs, runs, topics and clustered points on the wire.
-//! - [`summary`]: an experiment's summary as Datadog's experiment page computes it.
+//! - [`summary`]: an experiment's summary as Datadog's experiment page computes it;
+//!   [`records`]: which of its records a page lists; [`compare`]: deltas and moves between
+//!   experiments of one dataset; [`trace`]: a trace's spans as a tree.
 //! - Shared plumbing: [`jsonapi`] envelopes, the [`error`] body of every non-2xx answer,
 //!   [`encoding`] of ids and labels on the wire, and [`pyjson`], Python's JSON dialect
 //!   where bytes must match the reference client's.
@@ -41,7 +43,10 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod compare;
 pub mod datasets;
+#[cfg(feature = "diff")]
+pub mod diff;
 pub mod encoding;
 pub mod error;
 pub mod experimentation;
@@ -52,8 +57,10 @@ pub mod judge;
 pub mod prompts;
 pub mod public;
 pub mod pyjson;
+pub mod records;
 pub mod render;
 pub mod search;
 pub mod spans;
 pub mod summary;
 pub mod topics;
+pub mod trace;

@@ -86,6 +86,12 @@ use crate::{
         pages::traces,
         pages::experiment,
         pages::dataset,
+        pages::access::sign_in_form,
+        pages::access::sign_in,
+        pages::access::sign_out,
+        pages::prompt::prompt,
+        pages::prompt::diff,
+        pages::prompt::move_label,
     ),
     components(schemas(
         llmobs_core::error::ErrorBody,

@@ -111,6 +111,9 @@ pub struct Config {
     pub judge: Option<crate::evaluators::JudgeProvider>,
     /// LLM provider accounts (`--integrations FILE`).
     pub integrations: Vec<crate::integrations::AccountSpec>,
+    /// Whether the web UI shows the `default` org without sign-in to a browser on a
+    /// loopback address (`llmobs serve` turns it on only when it listens on loopback).
+    pub ui_loopback_open: bool,
 }
 
 impl Default for Config {
@@ -132,6 +135,7 @@ impl Default for Config {
             evaluators: Vec::new(),
             judge: None,
             integrations: Vec::new(),
+            ui_loopback_open: true,
         }
     }
 }
