@@ -11,6 +11,9 @@ mod fuzz;
 mod input;
 mod limits;
 mod pages;
+mod pages_access;
+mod pages_prompts;
+mod pages_views;
 
 mod prompts;
 mod resolve;

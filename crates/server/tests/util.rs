@@ -97,6 +97,17 @@ impl App {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// Sends `request` as it is; returns the status, the headers and the body as text.
+    pub async fn request(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (parts.status, parts.headers, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// The server's store.
     pub fn store(&self) -> &Store {
         &self._store
