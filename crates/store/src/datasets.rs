@@ -216,6 +216,14 @@ impl<'a> Change<'a> {
         author: &'a str,
         target: impl FnOnce(i64) -> i64,
     ) -> Result<Change<'a>> {
+        // Lock the dataset's row first: on PostgreSQL two writers would otherwise both read
+        // the same version and record position, and one's records would be lost from the
+        // listing. The second writer waits here and then reads what the first committed.
+        // (SQLite's write transactions are already one at a time.)
+        sqlx::query("UPDATE datasets SET record_seq = record_seq WHERE uuid = $1")
+            .bind(dataset_id)
+            .execute(&mut *conn)
+            .await?;
         let (current, seq): (i64, i64) =
             sqlx::query_as("SELECT current_version, record_seq FROM datasets WHERE uuid = $1")
                 .bind(dataset_id)
