@@ -167,28 +167,30 @@ fn build() -> utoipa::openapi::OpenApi {
 
 /// The error answers a route gives whatever its annotation says, added to every operation
 /// that does not name them itself: 400 (bad query, path or body), 401 and 403 (missing or
-/// wrong key), 404 (a route naming an object, in its path or its body, or a page), and for
-/// routes with a body 408 (too slow), 413 (too large) and 503 (too many large bodies at
-/// once). API routes answer them as JSON [`ErrorBody`](llmobs_core::error::ErrorBody),
-/// pages as HTML. `/healthz` and `/openapi.json` answer only 200.
+/// wrong key), 404 (a route naming an object, in its path or its body, or a page other than
+/// signing in and out), and for routes with a body 408 (too slow), 413 (too large) and 503
+/// (too many large bodies at once). API routes answer them as JSON
+/// [`ErrorBody`](llmobs_core::error::ErrorBody), pages (the operations tagged `pages`) as
+/// HTML. `/healthz` and `/openapi.json` answer only 200.
 fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
     use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
     for (path, item) in doc.paths.paths.iter_mut() {
         if matches!(path.as_str(), "/healthz" | "/openapi.json") {
             continue;
         }
-        let page = path == "/" || path.starts_with("/llm/");
         let intake = path.ends_with("/llmobs") || path.ends_with("/eval-metric");
+        let session = matches!(path.as_str(), "/sign-in" | "/sign-out");
         let operations =
             [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
         for operation in operations.into_iter().flatten() {
+            let page = operation.tags.iter().flatten().any(|tag| tag == "pages");
             let body = operation.request_body.is_some();
             let mut errors = vec![
                 ("400", "Bad request: the detail names what is wrong"),
                 ("401", "No key: send DD-API-KEY (and DD-APPLICATION-KEY for writes)"),
                 ("403", "A wrong key"),
             ];
-            if page || (!intake && (path.contains('{') || body)) {
+            if (page && !session) || (!page && !intake && (path.contains('{') || body)) {
                 errors.push(("404", "Not found (or another org's)"));
             }
             if body {

@@ -70,7 +70,7 @@ fn listed(query: &Query, key: &str) -> Vec<String> {
 /// Creates a queue in a project, with an optional label schema. Answers 201.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/annotation-queues", tag = "public",
     request_body = Request<NewQueue>,
-    responses((status = 201, body = Document<Resource<Queue>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 201, content_type = "application/vnd.api+json", body = Document<Resource<Queue>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_queue(
     State(state): State<AppState>,
@@ -86,7 +86,7 @@ pub(crate) async fn create_queue(
 /// (`queueIds`, repeated or comma-separated).
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/annotation-queues", tag = "public",
     params(("projectId" = Option<String>, Query), ("queueIds" = Option<Vec<String>>, Query)),
-    responses((status = 200, body = Document<Vec<Resource<Queue>>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Vec<Resource<Queue>>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn list_queues(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -102,7 +102,7 @@ pub(crate) async fn list_queues(
 /// Changes a queue's name, description, label schema or access settings.
 #[utoipa::path(patch, path = "/api/v2/llm-obs/v1/annotation-queues/{queue_id}", tag = "public",
     params(("queue_id" = String, Path)), request_body = Request<QueueUpdate>,
-    responses((status = 200, body = Document<Resource<Queue>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<Queue>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn update_queue(
     State(state): State<AppState>,
@@ -133,7 +133,7 @@ pub(crate) async fn delete_queue(
 /// A queue's label schema (no labels when none was set).
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/annotation-queues/{queue_id}/label-schema", tag = "public",
     params(("queue_id" = String, Path)),
-    responses((status = 200, body = Document<Resource<LabelSchemaAttributes>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<LabelSchemaAttributes>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn label_schema(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -147,7 +147,7 @@ pub(crate) async fn label_schema(
 /// Creates or replaces a queue's label schema; labels sent without an id get one.
 #[utoipa::path(put, path = "/api/v2/llm-obs/v1/annotation-queues/{queue_id}/label-schema", tag = "public",
     params(("queue_id" = String, Path)), request_body = Request<LabelSchemaAttributes>,
-    responses((status = 200, body = Document<Resource<LabelSchemaAttributes>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<LabelSchemaAttributes>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn put_label_schema(
     State(state): State<AppState>,
@@ -165,7 +165,7 @@ pub(crate) async fn put_label_schema(
 /// content); one already in the queue is answered with `already_existed`.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/annotation-queues/{queue_id}/interactions", tag = "public",
     params(("queue_id" = String, Path)), request_body = Request<AddInteractions>,
-    responses((status = 200, body = Document<Resource<AddedInteractions>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<AddedInteractions>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn add_interactions(
     State(state): State<AppState>,
@@ -198,7 +198,7 @@ pub(crate) async fn delete_interactions(
 /// (404) writes nothing.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/annotation-queues/{queue_id}/annotations", tag = "public",
     params(("queue_id" = String, Path)), request_body = Request<UpsertAnnotations>,
-    responses((status = 200, body = Document<Resource<UpsertedAnnotations>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<UpsertedAnnotations>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn upsert_annotations(
     State(state): State<AppState>,
@@ -215,7 +215,7 @@ pub(crate) async fn upsert_annotations(
 /// Deletes annotations; ids not in the queue come back in `errors`.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/annotation-queues/{queue_id}/annotations/delete", tag = "public",
     params(("queue_id" = String, Path)), request_body = Request<DeleteAnnotations>,
-    responses((status = 200, body = Document<Resource<DeletedAnnotations>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<DeletedAnnotations>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn delete_annotations(
     State(state): State<AppState>,
@@ -231,7 +231,7 @@ pub(crate) async fn delete_annotations(
 /// A queue's interactions with their annotations, in the order they were added.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/annotation-queues/{queue_id}/annotated-interactions", tag = "public",
     params(("queue_id" = String, Path)),
-    responses((status = 200, body = Document<Resource<AnnotatedInteractions>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<AnnotatedInteractions>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn annotated_interactions(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -246,7 +246,7 @@ pub(crate) async fn annotated_interactions(
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/annotation-queues/{queue_id}/annotated-interactions/{interaction_id}", tag = "public",
     params(("queue_id" = String, Path), ("interaction_id" = String, Path),
         ("limit" = Option<i64>, Query), ("cursor" = Option<String>, Query)),
-    responses((status = 200, body = Document<Resource<AnnotatedInteractionPage>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<AnnotatedInteractionPage>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn annotated_interaction(
     State(state): State<AppState>,
@@ -285,7 +285,7 @@ pub(crate) async fn annotated_interaction(
 /// (repeated or comma-separated), `limit` (default 100) from `offset`.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/annotated-interactions", tag = "public",
     params(("contentIds" = Vec<String>, Query), ("offset" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, body = Document<Resource<AnnotatedByContent>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<AnnotatedByContent>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn annotated_by_content(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -303,7 +303,7 @@ pub(crate) async fn annotated_by_content(
 /// the interaction's input as input, the labels as expected output or metadata.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/annotation-queues/{queue_id}/export", tag = "public",
     params(("queue_id" = String, Path)), request_body = Request<ExportRequest>,
-    responses((status = 200, body = Document<Resource<ExportOutcome>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<ExportOutcome>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn export_queue(
     State(state): State<AppState>,
