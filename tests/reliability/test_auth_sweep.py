@@ -3,9 +3,13 @@ key without its application key: the status each case must get, and 0 leaks.
 
 What a case must answer:
 
-- **public** routes (``/healthz``, ``/openapi.json``) answer 200 whatever the keys;
+- **public** routes (``/healthz``, ``/openapi.json``) answer 200 whatever the keys, and the
+  UI's ``/sign-in`` and ``/sign-out`` ignore key headers (the form carries the keys);
+- the UI's forms that write (``POST /llm/...``) answer 401 to every case: they need a
+  signed-in session's cookie and CSRF token, never key headers;
 - **no key**: 401 everywhere else, except the web UI (``/`` and ``/llm/...``), which a browser on the
-  server's own machine (a loopback address, no ``DD-API-KEY``) may read, and the span and
+  server's own machine (a loopback address, no ``DD-API-KEY``) may read (200, or 400/404
+  for a bad query or an unknown id), and the span and
   metric intake, which also takes keyless agent-proxy requests (not sent here: without
   ``X-Datadog-EVP-Subdomain`` a keyless intake request is a 401);
 - **wrong API key**: 403 everywhere but the public routes;
@@ -33,6 +37,8 @@ import pytest
 from harness import PROMPTS, V1, V2
 
 PUBLIC = {("GET", "/healthz"), ("GET", "/openapi.json")}
+# The web UI's sign-in and sign-out: how a browser gets (and ends) a session.
+SESSION = {"/sign-in", "/sign-out"}
 INTAKE = {"/api/v2/llmobs", "/api/intake/llm-obs/v2/eval-metric"}
 # POST routes that read (or create-or-get) and so need only the API key.
 POST_READS = {
@@ -129,7 +135,7 @@ def body_names_a(method: str, path: str) -> bool:
 
 
 def fill(path: str, ids: dict) -> str:
-    return re.sub(r"\{(\w+)\}", lambda m: ids[m.group(1)], path)
+    return re.sub(r"\{(\w+)\}", lambda m: ids.get(m.group(1), f"unknown-{m.group(1)}"), path)
 
 
 def names_a_of_objects(path: str) -> bool:
@@ -147,10 +153,16 @@ def is_write(method: str, path: str) -> bool:
 def expected(case: str, method: str, path: str) -> set[int]:
     if (method, path) in PUBLIC:
         return {200}
+    if path in SESSION:
+        # The sign-in form (200), a sign-in with no or wrong keys in its form (401), and
+        # sign-out (303 to the form): the same whatever headers come with them.
+        return {200, 303, 401}
     ui = is_ui(path)
+    if ui and method == "POST":
+        return {401}  # a UI form writes only with a signed-in session's cookie and token
     if case == "no key":
         if ui:
-            return {200, 404} if names_a_of_objects(path) else {200}
+            return {200, 400, 404}
         return {401}
     if case == "wrong key":
         return {403}
