@@ -130,6 +130,25 @@ impl Store {
         Ok(store)
     }
 
+    /// Checks that the database answers: one trivial query on each pool, each bounded by
+    /// `within` (a stuck pool or an unreachable PostgreSQL fails here instead of hanging).
+    pub async fn ping(&self, within: Duration) -> Result<()> {
+        for pool in [&self.read, &self.write] {
+            match tokio::time::timeout(within, sqlx::query("SELECT 1").execute(pool)).await {
+                Ok(done) => {
+                    done?;
+                }
+                Err(_) => {
+                    return Err(Error::Open(format!(
+                        "the database gave no answer within {} ms",
+                        within.as_millis()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Closes the pools, waiting for connections in use.
     pub async fn close(&self) {
         self.write.close().await;
