@@ -62,7 +62,7 @@ mod time;
 
 pub use dataset_admin::{DatasetFilter, FileUpload};
 pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, RecordQuery};
-pub use db::{Database, Store};
+pub use db::{DEFAULT_POOL_SIZE, Database, Store};
 pub use error::{Error, NotFound, Result};
 pub use evaluator_admin::StoredEvaluator;
 pub use experimentation::ScopeResults;
