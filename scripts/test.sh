@@ -65,6 +65,9 @@ step "compat suite (real ddtrace against target/release/llmobs)"
 step "compat suite on PostgreSQL (each server on a fresh database of the throwaway PostgreSQL)"
 LLMOBS_COMPAT_BACKEND=postgres "$VENV/bin/python" -m pytest tests/compat -q -p no:cacheprovider
 
+step "several servers on one PostgreSQL database (tests/multiserver)"
+"$VENV/bin/python" -m pytest tests/multiserver -q -p no:cacheprovider
+
 step "official API client suite (datadog-api-client against target/release/llmobs)"
 "$VENV/bin/python" -m pytest tests/api_client -q -p no:cacheprovider
 
