@@ -186,4 +186,3 @@ fn tiny_and_empty_inputs_make_one_topic() {
     assert!(none.topics[0].members.is_empty());
     assert_eq!(discover(&[], None, &Settings::new(0)).unwrap_err(), TopicsError::NoLevels);
 }
-
