@@ -11,6 +11,7 @@ mod input;
 mod limits;
 mod pages;
 mod pages_access;
+mod pages_datasets;
 mod pages_prompts;
 
 mod prompts;

@@ -61,7 +61,10 @@ pub mod test_db;
 mod time;
 
 pub use dataset_admin::{DatasetFilter, FileUpload};
-pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, RecordQuery};
+pub use datasets::{
+    ChangePage, INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordChange, RecordPage,
+    RecordQuery,
+};
 pub use db::{Database, Store};
 pub use error::{Error, NotFound, Result};
 pub use evaluator_admin::StoredEvaluator;
