@@ -672,8 +672,10 @@ pub(crate) async fn experiment(
     let shown = viewer.owner(&state, Owned::Experiment, &id).await?;
     let (_, e) = state.store.experiment(&shown.org, &id).await?;
     let summary = summary(&state.store.experiment_summary(&shown.org, &id).await?)?;
-    let (found, next) =
-        state.store.experiment_records(&shown.org, &id, query.cursor(), PAGE).await?;
+    let (found, next) = state
+        .store
+        .experiment_records(&shown.org, &id, &Default::default(), query.cursor(), PAGE)
+        .await?;
     let records: Vec<Value> = (found.iter())
         .map(|(_, span)| {
             context! {

@@ -16,7 +16,9 @@
 //! - evaluator configurations: [`Store::put_evaluator`], [`Store::evaluator`];
 //! - what Datadog's public API adds: project, dataset, experiment and evaluator
 //!   management (the `*_admin` and `projects` modules), span search and experimentation
-//!   search and analytics.
+//!   search and analytics;
+//! - what the web UI adds: [`Store::compare_records`] (experiments joined by dataset
+//!   record) and [`Store::trace_spans`] (one trace's spans).
 //!
 //! Every write runs in one transaction, so a failed request leaves nothing half-written.
 //! The rules that decide state live here, next to the SQL that enforces them: version
@@ -38,6 +40,7 @@
 #![deny(missing_docs)]
 
 mod batch;
+mod compare;
 mod dataset_admin;
 mod datasets;
 mod db;
@@ -59,7 +62,9 @@ mod sql;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_db;
 mod time;
+mod traces;
 
+pub use compare::JoinedRecord;
 pub use dataset_admin::{DatasetFilter, FileUpload};
 pub use datasets::{
     ChangePage, INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordChange, RecordPage,
