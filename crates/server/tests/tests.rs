@@ -12,6 +12,7 @@ mod limits;
 mod pages;
 mod pages_access;
 mod pages_datasets;
+mod pages_demo;
 mod pages_prompts;
 
 mod prompts;
