@@ -71,7 +71,10 @@ mod traces;
 pub use annotations::MAX_INTERACTIONS;
 pub use compare::JoinedRecord;
 pub use dataset_admin::{DatasetFilter, FileUpload};
-pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, RecordQuery};
+pub use datasets::{
+    ChangePage, INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordChange, RecordPage,
+    RecordQuery,
+};
 pub use db::{Database, Store};
 pub use error::{Error, NotFound, Result};
 pub use evaluator_admin::StoredEvaluator;
