@@ -939,6 +939,9 @@ impl Store {
             _ => true,
         });
         Ok((changes, next))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use llmobs_core::datasets::BatchUpdate;
