@@ -19,6 +19,7 @@
 //!   `datadog-api-client` calls (`public`, `docs/spec/public-api.md`), and its query
 //!   plane: span list and search (`spans`), experimentation search, simple-search and
 //!   analytics (`experimentation`).
+//! - [`demo`]: the demo project `llmobs serve --demo` writes into an empty store.
 //! - the web UI (`pages`, `docs/ui.md`): `/`, lists of experiments, datasets, prompts and
 //!   traces, and `/llm/experiments/{id}` and `/llm/datasets/{id}`, the links clients print.
 //!
@@ -42,6 +43,7 @@
 
 mod auth;
 mod datasets;
+pub mod demo;
 mod error;
 mod evaluators;
 mod experimentation;
@@ -49,6 +51,7 @@ mod experiments;
 mod extract;
 mod guard;
 mod intake;
+mod integrations;
 mod jsonapi;
 mod log;
 mod openapi;
@@ -69,6 +72,7 @@ use axum::routing::get;
 
 pub use error::ApiError;
 pub use evaluators::JudgeProvider;
+pub use integrations::AccountSpec;
 pub use state::{AppState, Config, ConfigError, EvaluatorSpec, Shared};
 
 /// Builds the application: every route, under the configured base path, with the body

@@ -19,6 +19,9 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "experiments", include_str!("../migrations/0002_experiments.sql")),
     (3, "public_api", include_str!("../migrations/0003_public_api.sql")),
     (4, "spans_search", include_str!("../migrations/0004_spans_search.sql")),
+    (5, "annotations", include_str!("../migrations/0005_annotations.sql")),
+    (6, "patterns", include_str!("../migrations/0006_patterns.sql")),
+    (9, "record_values", include_str!("../migrations/0009_record_values.sql")),
 ];
 
 /// How many migrations there are.
@@ -28,8 +31,10 @@ pub(crate) fn count() -> usize {
 }
 
 /// PostgreSQL's own text of the migrations whose SQL differs there, by number.
-const POSTGRES_VARIANTS: &[(i64, &str)] =
-    &[(4, include_str!("../migrations/0004_spans_search.postgres.sql"))];
+const POSTGRES_VARIANTS: &[(i64, &str)] = &[
+    (4, include_str!("../migrations/0004_spans_search.postgres.sql")),
+    (9, include_str!("../migrations/0009_record_values.postgres.sql")),
+];
 
 /// Applies every migration not yet recorded, all in one transaction: a failed migration
 /// leaves the database as it was before this run. On PostgreSQL the transaction holds an
