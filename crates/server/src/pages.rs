@@ -43,7 +43,6 @@ use serde_json::Value as Json;
 
 use crate::auth::Reader;
 use crate::error::ApiError;
-use crate::extract::Segments;
 use crate::jsonapi::Query;
 use crate::state::AppState;
 use access::{Access, Session};
