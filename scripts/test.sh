@@ -62,6 +62,9 @@ export PYTHONDONTWRITEBYTECODE=1
 step "compat suite (real ddtrace against target/release/llmobs)"
 "$VENV/bin/python" -m pytest tests/compat -q -p no:cacheprovider
 
+step "compat suite on PostgreSQL (each server on a fresh database of the throwaway PostgreSQL)"
+LLMOBS_COMPAT_BACKEND=postgres "$VENV/bin/python" -m pytest tests/compat -q -p no:cacheprovider
+
 step "official API client suite (datadog-api-client against target/release/llmobs)"
 "$VENV/bin/python" -m pytest tests/api_client -q -p no:cacheprovider
 

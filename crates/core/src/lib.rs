@@ -15,6 +15,8 @@
 //!   model ([`judge::chat_request`]), the same in the SDK's `LLMJudge` and the server's
 //!   `llm_judge`.
 //! - [`public`]: the management routes of Datadog's public API that ddtrace does not use.
+//! - [`integrations`]: LLM provider accounts, their models and inference as the public API
+//!   shows them, and the OpenAI and Anthropic request and answer shapes behind them.
 //! - [`search`], [`spans`], [`experimentation`]: the query plane of the public API
 //!   (Datadog's search syntax, span search, experimentation search and analytics).
 //! - [`summary`]: an experiment's summary as Datadog's experiment page computes it;
@@ -42,10 +44,13 @@
 
 pub mod compare;
 pub mod datasets;
+#[cfg(feature = "diff")]
+pub mod diff;
 pub mod encoding;
 pub mod error;
 pub mod experimentation;
 pub mod experiments;
+pub mod integrations;
 pub mod jsonapi;
 pub mod judge;
 pub mod prompts;

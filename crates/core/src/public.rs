@@ -113,6 +113,9 @@ pub struct NewRecord {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Option<Map<String, Value>>,
+    /// `key:value` tags.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
 }
 
 /// `POST /{project_id}/datasets/{dataset_id}/records`.
@@ -145,6 +148,9 @@ pub struct RecordChange {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub metadata: Option<Map<String, Value>>,
+    /// The record's full new tag list (`key:value`); absent leaves the tags as they are.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<String>>,
 }
 
 /// `PATCH /{project_id}/datasets/{dataset_id}/records`.

@@ -25,7 +25,8 @@ pub(crate) struct KeyCache {
 }
 
 impl KeyCache {
-    async fn check(
+    /// The caller of `key`, if it is a valid key of that kind.
+    pub(crate) async fn check(
         &self,
         state: &AppState,
         kind: KeyKind,

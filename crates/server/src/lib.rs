@@ -49,6 +49,7 @@ mod experiments;
 mod extract;
 mod guard;
 mod intake;
+mod integrations;
 mod jsonapi;
 mod log;
 mod openapi;
@@ -69,6 +70,7 @@ use axum::routing::get;
 
 pub use error::ApiError;
 pub use evaluators::JudgeProvider;
+pub use integrations::AccountSpec;
 pub use state::{AppState, Config, ConfigError, EvaluatorSpec, Shared};
 
 /// Builds the application: every route, under the configured base path, with the body

@@ -14,6 +14,9 @@
 //! the default org then; a page of one experiment or dataset shows its owner's. Any other
 //! request needs `DD-API-KEY` and sees its own org only. Each page names the org it shows.
 
+pub(crate) mod access;
+pub(crate) mod prompt;
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
@@ -25,7 +28,7 @@ use axum::http::HeaderValue;
 use axum::http::header::CONTENT_TYPE;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use llmobs_core::spans::{
     FieldNames, SearchSpansAttributes, SpanAttributes, SpanFilter, SpanIo, SpanPageQuery, plan,
 };
@@ -42,6 +45,7 @@ use crate::error::ApiError;
 use crate::extract::Segments;
 use crate::jsonapi::Query;
 use crate::state::AppState;
+use access::{Access, Session};
 
 mod chart;
 mod compare;
@@ -69,6 +73,11 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/llm/prompts", get(prompts))
         .route("/llm/traces", get(traces))
         .route("/llm/traces/{trace_id}", get(trace))
+        .route("/llm/prompts/{prompt_id}", get(prompt::prompt))
+        .route("/llm/prompts/{prompt_id}/diff", get(prompt::diff))
+        .route("/llm/prompts/{prompt_id}/labels", post(prompt::move_label))
+        .route("/sign-in", get(access::sign_in_form).post(access::sign_in))
+        .route("/sign-out", post(access::sign_out))
 }
 
 /// A failed page: the API's error and status, as an HTML page.
@@ -98,53 +107,63 @@ impl IntoResponse for PageError {
     }
 }
 
-/// Who may see a page: `None` for a loopback visitor without a key.
-pub(crate) struct Viewer(Option<OrgId>);
+/// Who may see a page: an org (`None` for a loopback visitor without sign-in) and how.
+pub(crate) struct Viewer {
+    org: Option<OrgId>,
+    access: Access,
+}
 
 impl FromRequestParts<AppState> for Viewer {
     type Rejection = PageError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, PageError> {
+        if parts.headers.contains_key("dd-api-key") {
+            let Reader(org) = Reader::from_request_parts(parts, state).await?;
+            return Ok(Viewer { org: Some(org), access: Access::Key });
+        }
+        if let Some(session) = Session::from_headers(&parts.headers) {
+            let org = access::session_org(state, &session).await?;
+            return Ok(Viewer { org: Some(org), access: Access::Session(session) });
+        }
         let loopback = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .is_some_and(|ConnectInfo(addr)| addr.ip().is_loopback());
-        if loopback && !parts.headers.contains_key("dd-api-key") {
-            return Ok(Viewer(None));
+        if loopback && state.config.ui_loopback_open {
+            return Ok(Viewer { org: None, access: Access::Loopback });
         }
-        let Reader(org) = Reader::from_request_parts(parts, state).await?;
-        Ok(Viewer(Some(org)))
+        Err(access::needs_sign_in().into())
     }
 }
 
-/// The org a page shows and how the page names it.
+/// The org a page shows, how the page names it, and how the visitor got in.
 struct Shown {
     org: OrgId,
     name: String,
-    note: &'static str,
+    access: Access,
 }
 
 impl Viewer {
     /// The org of a list page: the key's, or for loopback, the default org.
     async fn org(self, state: &AppState) -> Result<Shown, ApiError> {
-        match self.0 {
-            Some(org) => Ok(keyed(org)),
+        match self.org {
+            Some(org) => Ok(Shown { name: org.0.clone(), org, access: self.access }),
             None => {
                 let org = state.store.org_named(DEFAULT_ORG).await?.ok_or_else(|| {
                     ApiError::NotFound(format!(
                         "no org named '{DEFAULT_ORG}' yet: start the server once with its \
-                         default keys, or send DD-API-KEY"
+                         default keys, or sign in"
                     ))
                 })?;
-                Ok(Shown { org, name: DEFAULT_ORG.into(), note: LOOPBACK_NOTE })
+                Ok(Shown { org, name: DEFAULT_ORG.into(), access: self.access })
             }
         }
     }
 
     /// The org of a page of one item: the key's, or for loopback, the item's owner.
     async fn owner(self, state: &AppState, kind: Owned, id: &str) -> Result<Shown, ApiError> {
-        match self.0 {
-            Some(org) => Ok(keyed(org)),
+        match self.org {
+            Some(org) => Ok(Shown { name: org.0.clone(), org, access: self.access }),
             None => {
                 let org = state.store.owner_of(kind, id).await?;
                 let name = if state.store.org_named(DEFAULT_ORG).await?.as_ref() == Some(&org) {
@@ -152,17 +171,10 @@ impl Viewer {
                 } else {
                     org.0.clone()
                 };
-                Ok(Shown { org, name, note: LOOPBACK_NOTE })
+                Ok(Shown { org, name, access: self.access })
             }
         }
     }
-}
-
-const LOOPBACK_NOTE: &str = "shown without a key because you are on this machine (loopback); \
-                             sign-in for other addresses is not built yet: they send DD-API-KEY";
-
-fn keyed(org: OrgId) -> Shown {
-    Shown { name: org.0.clone(), org, note: "the org of the DD-API-KEY sent" }
 }
 
 /// The compiled templates.
@@ -188,6 +200,9 @@ fn environment() -> &'static Environment<'static> {
             ("compare", include_str!("pages/compare.html")),
             ("chart", include_str!("pages/chart.html")),
             ("trace", include_str!("pages/trace.html")),
+            ("sign_in", include_str!("pages/sign_in.html")),
+            ("prompt", include_str!("pages/prompt.html")),
+            ("prompt_diff", include_str!("pages/prompt_diff.html")),
         ] {
             // The templates are part of the binary and covered by the page tests.
             env.add_template(name, source).expect("a page template does not parse");
@@ -231,11 +246,17 @@ fn page(
     let crumbs: Vec<Value> = (place.crumbs.into_iter())
         .map(|(text, href)| context! { text, href => href.unwrap_or_default() })
         .collect();
+    let access = match shown.access {
+        Access::Key => "key",
+        Access::Session(_) => "session",
+        Access::Loopback => "loopback",
+        Access::Anonymous => "anonymous",
+    };
     let html = render(
         "layout",
         context! {
-            title, nav, crumbs, body,
-            org => shown.name.clone(), org_note => shown.note,
+            title, nav, crumbs, body, access, csrf => shown.access.csrf(),
+            org => shown.name.clone(), org_note => shown.access.note(),
             style => Value::from_safe_string(include_str!("pages/style.css").to_owned()),
         },
     )?;
@@ -541,6 +562,7 @@ pub(crate) async fn prompts(
     let prompts: Vec<Value> = (found.into_iter())
         .map(|(prompt_id, p)| {
             context! {
+                path => llmobs_core::encoding::path_segment(&prompt_id),
                 prompt_id, title => p.title.unwrap_or_default(), versions => p.num_versions,
                 last_version_at => when(&p.last_version_created_at), created_at => when(&p.created_at),
             }

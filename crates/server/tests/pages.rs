@@ -142,7 +142,7 @@ async fn every_page_answers_and_escapes_hostile_text() {
     let traces = html(&app, "/llm/traces", Keys::Api, StatusCode::OK).await;
     assert!(traces.contains("note:&lt;script&gt;"), "a span tag: {traces}");
     let prompts = html(&app, "/llm/prompts", Keys::Api, StatusCode::OK).await;
-    assert!(prompts.contains("<td>&lt;script&gt;x</td>"), "a prompt id: {prompts}");
+    assert!(prompts.contains("&lt;script&gt;x</a></td>"), "a prompt id: {prompts}");
     let dataset = html(&app, &format!("/llm/datasets/{d}"), Keys::Api, StatusCode::OK).await;
     assert!(dataset.contains("t:&lt;script&gt;"), "a record tag: {dataset}");
     // A search that matches nothing, and filters, still answer.

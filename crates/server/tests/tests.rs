@@ -10,6 +10,8 @@ mod experiments;
 mod input;
 mod limits;
 mod pages;
+mod pages_access;
+mod pages_prompts;
 mod pages_views;
 
 mod prompts;

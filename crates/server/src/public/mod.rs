@@ -9,6 +9,7 @@
 //! - [`prompts`]: the public prompt registry over the same store as ddtrace's.
 //! - [`evaluators`]: custom evaluator configs (get, list, delete; put is
 //!   [`crate::evaluators`]).
+//! - [`integrations`]: LLM provider accounts, their models, inference.
 //!
 //! Where ddtrace and the official client call the same route and read different shapes
 //! (record lists, batch updates, experiment events), the handler makes one domain call and
@@ -18,6 +19,7 @@
 pub(crate) mod datasets;
 pub(crate) mod evaluators;
 pub(crate) mod experiments;
+pub(crate) mod integrations;
 pub(crate) mod projects;
 pub(crate) mod prompts;
 pub(crate) mod records;
@@ -63,6 +65,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(experiments::router())
         .merge(evaluators::router())
         .merge(prompts::router())
+        .merge(integrations::router())
 }
 
 /// `page[limit]` (1 to `max`, `default` when absent) and `page[cursor]`.

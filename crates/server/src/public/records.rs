@@ -91,7 +91,7 @@ pub(crate) async fn create_records(
             expected_output: r.expected_output,
             metadata: r.metadata.map(Value::Object),
             id: None,
-            tags: None,
+            tags: r.tags,
         })
         .collect();
     Ok(mutation(apply(&state, &caller, &path, batch).await?))
@@ -119,7 +119,10 @@ pub(crate) async fn update_records(
             input: r.input,
             expected_output: r.expected_output,
             metadata: r.metadata.map(Value::Object),
-            tag_operations: None,
+            tag_operations: r.tags.map(|set| llmobs_core::datasets::TagOperations {
+                set: Some(set),
+                ..Default::default()
+            }),
         })
         .collect();
     Ok(mutation(apply(&state, &caller, &path, batch).await?))
