@@ -21,6 +21,7 @@
 //!   shows them, and the OpenAI and Anthropic request and answer shapes behind them.
 //! - [`search`], [`spans`], [`experimentation`]: the query plane of the public API
 //!   (Datadog's search syntax, span search, experimentation search and analytics).
+//! - [`topics`]: topic discovery's configs, runs, topics and clustered points on the wire.
 //! - [`summary`]: an experiment's summary as Datadog's experiment page computes it;
 //!   [`records`]: which of its records a page lists; [`compare`]: deltas and moves between
 //!   experiments of one dataset; [`trace`]: a trace's spans as a tree.
@@ -64,4 +65,5 @@ pub mod render;
 pub mod search;
 pub mod spans;
 pub mod summary;
+pub mod topics;
 pub mod trace;

@@ -83,6 +83,8 @@ async fn the_openapi_document_lists_every_route() {
         ("/llm/traces".to_owned(), vec!["get"]),
         ("/llm/experiments/{experiment_id}".to_owned(), vec!["get"]),
         ("/llm/datasets/{dataset_id}".to_owned(), vec!["get"]),
+        ("/llm/experiments/compare".to_owned(), vec!["get"]),
+        ("/llm/traces/{trace_id}".to_owned(), vec!["get"]),
         ("/api/v2/llm-obs/v1/spans/events".to_owned(), vec!["get"]),
         ("/api/v2/llm-obs/v1/spans/events/search".to_owned(), vec!["post"]),
         ("/api/v2/llm-obs/v1/experimentation/search".to_owned(), vec!["post"]),

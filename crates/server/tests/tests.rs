@@ -12,6 +12,7 @@ mod limits;
 mod pages;
 mod pages_access;
 mod pages_prompts;
+mod pages_views;
 
 mod prompts;
 mod resolve;

@@ -291,10 +291,14 @@ pub(crate) async fn review(
             context! {
                 id => interaction.id.clone(), kind => interaction.kind.as_str(),
                 content_id => interaction.content_id.clone(),
-                trace_link => (interaction.kind != InteractionType::DisplayBlock).then(|| {
-                    let field = if interaction.kind == InteractionType::Session { "session_id" } else { "trace_id" };
-                    format!("/llm/traces?query={}", urlencode(&format!("{field}:{}", interaction.content_id)))
-                }),
+                trace_link => match interaction.kind {
+                    InteractionType::DisplayBlock => None,
+                    InteractionType::Session => Some(format!(
+                        "/llm/traces?query={}",
+                        urlencode(&format!("session_id:{}", interaction.content_id))
+                    )),
+                    _ => Some(format!("/llm/traces/{}", urlencode(&interaction.content_id))),
+                },
                 input => shown_json(content.input.as_ref()),
                 output => shown_json(content.output.as_ref()),
                 blocks => interaction.display_block.iter().flatten().map(block).collect::<Vec<_>>(),
