@@ -68,7 +68,8 @@ for name in sqlite pg1 pg2a; do
     EXP[$name]=$e DS[$name]=$d
 done
 
-rps() { awk '/Requests\/sec/ { print $2 }'; }
+# requests/s; a run with answers other than 2xx stops the benchmark (it would measure errors).
+rps() { awk '/Non-2xx/ { bad = $NF } /Requests\/sec/ { r = $2 } END { if (bad) { print "non-2xx answers: " bad > "/dev/stderr"; exit 1 } print r }'; }
 reads() { # url connections -> requests/s
     wrk -t1 -c"$2" -d"$DURATION" -H "DD-API-KEY: $API" "$1/api/unstable/llm-obs/v1/prompts/bench" | rps
 }
