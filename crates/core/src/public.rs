@@ -103,11 +103,11 @@ pub struct RestoreVersion {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewRecord {
     /// The input (required).
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub input: Value,
     /// The expected output.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub expected_output: Option<Value>,
     /// Metadata.
     #[serde(default)]
@@ -138,11 +138,11 @@ pub struct RecordChange {
     pub id: String,
     /// A new input.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub input: Option<Value>,
     /// A new expected output.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub expected_output: Option<Value>,
     /// New metadata.
     #[serde(default)]
@@ -187,13 +187,13 @@ pub struct FlatRecord<J = Value> {
     /// Its dataset.
     pub dataset_id: String,
     /// The input.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub input: J,
     /// The expected output; `null` when never set.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub expected_output: Option<J>,
     /// Metadata; `null` when never set.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub metadata: Option<J>,
     /// `key:value` tags.
     pub tags: Vec<String>,

@@ -145,6 +145,25 @@ async fn the_openapi_document_lists_every_route() {
         (format!("{v2}/experimentation/search"), vec!["post"]),
         (format!("{v2}/experimentation/simple-search"), vec!["post"]),
         (format!("{v2}/experimentation/analytics"), vec!["post"]),
+        (format!("{v2}/annotation-queues"), vec!["get", "post"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}"), vec!["patch", "delete"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}/label-schema"), vec!["get", "put"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}/interactions"), vec!["post"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}/interactions/delete"), vec!["post"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}/annotations"), vec!["post"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}/annotations/delete"), vec!["post"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}/annotated-interactions"), vec!["get"]),
+        (
+            format!(
+                "{v2}/annotation-queues/{{queue_id}}/annotated-interactions/{{interaction_id}}"
+            ),
+            vec!["get"],
+        ),
+        (format!("{v2}/annotation-queues/{{queue_id}}/export"), vec!["post"]),
+        (format!("{v2}/annotated-interactions"), vec!["get"]),
+        (format!("{v2}/integrations/{{integration}}/accounts"), vec!["get"]),
+        (format!("{v2}/integrations/{{integration}}/{{account_id}}/models"), vec!["get"]),
+        (format!("{v2}/integrations/{{integration}}/{{account_id}}/inference"), vec!["post"]),
     ] {
         match expected.iter_mut().find(|(r, _)| *r == route) {
             Some((_, known)) => known.extend(methods),

@@ -14,6 +14,7 @@ mod pages_access;
 mod pages_datasets;
 mod pages_demo;
 mod pages_prompts;
+mod pages_views;
 
 mod prompts;
 mod resolve;
