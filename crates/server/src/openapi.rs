@@ -110,6 +110,10 @@ use crate::{
         pages::prompt::prompt,
         pages::prompt::diff,
         pages::prompt::move_label,
+        pages::review::queues,
+        pages::review::review,
+        pages::review::save,
+        pages::review::export,
     ),
     components(schemas(
         llmobs_core::error::ErrorBody,

@@ -1,4 +1,5 @@
-//! The web UI: server-rendered HTML pages with our own small stylesheet and no JavaScript.
+//! The web UI: server-rendered HTML pages with our own small stylesheet and no JavaScript
+//! (except [`review`], the annotation review page, whose own script maps keys to its form).
 //!
 //! Routes: `/` (the org's projects with what each holds, and recent experiments),
 //! `/llm/experiments`, `/llm/datasets`, `/llm/prompts` and `/llm/traces` (lists paged by
@@ -17,6 +18,7 @@
 pub(crate) mod access;
 pub(crate) mod dataset;
 pub(crate) mod prompt;
+pub(crate) mod review;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -80,6 +82,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/sign-in", get(access::sign_in_form).post(access::sign_in))
         .route("/sign-out", post(access::sign_out))
         .route("/llm/traces/{trace_id}", get(trace))
+        .merge(review::router())
 }
 
 /// A failed page: the API's error and status, as an HTML page.

@@ -7,6 +7,7 @@ mod auth;
 mod concurrency;
 mod datasets;
 mod experiments;
+mod fuzz;
 mod input;
 mod limits;
 mod pages;

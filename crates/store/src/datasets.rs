@@ -236,6 +236,13 @@ impl<'a> Change<'a> {
         author: &'a str,
         target: impl FnOnce(i64) -> i64,
     ) -> Result<Change<'a>> {
+        // Take the dataset row's lock before reading its version: concurrent changes (from
+        // this server or another one sharing a PostgreSQL database) then queue, and each
+        // reads the version the previous one committed. (SQLite has one writer at a time.)
+        sqlx::query("UPDATE datasets SET record_seq = record_seq WHERE uuid = $1")
+            .bind(dataset_id)
+            .execute(&mut *conn)
+            .await?;
         let (current, seq): (i64, i64) =
             sqlx::query_as("SELECT current_version, record_seq FROM datasets WHERE uuid = $1")
                 .bind(dataset_id)
@@ -932,5 +939,54 @@ impl Store {
             _ => true,
         });
         Ok((changes, next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use llmobs_core::datasets::BatchUpdate;
+    use serde_json::json;
+
+    /// Batches into one dataset from many writers at once (as from several servers on one
+    /// PostgreSQL database): each makes its own version, 1..N, and every record is kept
+    /// with its own position.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_batches_each_make_their_own_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::test_db::open(dir.path()).await;
+        let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
+        let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
+        let (dataset, _) =
+            store.create_dataset(&org, "u", &project, "d", None, None).await.unwrap();
+        let (writers, per_batch) = (12, 20);
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(12));
+        let tasks = (0..writers)
+            .map(|w| {
+                let (store, org, project, dataset, start) =
+                    (store.clone(), org.clone(), project.clone(), dataset.clone(), start.clone());
+                tokio::spawn(async move {
+                    let records: Vec<_> =
+                        (0..per_batch).map(|k| json!({"input": {"w": w, "k": k}})).collect();
+                    let batch: BatchUpdate = serde_json::from_value(json!({
+                        "insert_records": records,
+                        "create_new_version": true,
+                        "deduplicate": false,
+                    }))
+                    .unwrap();
+                    start.wait().await;
+                    let touched =
+                        store.batch_update(&org, "u", &project, &dataset, batch).await.unwrap();
+                    touched[0].1.version.expect("a batch's version")
+                })
+            })
+            .collect::<Vec<_>>();
+        let mut versions = Vec::new();
+        for task in tasks {
+            versions.push(task.await.unwrap());
+        }
+        versions.sort_unstable();
+        assert_eq!(versions, (1..=writers).collect::<Vec<i64>>());
+        let records = store.all_records(&org, &project, &dataset, None).await.unwrap();
+        assert_eq!(records.len(), per_batch * usize::try_from(writers).unwrap());
     }
 }

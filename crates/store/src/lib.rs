@@ -65,6 +65,7 @@ mod sql;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_db;
 mod time;
+mod topics;
 mod traces;
 
 pub use annotations::MAX_INTERACTIONS;
@@ -84,5 +85,6 @@ pub use projects::{
     Page, PageCursor, ProjectActivity, ProjectFilter, decode_cursor, encode_cursor,
 };
 pub use prompts::{NewPrompt, NewVersion, VersionUpdate};
-pub use spans::{FoundSpan, SpanPage, now_ns};
+pub use spans::{FoundSpan, SpanInput, SpanPage, now_ns};
 pub use time::format_ns;
+pub use topics::{NewPoint, NewTopic, StoredPoint, StoredTopic, TopicConfig, TopicRun};
