@@ -71,6 +71,12 @@ async fn the_openapi_document_lists_every_route() {
         ("/llm/prompts/{prompt_id}".to_owned(), vec!["get"]),
         ("/llm/prompts/{prompt_id}/diff".to_owned(), vec!["get"]),
         ("/llm/prompts/{prompt_id}/labels".to_owned(), vec!["post"]),
+        ("/llm/datasets/{dataset_id}/diff".to_owned(), vec!["get"]),
+        ("/llm/datasets/{dataset_id}/download".to_owned(), vec!["get"]),
+        ("/llm/annotations".to_owned(), vec!["get"]),
+        ("/llm/annotations/{queue_id}".to_owned(), vec!["get"]),
+        ("/llm/annotations/{queue_id}/items/{interaction_id}".to_owned(), vec!["post"]),
+        ("/llm/annotations/{queue_id}/export".to_owned(), vec!["post"]),
         ("/api/intake/llm-obs/v2/eval-metric".to_owned(), vec!["post"]),
         ("/".to_owned(), vec!["get"]),
         ("/llm/experiments".to_owned(), vec!["get"]),
@@ -145,6 +151,25 @@ async fn the_openapi_document_lists_every_route() {
         (format!("{v2}/experimentation/search"), vec!["post"]),
         (format!("{v2}/experimentation/simple-search"), vec!["post"]),
         (format!("{v2}/experimentation/analytics"), vec!["post"]),
+        (format!("{v2}/annotation-queues"), vec!["get", "post"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}"), vec!["patch", "delete"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}/label-schema"), vec!["get", "put"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}/interactions"), vec!["post"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}/interactions/delete"), vec!["post"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}/annotations"), vec!["post"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}/annotations/delete"), vec!["post"]),
+        (format!("{v2}/annotation-queues/{{queue_id}}/annotated-interactions"), vec!["get"]),
+        (
+            format!(
+                "{v2}/annotation-queues/{{queue_id}}/annotated-interactions/{{interaction_id}}"
+            ),
+            vec!["get"],
+        ),
+        (format!("{v2}/annotation-queues/{{queue_id}}/export"), vec!["post"]),
+        (format!("{v2}/annotated-interactions"), vec!["get"]),
+        (format!("{v2}/integrations/{{integration}}/accounts"), vec!["get"]),
+        (format!("{v2}/integrations/{{integration}}/{{account_id}}/models"), vec!["get"]),
+        (format!("{v2}/integrations/{{integration}}/{{account_id}}/inference"), vec!["post"]),
     ] {
         match expected.iter_mut().find(|(r, _)| *r == route) {
             Some((_, known)) => known.extend(methods),
