@@ -67,6 +67,8 @@ pub struct Store {
     /// Pool for writes. On SQLite it has one connection, so writers queue instead of
     /// failing with `SQLITE_BUSY`; on PostgreSQL it is the read pool.
     pub(crate) write: AnyPool,
+    /// Experiment summaries computed lately, with what they were computed from.
+    pub(crate) summaries: crate::experiments::SummaryCache,
 }
 
 static DRIVERS: Once = Once::new();
@@ -125,7 +127,7 @@ impl Store {
                 };
                 let write = pool(1).await?;
                 crate::migrate::run(&write, crate::migrate::Backend::Sqlite).await?;
-                Store { read: pool(4).await?, write }
+                Store { read: pool(4).await?, write, summaries: Default::default() }
             }
             Database::Postgres(url) => {
                 let options = AnyConnectOptions::from_str(url)
@@ -137,7 +139,7 @@ impl Store {
                     .connect_with(options)
                     .await?;
                 crate::migrate::run(&pool, crate::migrate::Backend::Postgres).await?;
-                Store { read: pool.clone(), write: pool }
+                Store { read: pool.clone(), write: pool, summaries: Default::default() }
             }
         };
         Ok(store)
