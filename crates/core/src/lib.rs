@@ -15,6 +15,8 @@
 //!   model ([`judge::chat_request`]), the same in the SDK's `LLMJudge` and the server's
 //!   `llm_judge`.
 //! - [`public`]: the management routes of Datadog's public API that ddtrace does not use.
+//! - [`annotations`]: annotation queues, their label schemas, interactions and annotations,
+//!   and how an annotation becomes a dataset record.
 //! - [`integrations`]: LLM provider accounts, their models and inference as the public API
 //!   shows them, and the OpenAI and Anthropic request and answer shapes behind them.
 //! - [`search`], [`spans`], [`experimentation`]: the query plane of the public API
@@ -43,6 +45,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod annotations;
 pub mod compare;
 pub mod datasets;
 #[cfg(feature = "diff")]

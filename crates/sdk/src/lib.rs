@@ -115,7 +115,8 @@ pub use judge::{
 };
 pub use llmobs_core::experiments::{ExperimentEvents, ExperimentRecord};
 pub use prompts::{
-    Fallback, GetPrompt, NewPrompt, NewVersion, Prompt, PromptInfo, PromptVersion, Source,
+    Fallback, GetPrompt, LOCKFILE, Lockfile, NewPrompt, NewVersion, Pin, Prompt, PromptDir,
+    PromptFile, PromptInfo, PromptVersion, Source,
 };
 
 pub use llmobs_core::prompts::{

@@ -21,6 +21,7 @@
 //!   analytics (`experimentation`).
 //! - topic discovery (`public::topics`, runs in `topics`) and the LLM provider accounts
 //!   it, inference and judges call (`integrations`).
+//! - [`demo`]: the demo project `llmobs serve --demo` writes into an empty store.
 //! - the web UI (`pages`, `docs/ui.md`): `/`, lists of experiments, datasets, prompts and
 //!   traces, and `/llm/experiments/{id}` and `/llm/datasets/{id}`, the links clients print.
 //!
@@ -44,6 +45,7 @@
 
 mod auth;
 mod datasets;
+pub mod demo;
 mod error;
 mod evaluators;
 mod experimentation;

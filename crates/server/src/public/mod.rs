@@ -7,6 +7,8 @@
 //! - [`records`]: create, update, delete.
 //! - [`experiments`]: delete, events in the v1 (list), v2 and v3 (paged) shapes.
 //! - [`prompts`]: the public prompt registry over the same store as ddtrace's.
+//! - [`annotations`]: annotation queues, label schemas, interactions, annotations, and
+//!   the export of a queue's annotations to a dataset.
 //! - [`evaluators`]: custom evaluator configs (get, list, delete; put is
 //!   [`crate::evaluators`]).
 //! - [`integrations`]: LLM provider accounts, their models, inference.
@@ -17,6 +19,7 @@
 //! [`Flavor`] picks the encoder: the official client always sends an `Accept` header naming
 //! `application/json`; ddtrace sends none and our SDK sends `*/*`.
 
+pub(crate) mod annotations;
 pub(crate) mod datasets;
 pub(crate) mod evaluators;
 pub(crate) mod experiments;
@@ -67,6 +70,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(experiments::router())
         .merge(evaluators::router())
         .merge(prompts::router())
+        .merge(annotations::router())
         .merge(integrations::router())
         .merge(topics::router())
 }
