@@ -19,6 +19,8 @@
 //!   `datadog-api-client` calls (`public`, `docs/spec/public-api.md`), and its query
 //!   plane: span list and search (`spans`), experimentation search, simple-search and
 //!   analytics (`experimentation`).
+//! - topic discovery (`public::topics`, runs in `topics`) and the LLM provider accounts
+//!   it, inference and judges call (`integrations`).
 //! - [`demo`]: the demo project `llmobs serve --demo` writes into an empty store.
 //! - the web UI (`pages`, `docs/ui.md`): `/`, lists of experiments, datasets, prompts and
 //!   traces, and `/llm/experiments/{id}` and `/llm/datasets/{id}`, the links clients print.
@@ -63,6 +65,7 @@ mod spans;
 mod state;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod topics;
 
 use std::future::Future;
 
@@ -133,5 +136,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let config = state.config.clone();
+    match state.store.fail_unfinished_topic_runs().await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::warn!("{n} topic discovery runs were cut short by a restart: marked failed")
+        }
+        Err(err) => tracing::warn!("cannot mark unfinished topic discovery runs failed: {err}"),
+    }
     guard::serve_connections(listener, router(state), &config, shutdown).await
 }

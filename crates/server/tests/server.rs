@@ -186,6 +186,14 @@ async fn the_openapi_document_lists_every_route() {
         (format!("{v2}/integrations/{{integration}}/accounts"), vec!["get"]),
         (format!("{v2}/integrations/{{integration}}/{{account_id}}/models"), vec!["get"]),
         (format!("{v2}/integrations/{{integration}}/{{account_id}}/inference"), vec!["post"]),
+        (format!("{v2}/topic-discovery-configs"), vec!["get", "put"]),
+        (format!("{v2}/topic-discovery-configs/latest"), vec!["get"]),
+        (format!("{v2}/topic-discovery-configs/{{config_id}}"), vec!["delete"]),
+        (format!("{v2}/topic-discovery-runs"), vec!["get", "post"]),
+        (format!("{v2}/topic-discovery-runs/status"), vec!["get"]),
+        (format!("{v2}/topic-discovery-topics"), vec!["get"]),
+        (format!("{v2}/topic-discovery-topics/with-cluster-points"), vec!["get"]),
+        (format!("{v2}/topic-discovery-clustered-points"), vec!["get"]),
     ] {
         match expected.iter_mut().find(|(r, _)| *r == route) {
             Some((_, known)) => known.extend(methods),
