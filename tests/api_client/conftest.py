@@ -78,3 +78,25 @@ def project(api):
         )
     )
     return api.create_llm_obs_project(body).data
+
+
+@pytest.fixture(scope="session")
+def stub():
+    """The stub LLM provider (``stub_provider.StubProvider``)."""
+    from stub_provider import StubProvider
+
+    provider = StubProvider()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def provider_server(tmp_path_factory, stub):
+    """A server with the stub provider's accounts (``stub_provider.accounts_file``)."""
+    from stub_provider import STUB_KEY, accounts_file
+
+    workdir = tmp_path_factory.mktemp("provider_server")
+    srv = Server(workdir, extra_args=["--integrations", accounts_file(stub, workdir)],
+                 extra_env={"STUB_KEY": STUB_KEY}).start()
+    yield srv
+    srv.stop()

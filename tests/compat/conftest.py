@@ -1,4 +1,5 @@
-"""Fixtures: llmobs server processes on 127.0.0.1 with fresh data directories.
+"""Fixtures: llmobs server processes on 127.0.0.1, each with a fresh store (a SQLite data
+directory, or a PostgreSQL database with ``LLMOBS_COMPAT_BACKEND=postgres``: see ``harness``).
 
 ``server`` is shared by the tests of one module (each test uses its own prompt ids);
 ``make_server`` starts extra servers (strict labels, base path, small body limit, …) that
@@ -20,7 +21,7 @@ def _start(tmp_path_factory, name: str, **kw) -> Server:
 def server(tmp_path_factory):
     srv = _start(tmp_path_factory, "server")
     yield srv
-    srv.stop()
+    srv.discard()
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +35,7 @@ def module_servers(tmp_path_factory):
 
     yield make
     for srv in started:
-        srv.stop()
+        srv.discard()
 
 
 @pytest.fixture
@@ -48,7 +49,7 @@ def make_server(tmp_path_factory):
 
     yield make
     for srv in started:
-        srv.stop()
+        srv.discard()
 
 
 @pytest.fixture(scope="module")

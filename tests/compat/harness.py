@@ -3,6 +3,13 @@
 Nothing here hard-codes a machine path: the binary comes from ``LLMOBS_BIN`` (default:
 ``target/debug/llmobs`` of this repository, found relative to this file) and the ddtrace
 scenarios run under the same Python interpreter as pytest (``sys.executable``).
+
+Backends: by default each server gets a fresh SQLite data directory. With
+``LLMOBS_COMPAT_BACKEND=postgres`` each server gets a fresh database, created on the
+PostgreSQL server that ``LLMOBS_TEST_DATABASE_URL`` names (``scripts/postgres.sh`` starts a
+throwaway one and exports it) and dropped by ``Server.discard``. The few tests that read
+stored state no API returns do so through ``Server.db_rows``, on either backend (PostgreSQL
+through the ``psql`` client, which comes with the server package).
 """
 
 from __future__ import annotations
@@ -47,6 +54,45 @@ def server_binary() -> str:
             path = REPO / path  # e.g. LLMOBS_BIN=target/release/llmobs with another cwd
         return str(path.resolve())
     return str(REPO / "target" / "debug" / "llmobs")
+
+
+def compat_backend() -> str:
+    """``"postgres"`` when ``LLMOBS_COMPAT_BACKEND=postgres``, else ``"sqlite"``."""
+    backend = os.environ.get("LLMOBS_COMPAT_BACKEND", "sqlite").strip().lower() or "sqlite"
+    if backend not in ("sqlite", "postgres"):
+        raise RuntimeError(f"LLMOBS_COMPAT_BACKEND={backend!r}: use 'sqlite' or 'postgres'")
+    return backend
+
+
+def pg_admin_url() -> str:
+    """The PostgreSQL URL tests create their databases from (``LLMOBS_TEST_DATABASE_URL``)."""
+    url = os.environ.get("LLMOBS_TEST_DATABASE_URL")
+    if not url:
+        raise RuntimeError(
+            "LLMOBS_COMPAT_BACKEND=postgres needs LLMOBS_TEST_DATABASE_URL=postgres://USER@HOST:PORT/DB "
+            "(`source scripts/postgres.sh` starts a throwaway PostgreSQL and sets it)"
+        )
+    return url
+
+
+def pg_database_url(admin_url: str, name: str) -> str:
+    """``admin_url`` with its database replaced by ``name``."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(admin_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+
+
+def psql(url: str, sql: str, variables: Optional[dict[str, str]] = None) -> str:
+    """Runs ``sql`` (read from stdin, so ``:'name'`` quotes ``variables`` as literals) with
+    ``psql`` against ``url``; the unaligned, tuples-only output."""
+    args = ["psql", url, "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
+    for k, v in (variables or {}).items():
+        args += ["-v", f"{k}={v}"]
+    out = subprocess.run(args, input=sql, capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError(f"psql failed ({out.returncode}): {out.stderr.strip()}\nSQL: {sql}")
+    return out.stdout
 
 
 def closed_port() -> int:
@@ -114,6 +160,7 @@ class Server:
         max_body_bytes: Optional[int] = None,
         extra_args: Optional[list[str]] = None,
         extra_env: Optional[dict[str, str]] = None,
+        database_url: Optional[str] = None,
     ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -131,6 +178,15 @@ class Server:
         self.proc: Optional[subprocess.Popen] = None
         self.port: Optional[int] = None
         self.returncode: Optional[int] = None
+        # The PostgreSQL database of this server, or None on SQLite. A given ``database_url``
+        # (shared with other servers) is the caller's to create and drop; otherwise, on the
+        # PostgreSQL backend, it is created on first start and dropped by ``discard``.
+        self.database_url: Optional[str] = database_url
+        self._database_created = database_url is not None
+        self._owns_database = False
+        if database_url is None and compat_backend() == "postgres":
+            self.database_url = pg_database_url(pg_admin_url(), "compat_" + secrets.token_hex(6))
+            self._owns_database = True
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -145,7 +201,8 @@ class Server:
         binary = server_binary()
         if not os.path.exists(binary):
             raise RuntimeError(f"llmobs binary not found at {binary}; set LLMOBS_BIN or build llmobs-cli")
-        args = [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", str(self.data_dir)]
+        self._create_database()
+        args = [binary, "serve", "--listen", "127.0.0.1:0", *self.store_args()]
         if self.base_path:
             args += ["--base-path", self.base_path]
         if self.strict_labels:
@@ -210,6 +267,27 @@ class Server:
         self._stderr_file.close()
         self.proc = None
         return self.returncode
+
+    def store_args(self) -> list[str]:
+        """The ``llmobs`` options naming this server's store."""
+        if self.database_url:
+            return ["--database-url", self.database_url]
+        return ["--data-dir", str(self.data_dir)]
+
+    def _create_database(self) -> None:
+        if self.database_url and not self._database_created:
+            name = self.database_url.rsplit("/", 1)[1]
+            psql(pg_admin_url(), f'CREATE DATABASE "{name}";')
+            self._database_created = True
+
+    def discard(self) -> None:
+        """Stops the server and drops its PostgreSQL database (its data directory goes with
+        pytest's temporary directories)."""
+        self.stop()
+        if self._owns_database and self._database_created:
+            name = self.database_url.rsplit("/", 1)[1]
+            psql(pg_admin_url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
+            self._database_created = False
 
     def stderr_text(self) -> str:
         try:
@@ -286,7 +364,7 @@ class Server:
     def create_org(self, name: str) -> tuple[str, str]:
         """``llmobs keys create --org NAME`` → (api_key, app_key) of the new org."""
         out = subprocess.run(
-            [server_binary(), "keys", "create", "--org", name, "--data-dir", str(self.data_dir)],
+            [server_binary(), "keys", "create", "--org", name, *self.store_args()],
             capture_output=True,
             text=True,
             timeout=60,
@@ -585,7 +663,19 @@ def _server_api_helpers() -> None:
         return r.json()["data"]["attributes"]
 
     def db_rows(self: Server, sql: str, params: tuple = ()) -> list[tuple]:
-        """Read-only query of the server's SQLite database (for state no API reads back)."""
+        """Read-only query of the server's database (for state no API reads back), on either
+        backend. ``sql`` uses ``?`` placeholders (never inside a string literal); values come
+        back as SQLite gives them (PostgreSQL's through JSON: text, numbers, null)."""
+        if self.database_url:
+            parts = sql.split("?")
+            assert len(parts) == len(params) + 1, f"{len(params)} params for {sql!r}"
+            text = parts[0] + "".join(f":'p{i}'" + rest for i, rest in enumerate(parts[1:]))
+            wrapped = f"SELECT coalesce(json_agg(row_to_json(q)), '[]') FROM ({text}) q;\n"
+            out = psql(self.database_url, "BEGIN READ ONLY;\n" + wrapped + "COMMIT;\n",
+                       {f"p{i}": str(v) for i, v in enumerate(params)})
+            # Pairs, not dicts: unnamed columns all share the name ``?column?``.
+            rows = json.loads(out.strip(), object_pairs_hook=lambda pairs: pairs)
+            return [tuple(value for _, value in row) for row in rows]
         import sqlite3
 
         conn = sqlite3.connect(f"file:{self.data_dir / 'llmobs.db'}?mode=ro", uri=True, timeout=30)

@@ -46,7 +46,7 @@ def fresh(tmp_path_factory):
     keys = dict(re.match(r"export (\w+)=(\S*)", ln).groups() for ln in exports)
     srv.api_key, srv.app_key = keys["DD_API_KEY"], keys["DD_APP_KEY"]
     yield srv, exports
-    srv.stop()
+    srv.discard()
 
 
 def paste(exports: list[str], block: str) -> subprocess.CompletedProcess:

@@ -149,3 +149,19 @@ call("g", lambda: LLMObs.get_prompt(ARGS))
     assert len(lines_with_marker) == 1, lines_with_marker
     for secret in (server.api_key, server.app_key, api_b, app_b, "wrong-api-key-secret-1", "wrong-app-key-secret-2"):
         assert secret not in log
+
+
+def test_store_is_on_the_chosen_backend(server):
+    """LLMOBS_COMPAT_BACKEND picks the store: on PostgreSQL nothing is written to the data
+    directory and ``db_rows`` reads the server's own database; on SQLite it reads the file."""
+    from harness import compat_backend
+
+    pid = unique("backend")
+    assert server.create_prompt(pid, CHAT).status == 200
+    rows = server.db_rows("SELECT prompt_id, ? FROM prompts WHERE prompt_id = ?", ("x", pid))
+    assert rows == [(pid, "x")], rows
+    files = {p.name for p in server.data_dir.iterdir()}
+    if compat_backend() == "postgres":
+        assert server.database_url and not files, files
+    else:
+        assert server.database_url is None and "llmobs.db" in files, files

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Args;
-use llmobs_server::{AppState, Config, EvaluatorSpec, JudgeProvider};
+use llmobs_server::{AccountSpec, AppState, Config, EvaluatorSpec, JudgeProvider};
 use llmobs_store::{DEFAULT_ORG, KeyKind, Store};
 
 use crate::store::StoreArgs;
@@ -80,6 +80,21 @@ pub struct ServeArgs {
     /// its key comes from LLMOBS_JUDGE_API_KEY.
     #[arg(long, env = "LLMOBS_JUDGE_URL", value_name = "URL")]
     judge_url: Option<String>,
+    /// A JSON file of LLM provider accounts (judges, inference, topic naming and
+    /// embeddings): {"accounts": [{"integration": "openai", "id": "local",
+    /// "base_url": "http://127.0.0.1:8000/v1", "api_key_env": "OPENAI_API_KEY"}]}.
+    /// --judge-url adds an openai account with id 'judge'.
+    #[arg(long, env = "LLMOBS_INTEGRATIONS", value_name = "FILE")]
+    integrations: Option<std::path::PathBuf>,
+    /// Show the web UI's 'default' org without sign-in to browsers on this machine
+    /// (loopback addresses). Default: true when --listen is a loopback address, else false.
+    #[arg(long, env = "LLMOBS_UI_LOOPBACK_OPEN", value_name = "BOOL", action = clap::ArgAction::Set)]
+    ui_loopback_open: Option<bool>,
+    /// Fill an empty store with a demo project (prompts, a dataset with two versions, two
+    /// experiments to compare, with traces) to look at in the web UI; a store that already
+    /// holds projects or prompts is left as it is.
+    #[arg(long)]
+    demo: bool,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -112,10 +127,20 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
                     .map_err(|e| anyhow::anyhow!("--evaluators {}: {e}", path.display()))?
             }
         },
+        integrations: match &args.integrations {
+            None => Vec::new(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read --integrations {}", path.display()))?;
+                AccountSpec::parse_file(&text, |name| std::env::var(name).ok())
+                    .map_err(|e| anyhow::anyhow!("--integrations {}: {e}", path.display()))?
+            }
+        },
         judge: args.judge_url.clone().map(|url| JudgeProvider {
             url,
             api_key: std::env::var("LLMOBS_JUDGE_API_KEY").ok().filter(|k| !k.is_empty()),
         }),
+        ui_loopback_open: args.ui_loopback_open.unwrap_or(args.listen.ip().is_loopback()),
         ..Config::default()
     }
     .with_base_path(&args.base_path)?;
@@ -132,6 +157,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     {
         anyhow::bail!("--judge-url must start with http:// or https://, got '{url}'");
     }
+    if args.judge_url.is_some() && config.integrations.iter().any(|a| a.id == "judge") {
+        anyhow::bail!(
+            "--judge-url and the --integrations account with id 'judge' both name the judge's \
+             provider: keep one"
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let result = runtime.block_on(async move {
         let store = args.store.open().await?;
@@ -142,7 +173,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let origin = format!("http://{addr}{}", config.base_path);
         create_initial_keys(&store, &origin).await?;
         println!("listening on http://{addr}");
-        println!("web UI at {origin}/ (no key needed from this machine)");
+        match config.ui_loopback_open {
+            true => println!("web UI at {origin}/ (no sign-in needed from this machine)"),
+            false => println!("web UI at {origin}/ (sign in with an API key at {origin}/sign-in)"),
+        }
+        if args.demo {
+            demo(&store, &origin).await?;
+        }
         std::io::stdout().flush()?;
         llmobs_server::serve(listener, AppState::new(store.clone(), config), shutdown_signal())
             .await
@@ -173,48 +210,79 @@ fn initial_key((name, deprecated): (&str, &str)) -> Option<String> {
 
 /// On a store with no keys, creates the `default` org's initial keys: from
 /// `LLMOBS_INITIAL_API_KEY` / `LLMOBS_INITIAL_APP_KEY` when set, else random ones that are
-/// printed once.
+/// printed once. Servers starting together on one empty database create them once (the
+/// others find them there).
 async fn create_initial_keys(store: &Store, origin: &str) -> anyhow::Result<()> {
     let api = initial_key(INITIAL_API_KEY);
     let app = initial_key(INITIAL_APP_KEY);
-    if store.has_keys().await? {
-        if let Some(api) = &api
-            && store.find_key(KeyKind::Api, api).await?.is_none()
-        {
-            tracing::warn!(
-                "LLMOBS_INITIAL_API_KEY is ignored: this store already has keys \
-                 (create more with `llmobs keys create`)"
-            );
+    if !store.has_keys().await? {
+        let given = match (&api, &app) {
+            (Some(api), Some(app)) => Some((api.as_str(), app.as_str())),
+            (None, None) => None,
+            _ => anyhow::bail!(
+                "set both LLMOBS_INITIAL_API_KEY and LLMOBS_INITIAL_APP_KEY, or neither"
+            ),
+        };
+        let made = store
+            .create_first_keys(DEFAULT_ORG, given)
+            .await
+            .context("creating the initial keys from LLMOBS_INITIAL_API_KEY/APP_KEY")?;
+        match (made, given) {
+            (Some(_), Some(_)) => {
+                tracing::info!("created the 'default' org with the initial keys");
+                return Ok(());
+            }
+            (Some(keys), None) => {
+                eprintln!(
+                    "No keys existed, so the 'default' org got new ones. They are shown only once.\n\
+                     Point ddtrace at this server with:\n\n\
+                     export DD_API_KEY={}\n\
+                     export DD_APP_KEY={}\n\
+                     export DD_LLMOBS_OVERRIDE_ORIGIN={origin}\n\
+                     export DD_LLMOBS_AGENTLESS_ENABLED=1\n\
+                     export DD_TRACE_ENABLED=false  # no Datadog Agent: stops ddtrace's APM \
+                     'failed to send traces' errors; LLM Observability still works\n",
+                    keys.api_key, keys.app_key
+                );
+                return Ok(());
+            }
+            // Another server sharing the database created them first.
+            (None, _) => {}
         }
-        return Ok(());
     }
-    match (api, app) {
-        (Some(api), Some(app)) => {
-            store
-                .create_org_keys(DEFAULT_ORG, &api, &app)
-                .await
-                .context("creating the keys from LLMOBS_INITIAL_API_KEY/APP_KEY")?;
-            tracing::info!("created the 'default' org with the initial keys");
-        }
-        (None, None) => {
-            let keys = store.generate_org_keys(DEFAULT_ORG).await?;
-            eprintln!(
-                "No keys existed, so the 'default' org got new ones. They are shown only once.\n\
-                 Point ddtrace at this server with:\n\n\
-                 export DD_API_KEY={}\n\
-                 export DD_APP_KEY={}\n\
-                 export DD_LLMOBS_OVERRIDE_ORIGIN={origin}\n\
-                 export DD_LLMOBS_AGENTLESS_ENABLED=1\n\
-                 export DD_TRACE_ENABLED=false  # no Datadog Agent: stops ddtrace's APM \
-                 'failed to send traces' errors; LLM Observability still works\n",
-                keys.api_key, keys.app_key
-            );
-        }
-        _ => {
-            anyhow::bail!("set both LLMOBS_INITIAL_API_KEY and LLMOBS_INITIAL_APP_KEY, or neither")
-        }
+    if let Some(api) = &api
+        && store.find_key(KeyKind::Api, api).await?.is_none()
+    {
+        tracing::warn!(
+            "LLMOBS_INITIAL_API_KEY is ignored: this store already has keys \
+             (create more with `llmobs keys create`)"
+        );
     }
     Ok(())
+}
+
+/// Writes the demo project (`--demo`); a store that is not empty keeps what it has, with a
+/// note.
+async fn demo(store: &Store, origin: &str) -> anyhow::Result<()> {
+    match llmobs_server::demo::fill(store).await {
+        Ok(demo) => {
+            let [baseline, improved] = &demo.experiment_ids;
+            println!(
+                "demo project '{}' written: open {origin}/ (compare {origin}/llm/experiments/{baseline} \
+                 with {origin}/llm/experiments/{improved}; prompts at {origin}/llm/prompts)",
+                llmobs_server::demo::DEMO_PROJECT
+            );
+            Ok(())
+        }
+        Err(llmobs_server::demo::DemoError::NotEmpty) => {
+            eprintln!(
+                "--demo: nothing written, this store already has projects or prompts (the demo \
+                 fills only an empty store; use a new --data-dir to see it)"
+            );
+            Ok(())
+        }
+        Err(err) => Err(anyhow::Error::new(err).context("--demo")),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

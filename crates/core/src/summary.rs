@@ -101,6 +101,40 @@ struct Label {
     errors: u64,
 }
 
+/// The value of one evaluation metric as the store indexes it for filtering and
+/// comparing: booleans as `"true"`/`"false"` and 1/0, categorical values as text, scores as
+/// numbers, read as [`SummaryBuilder::evaluation`] reads them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EvalValue {
+    /// A boolean's `"true"`/`"false"`, or a categorical value.
+    pub text: Option<String>,
+    /// A boolean's 1 or 0, or a finite score.
+    pub number: Option<f64>,
+    /// Whether the evaluation carries an error.
+    pub failed: bool,
+}
+
+impl EvalValue {
+    /// The value of a metric as posted (`metric_type`, `{type}_value`, `error`).
+    pub fn of(metric: &Value) -> EvalValue {
+        let metric_type = metric.get("metric_type").and_then(Value::as_str).unwrap_or("");
+        let failed = metric
+            .get("error")
+            .is_some_and(|e| !e.is_null() && e != &Value::Object(Default::default()));
+        let (text, number) =
+            match (metric_type, metric.get(format!("{metric_type}_value").as_str())) {
+                ("boolean", Some(Value::Bool(value))) => {
+                    (Some(value.to_string()), Some(f64::from(u8::from(*value))))
+                }
+                ("score", Some(value)) => (None, value.as_f64().filter(|v| v.is_finite())),
+                ("categorical", Some(Value::String(value))) => (Some(value.clone()), None),
+                ("categorical", Some(value)) if !value.is_null() => (Some(value.to_string()), None),
+                _ => (None, None),
+            };
+        EvalValue { text, number, failed }
+    }
+}
+
 /// Builds an [`ExperimentSummary`] from evaluations and records fed one at a time.
 #[derive(Debug, Default)]
 pub struct SummaryBuilder {
@@ -124,28 +158,15 @@ impl SummaryBuilder {
         if entry.metric_type.is_empty() {
             entry.metric_type = metric_type.to_owned();
         }
-        if metric
-            .get("error")
-            .is_some_and(|e| !e.is_null() && e != &Value::Object(Default::default()))
-        {
-            entry.errors += 1;
-        }
-        match (metric_type, metric.get(format!("{metric_type}_value").as_str())) {
-            ("boolean", Some(Value::Bool(value))) => {
-                entry.booleans.0 += u64::from(*value);
+        let value = EvalValue::of(metric);
+        entry.errors += u64::from(value.failed);
+        match (metric_type, value.text, value.number) {
+            ("boolean", Some(_), Some(number)) => {
+                entry.booleans.0 += u64::from(number > 0.5);
                 entry.booleans.1 += 1;
             }
-            ("score", Some(value)) => {
-                if let Some(value) = value.as_f64().filter(|v| v.is_finite()) {
-                    entry.scores.push(value);
-                }
-            }
-            ("categorical", Some(Value::String(value))) => {
-                *entry.categories.entry(value.clone()).or_default() += 1;
-            }
-            ("categorical", Some(value)) if !value.is_null() => {
-                *entry.categories.entry(value.to_string()).or_default() += 1;
-            }
+            ("score", _, Some(number)) => entry.scores.push(number),
+            ("categorical", Some(text), _) => *entry.categories.entry(text).or_default() += 1,
             _ => {}
         }
     }

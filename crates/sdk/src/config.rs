@@ -34,6 +34,8 @@ pub(crate) struct Config {
     pub(crate) ui_base: String,
     /// How datasets, experiments and span intake are reached (spec §1.1).
     pub(crate) routing: Routing,
+    /// Prompt files whose templates are `get_prompt`'s fallback.
+    pub(crate) prompt_dir: Option<std::sync::Arc<crate::PromptDir>>,
 }
 
 /// How experiment traffic travels (spec §1.1): straight to the API and intake hosts
@@ -133,6 +135,7 @@ pub struct ClientBuilder {
     project_name: Option<String>,
     agentless: Option<bool>,
     agent_url: Option<String>,
+    prompt_dir: Option<PathBuf>,
     error: Option<String>,
 }
 
@@ -297,6 +300,15 @@ impl ClientBuilder {
         self
     }
 
+    /// A directory written by `llmobs prompts pull` (prompt files and their lockfile):
+    /// when `get_prompt` finds no cached copy and cannot reach the registry, and the call
+    /// gives no fallback of its own, the prompt's file is used, shown as its pinned
+    /// version. The directory is read when the client is built.
+    pub fn prompt_dir(mut self, dir: impl AsRef<Path>) -> Self {
+        self.prompt_dir = Some(dir.as_ref().to_owned());
+        self
+    }
+
     pub(crate) fn into_config(self) -> Result<Config> {
         if let Some(error) = self.error {
             return Err(Error::Config(error));
@@ -322,7 +334,12 @@ impl ClientBuilder {
             }
         };
         let ttl = self.ttl.unwrap_or(DEFAULT_CACHE_TTL);
+        let prompt_dir = match &self.prompt_dir {
+            Some(dir) => Some(std::sync::Arc::new(crate::PromptDir::load(dir)?)),
+            None => None,
+        };
         Ok(Config {
+            prompt_dir,
             project_name: self
                 .project_name
                 .filter(|name| !name.is_empty())

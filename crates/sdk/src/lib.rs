@@ -89,6 +89,7 @@ mod evaluators;
 mod experiments;
 mod judge;
 mod prompts;
+mod public;
 
 pub use client::Client;
 pub use config::{ClientBuilder, DEFAULT_CACHE_TTL, DEFAULT_HOT_CAPACITY, DEFAULT_TIMEOUT};
@@ -114,7 +115,8 @@ pub use judge::{
 };
 pub use llmobs_core::experiments::{ExperimentEvents, ExperimentRecord};
 pub use prompts::{
-    Fallback, GetPrompt, NewPrompt, NewVersion, Prompt, PromptInfo, PromptVersion, Source,
+    Fallback, GetPrompt, LOCKFILE, Lockfile, NewPrompt, NewVersion, Pin, Prompt, PromptDir,
+    PromptFile, PromptInfo, PromptVersion, Source,
 };
 
 pub use llmobs_core::prompts::{
@@ -122,10 +124,20 @@ pub use llmobs_core::prompts::{
     UpdateVersionRequest,
 };
 pub use llmobs_core::render::{RenderError, Rendered, Vars};
+pub use public::{FileUpload, Progress};
 
-/// The wire types of the prompt registry, as the server and this SDK share them.
+/// The wire types of the prompt registry and of the public API's management and query
+/// routes, as the server and this SDK share them.
 pub mod wire {
+    pub use llmobs_core::datasets::{DatasetAttributes, Project, UploadResult};
+    pub use llmobs_core::experiments::ExperimentRecord;
+    pub use llmobs_core::jsonapi::{Author, Document, Resource};
     pub use llmobs_core::prompts::*;
+    pub use llmobs_core::public::{DatasetVersion, ExportFormat};
+    pub use llmobs_core::spans::{
+        SearchSpansAttributes, SearchSpansData, SearchSpansRequest, SpanAttributes, SpanData,
+        SpanFilter, SpanIo, SpanPageQuery, SpansResponse,
+    };
 }
 
 /// The README's Rust examples, compiled as doctests.

@@ -30,8 +30,18 @@ impl KeyCache {
         &self.known[matches!(kind, KeyKind::App) as usize]
     }
 
+    /// The caller of `key`, if it is a valid key of that kind.
+    pub(crate) async fn check(
+        &self,
+        state: &AppState,
+        kind: KeyKind,
+        key: &str,
+    ) -> Result<Option<Caller>, ApiError> {
+        self.check_with(state, kind, key, Caller::clone).await
+    }
+
     /// What `key` gives, through `pick`, when it is valid.
-    async fn check<T>(
+    async fn check_with<T>(
         &self,
         state: &AppState,
         kind: KeyKind,
@@ -61,7 +71,7 @@ async fn api_key_org(parts: &Parts, state: &AppState) -> Result<OrgId, ApiError>
     let key = header(parts, API_KEY_HEADER).ok_or_else(|| {
         ApiError::Unauthorized("API key required: send it in the DD-API-KEY header".into())
     })?;
-    match state.keys.check(state, KeyKind::Api, key, |caller| caller.org.clone()).await? {
+    match state.keys.check_with(state, KeyKind::Api, key, |caller| caller.org.clone()).await? {
         Some(org) => Ok(org),
         None => Err(ApiError::Forbidden("invalid API key".into())),
     }
@@ -109,7 +119,7 @@ impl FromRequestParts<AppState> for Writer {
                     .into(),
             )
         })?;
-        match state.keys.check(state, KeyKind::App, key, Caller::clone).await? {
+        match state.keys.check(state, KeyKind::App, key).await? {
             Some(caller) if caller.org == org => Ok(Writer(caller)),
             Some(_) => Err(ApiError::Forbidden(
                 "the application key belongs to another org than the API key".into(),

@@ -40,6 +40,9 @@ pub enum ApiError {
     /// 503: the server is busy with other requests; retry later.
     #[error("{0}")]
     Unavailable(String),
+    /// 502: a provider this server calls (an LLM account) failed.
+    #[error("{0}")]
+    BadGateway(String),
     /// 500: a fault of the server; the detail is logged, not returned.
     #[error("internal server error")]
     Internal(String),
@@ -72,6 +75,7 @@ impl ApiError {
             ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::BadGateway(_) => StatusCode::BAD_GATEWAY,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

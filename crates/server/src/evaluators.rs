@@ -21,7 +21,6 @@ use crate::state::AppState;
 mod judge;
 mod kinds;
 
-pub(crate) use judge::JudgeBackend;
 pub use judge::JudgeProvider;
 pub(crate) use kinds::Evaluator;
 
@@ -84,7 +83,7 @@ pub(crate) async fn infer(
         }
     };
     let context = body.data.attributes.context;
-    match evaluator.evaluate(&context, &state.judges).await {
+    match evaluator.evaluate(&context, &state.integrations).await {
         Ok(result) => Ok((StatusCode::OK, Json(InferAnswer::ok(result))).into_response()),
         Err(err) => Ok(failure(StatusCode::UNPROCESSABLE_ENTITY, err)),
     }

@@ -127,18 +127,28 @@ pub(crate) async fn limit_bodies(
 const TRIM_AFTER_BYTES: u64 = 1 << 20;
 
 /// Asks the allocator to return free memory to the system, on a blocking thread, at most
-/// one call at a time.
+/// one call at a time. A request made while a call runs makes it run once more afterwards,
+/// so the memory of the last large request is always handed back.
 fn return_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         use std::sync::atomic::{AtomicBool, Ordering};
         static TRIMMING: AtomicBool = AtomicBool::new(false);
+        static AGAIN: AtomicBool = AtomicBool::new(false);
+        AGAIN.store(true, Ordering::Release);
         if !TRIMMING.swap(true, Ordering::AcqRel) {
             tokio::task::spawn_blocking(|| {
-                // SAFETY: malloc_trim only walks and releases glibc's own free lists; it
-                // takes no pointer and is safe to call from any thread.
-                unsafe { libc::malloc_trim(0) };
-                TRIMMING.store(false, Ordering::Release);
+                loop {
+                    AGAIN.store(false, Ordering::Release);
+                    // SAFETY: malloc_trim only walks and releases glibc's own free lists;
+                    // it takes no pointer and is safe to call from any thread.
+                    unsafe { libc::malloc_trim(0) };
+                    TRIMMING.store(false, Ordering::Release);
+                    // Asked again meanwhile, and nobody else took the turn: trim once more.
+                    if !AGAIN.load(Ordering::Acquire) || TRIMMING.swap(true, Ordering::AcqRel) {
+                        break;
+                    }
+                }
             });
         }
     }

@@ -106,8 +106,14 @@ pub struct Config {
     pub records_page_size: usize,
     /// Evaluators remote inference can run in every org.
     pub evaluators: Vec<EvaluatorSpec>,
-    /// Where LLM judges send their requests.
+    /// Where LLM judges send their requests: shorthand for an `openai` account with id
+    /// `judge` among [`Config::integrations`].
     pub judge: Option<crate::evaluators::JudgeProvider>,
+    /// LLM provider accounts (`--integrations FILE`).
+    pub integrations: Vec<crate::integrations::AccountSpec>,
+    /// Whether the web UI shows the `default` org without sign-in to a browser on a
+    /// loopback address (`llmobs serve` turns it on only when it listens on loopback).
+    pub ui_loopback_open: bool,
 }
 
 impl Default for Config {
@@ -128,6 +134,8 @@ impl Default for Config {
             large_request_wait: Duration::from_secs(10),
             evaluators: Vec::new(),
             judge: None,
+            integrations: Vec::new(),
+            ui_loopback_open: true,
         }
     }
 }
@@ -144,6 +152,9 @@ pub enum ConfigError {
     /// An evaluators file cannot be read as evaluators, or one of them is wrong.
     #[error("{0}")]
     Evaluators(String),
+    /// An integrations file cannot be read as accounts, or one of them is wrong.
+    #[error("{0}")]
+    Integrations(String),
 }
 
 impl Config {
@@ -183,8 +194,8 @@ pub struct Shared {
     pub(crate) keys: crate::auth::KeyCache,
     /// Recent `get_prompt` answers.
     pub(crate) reads: crate::read_cache::ReadCache,
-    /// How LLM judges reach their model.
-    pub(crate) judges: crate::evaluators::JudgeBackend,
+    /// The LLM provider accounts, which judges, inference and topic naming call.
+    pub(crate) integrations: crate::integrations::Integrations,
     /// Turns for large requests (`Config::max_large_requests`).
     pub(crate) large_requests: tokio::sync::Semaphore,
 }
@@ -193,14 +204,20 @@ impl AppState {
     /// State over `store` with `config`.
     pub fn new(store: Store, config: Config) -> Self {
         let reads = crate::read_cache::ReadCache::new(config.read_cache_ttl);
-        let judges = crate::evaluators::JudgeBackend::new(config.judge.as_ref());
+        let mut accounts = config.integrations.clone();
+        if let Some(judge) = &config.judge
+            && !accounts.iter().any(|a| a.id == crate::integrations::JUDGE_ACCOUNT)
+        {
+            accounts.push(judge.account());
+        }
+        let integrations = crate::integrations::Integrations::new(accounts);
         let large_requests = tokio::sync::Semaphore::new(config.max_large_requests.max(1));
         AppState(Arc::new(Shared {
             store,
             config,
             keys: Default::default(),
             reads,
-            judges,
+            integrations,
             large_requests,
         }))
     }

@@ -269,6 +269,22 @@ async fn csv_uploads_make_one_version_and_a_broken_row_stores_nothing() {
 }
 
 #[tokio::test]
+async fn an_upload_that_is_not_multipart_gets_a_json_400() {
+    let app = App::new().await;
+    let (p, d) = setup(&app).await;
+    for path in [
+        format!("{V1}/datasets/{d}/records/upload"),
+        format!("/api/v2/llm-obs/v2/{p}/datasets/{d}/records/upload"),
+    ] {
+        let headers = [("Content-Type", "application/json")];
+        let (status, body) =
+            app.send("POST", &path, Keys::Both, &headers, Some(b"{}".to_vec())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(detail(&body).contains("multipart/form-data"), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn datasets_are_found_by_name_created_once_and_delete_softly() {
     let app = App::new().await;
     let (p, d) = setup(&app).await;
@@ -315,4 +331,47 @@ async fn datasets_are_found_by_name_created_once_and_delete_softly() {
         )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_public_record_routes_keep_tags_and_check_them() {
+    let app = App::new().await;
+    let (p, d) = setup(&app).await;
+    let records = format!("{V2}/{p}/datasets/{d}/records");
+    let created = app
+        .ok(
+            "POST",
+            &records,
+            doc(
+                "datasets",
+                json!({"records": [{"input": {"q": 1}, "tags": ["team:ml", "env:dev"]}]}),
+            ),
+        )
+        .await;
+    let id = created["data"][0]["records"][0]["id"].as_str().unwrap().to_owned();
+    let tags = |page: &Value| page["data"][0]["attributes"]["tags"].clone();
+    let (_, page) =
+        app.call("GET", &format!("{records}?filter[tags]=env:dev"), Keys::Api, None).await;
+    assert_eq!(tags(&page), json!(["team:ml", "env:dev"]), "{page}");
+    // A change without tags leaves them; a change with tags replaces them.
+    let change = |body: Value| doc("datasets", json!({"records": [body]}));
+    app.ok("PATCH", &records, change(json!({"id": id, "expected_output": "A"}))).await;
+    let (_, page) = app.call("GET", &records, Keys::Api, None).await;
+    assert_eq!(tags(&page), json!(["team:ml", "env:dev"]), "{page}");
+    app.ok("PATCH", &records, change(json!({"id": id, "tags": ["env:prod"]}))).await;
+    let (_, page) = app.call("GET", &records, Keys::Api, None).await;
+    assert_eq!(tags(&page), json!(["env:prod"]), "{page}");
+    // A tag without a key is refused and nothing is stored.
+    let (status, body) = app
+        .call(
+            "POST",
+            &records,
+            Keys::Both,
+            doc("datasets", json!({"records": [{"input": 2, "tags": ["bare"]}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(detail(&body).contains("'bare'"), "{body}");
+    let (_, page) = app.call("GET", &records, Keys::Api, None).await;
+    assert_eq!(page["data"].as_array().unwrap().len(), 1, "{page}");
 }

@@ -66,26 +66,7 @@ impl App {
         headers: &[(&str, &str)],
         body: Option<Vec<u8>>,
     ) -> (StatusCode, Value) {
-        let (api, app) = match keys {
-            Keys::None => (None, None),
-            Keys::Api => (Some(API), None),
-            Keys::Both => (Some(API), Some(APP)),
-            Keys::Custom(api, app) => (api, app),
-        };
-        let mut request = Request::builder().method(method).uri(path);
-        if let Some(api) = api {
-            request = request.header("DD-API-KEY", api);
-        }
-        if let Some(app) = app {
-            request = request.header("DD-APPLICATION-KEY", app);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let request = request.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap();
+        let request = request(method, path, keys, headers, body);
         let response = self.router.clone().oneshot(request).await.unwrap();
         let status = response.status();
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
@@ -116,6 +97,17 @@ impl App {
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// Sends `request` as it is; returns the status, the headers and the body as text.
+    pub async fn request(
+        &self,
+        request: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, String) {
+        let response = self.router.clone().oneshot(request).await.unwrap();
+        let (parts, body) = response.into_parts();
+        let bytes = body.collect().await.unwrap().to_bytes();
+        (parts.status, parts.headers, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
     /// The server's store.
     pub fn store(&self) -> &Store {
         &self._store
@@ -136,6 +128,43 @@ impl App {
             Some(serde_json::json!({"prompt_id": id, "template": [{"role": "user", "content": "v1 {{x}}"}]})),
         )
         .await
+    }
+}
+
+/// The request [`App::send`] sends: the keys, then each of `headers` once.
+pub fn request(
+    method: &str,
+    path: &str,
+    keys: Keys,
+    headers: &[(&str, &str)],
+    body: Option<Vec<u8>>,
+) -> Request<Body> {
+    let (api, app) = match keys {
+        Keys::None => (None, None),
+        Keys::Api => (Some(API), None),
+        Keys::Both => (Some(API), Some(APP)),
+        Keys::Custom(api, app) => (api, app),
+    };
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(api) = api {
+        request = request.header("DD-API-KEY", api);
+    }
+    if let Some(app) = app {
+        request = request.header("DD-APPLICATION-KEY", app);
+    }
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    request.body(body.map(Body::from).unwrap_or_else(Body::empty)).unwrap()
+}
+
+#[test]
+fn send_puts_each_extra_header_on_the_request_once() {
+    let headers = [("Content-Encoding", "gzip"), ("X-Datadog-EVP-Subdomain", "llmobs-intake")];
+    let request = request("POST", "/api/v2/llmobs", Keys::Both, &headers, None);
+    for name in ["content-encoding", "x-datadog-evp-subdomain", "dd-api-key", "dd-application-key"]
+    {
+        assert_eq!(request.headers().get_all(name).iter().count(), 1, "{name}");
     }
 }
 

@@ -11,7 +11,8 @@ use llmobs_core::experiments::{
     CreateExperiment, ExperimentEvents, ExperimentRecord, PostEvents, UpdateExperiment,
 };
 use llmobs_core::jsonapi::Author;
-use llmobs_core::summary::{ExperimentSummary, SummaryBuilder};
+use llmobs_core::records::{EvalTest, RecordFilter};
+use llmobs_core::summary::{EvalValue, ExperimentSummary, SummaryBuilder};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
@@ -21,6 +22,7 @@ use crate::batch::{Col, Insert, dedupe};
 use crate::error::{Error, NotFound, Result};
 use crate::fields::{Fields, text};
 use crate::keys::OrgId;
+use crate::sql::{Bind, Sql};
 use crate::{Store, time};
 
 /// E11 attributes with each metric and span kept as the JSON text received.
@@ -60,7 +62,7 @@ macro_rules! experiment_columns {
     };
 }
 
-fn object(text: &str, what: &str) -> Result<Map<String, Value>> {
+pub(crate) fn object(text: &str, what: &str) -> Result<Map<String, Value>> {
     match serde_json::from_str(text) {
         Ok(Value::Object(map)) => Ok(map),
         _ => Err(Error::Invalid(format!("stored {what} is not a JSON object"))),
@@ -109,10 +111,12 @@ static EXPERIMENT_SPANS: Insert = Insert::new(
         ("trace_id", Col::Row),
         ("start_ns", Col::Row),
         ("body", Col::Row),
+        ("record_id", Col::Row),
         ("received_at", Col::Shared(1)),
     ],
     "ON CONFLICT (experiment_uuid, span_id) DO UPDATE SET trace_id = excluded.trace_id, \
-     start_ns = excluded.start_ns, body = excluded.body, received_at = excluded.received_at",
+     start_ns = excluded.start_ns, body = excluded.body, record_id = excluded.record_id, \
+     received_at = excluded.received_at",
 );
 
 static EXPERIMENT_METRICS: Insert = Insert::new(
@@ -125,10 +129,14 @@ static EXPERIMENT_METRICS: Insert = Insert::new(
         ("timestamp_ms", Col::Row),
         ("run_id", Col::Shared(2)),
         ("body", Col::Row),
+        ("value_text", Col::Row),
+        ("value_num", Col::Row),
+        ("failed", Col::Row),
         ("received_at", Col::Shared(3)),
     ],
     "ON CONFLICT (experiment_uuid, metric_source, span_id, label, timestamp_ms, run_id) \
-     DO UPDATE SET body = excluded.body, received_at = excluded.received_at",
+     DO UPDATE SET body = excluded.body, value_text = excluded.value_text, \
+     value_num = excluded.value_num, failed = excluded.failed, received_at = excluded.received_at",
 );
 
 /// A span or metric as received: what the store reads of it, and its text.
@@ -180,6 +188,7 @@ pub(crate) async fn upsert_spans(
                     .bind(text(&span.fields.trace_id).to_owned())
                     .bind(span.fields.start_ns.unwrap_or(0))
                     .bind(span.body.to_owned())
+                    .bind(text(&span.fields.record_id).to_owned())
             },
         )
         .await
@@ -210,11 +219,18 @@ impl Events<'_, '_> {
                         .bind(self.now.to_owned())
                 },
                 |q, metric| {
+                    // The body parsed when posted; a metric reads back the same way.
+                    let value = serde_json::from_str(metric.body)
+                        .map(|json| EvalValue::of(&json))
+                        .unwrap_or_default();
                     q.bind(source(metric).to_owned())
                         .bind(text(&metric.fields.span_id).to_owned())
                         .bind(text(&metric.fields.label).to_owned())
                         .bind(metric.fields.timestamp_ms.unwrap_or(0))
                         .bind(metric.body.to_owned())
+                        .bind(value.text)
+                        .bind(value.number)
+                        .bind(i64::from(value.failed))
                 },
             )
             .await
@@ -234,7 +250,7 @@ async fn check_experiment(conn: &mut AnyConnection, org: &OrgId, id: &str) -> Re
 }
 
 /// The span as experiment events show it: `meta` always has an `error` object.
-fn event_span(mut span: Map<String, Value>, metrics: Vec<Value>) -> Value {
+pub(crate) fn event_span(mut span: Map<String, Value>, metrics: Vec<Value>) -> Value {
     let meta = span.entry("meta").or_insert_with(|| Value::Object(Map::new()));
     if let Value::Object(meta) = meta {
         let error = meta.entry("error").or_insert_with(|| Value::Object(Map::new()));
@@ -501,11 +517,14 @@ impl Store {
 
     /// A page of an experiment's records (its own spans) in start order, each with its
     /// metrics, `limit` per page after the cursor `after` (see [`crate::encode_cursor`]),
-    /// and where the next page starts.
+    /// and where the next page starts. `filter` keeps the records with an evaluation of
+    /// its label that passes its test and those whose span failed (or not); it runs in
+    /// SQL over the indexed evaluation values, so a page costs the same on any experiment.
     pub async fn experiment_records(
         &self,
         org: &OrgId,
         id: &str,
+        filter: &RecordFilter,
         after: Option<&str>,
         limit: usize,
     ) -> Result<crate::Page<Value>> {
@@ -521,19 +540,64 @@ impl Store {
                 span_id,
             )),
         };
-        let (at, after_id) = after.unzip();
+        let mut sql = Sql::default();
+        let experiment = sql.bind(Bind::Text(id.to_owned()));
+        sql.text = format!(
+            "SELECT e.span_id, e.start_ns, e.body FROM experiment_spans e \
+             WHERE e.experiment_uuid = {experiment}"
+        );
+        if let Some((at, span_id)) = after {
+            let at = sql.bind(Bind::Int(at));
+            let span_id = sql.bind(Bind::Text(span_id));
+            sql.text.push_str(&format!(
+                " AND (e.start_ns > {at} OR (e.start_ns = {at} AND e.span_id > {span_id}))"
+            ));
+        }
+        if let Some(eval) = &filter.eval {
+            let label = sql.bind(Bind::Text(eval.label.clone()));
+            let test = match &eval.test {
+                EvalTest::Is(value) => {
+                    format!("m.value_text = {}", sql.bind(Bind::Text(value.clone())))
+                }
+                EvalTest::Failed => "m.failed = 1".to_owned(),
+                EvalTest::Range { min, max } => {
+                    let mut test = "m.value_text IS NULL AND m.value_num IS NOT NULL".to_owned();
+                    if let Some(min) = min {
+                        test.push_str(&format!(
+                            " AND m.value_num >= {}",
+                            sql.bind(Bind::Real(*min))
+                        ));
+                    }
+                    if let Some(max) = max {
+                        test.push_str(&format!(
+                            " AND m.value_num <= {}",
+                            sql.bind(Bind::Real(*max))
+                        ));
+                    }
+                    test
+                }
+            };
+            sql.text.push_str(&format!(
+                " AND e.span_id IN (SELECT m.span_id FROM experiment_metrics m \
+                 WHERE m.experiment_uuid = {experiment} AND m.label = {label} \
+                 AND m.metric_source <> 'summary' AND {test})"
+            ));
+        }
+        if let Some(errors) = filter.errors {
+            let org = sql.bind(Bind::Text(org.0.clone()));
+            let not = if errors { "" } else { "NOT " };
+            sql.text.push_str(&format!(
+                " AND {not}EXISTS (SELECT 1 FROM span_search s WHERE s.org_uuid = {org} \
+                 AND s.span_id = e.span_id AND s.experiment_uuid = e.experiment_uuid \
+                 AND s.trace_key = '' AND s.status = 'error')"
+            ));
+        }
+        let limit_p = sql.bind(Bind::Int(limit as i64 + 1));
+        sql.text.push_str(&format!(" ORDER BY e.start_ns, e.span_id LIMIT {limit_p}"));
         let mut conn = self.read.acquire().await?;
-        let rows: Vec<(String, i64, String)> = sqlx::query_as(
-            "SELECT span_id, start_ns, body FROM experiment_spans WHERE experiment_uuid = $1 \
-             AND ($2 IS NULL OR start_ns > $2 OR (start_ns = $2 AND span_id > $3)) \
-             ORDER BY start_ns, span_id LIMIT $4",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(after_id)
-        .bind(limit as i64 + 1)
-        .fetch_all(&mut *conn)
-        .await?;
+        let rows: Vec<(String, i64, String)> = (sql.query().fetch_all(&mut *conn).await?.iter())
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+            .collect::<Result<_>>()?;
         let more = rows.len() > limit;
         let rows = &rows[..rows.len().min(limit)];
         let mut by_span: std::collections::HashMap<String, Vec<Value>> =
@@ -593,36 +657,27 @@ impl Store {
     /// An experiment's summary (see [`llmobs_core::summary`]), read in one pass over its
     /// metrics and the search index of its records, keeping only numbers. Records stored
     /// before the search index existed (migration 0004) are not counted.
+    ///
+    /// A summary is kept in memory with the time of the experiment's last stored metric
+    /// and span (two index lookups); it is read again only when either changed, so a page
+    /// of a 100,000-record experiment does not re-read every evaluation on every view.
     pub async fn experiment_summary(&self, org: &OrgId, id: &str) -> Result<ExperimentSummary> {
-        use futures_util::TryStreamExt as _;
         self.experiment(org, id).await?;
-        let mut builder = SummaryBuilder::new();
         let mut conn = self.read.acquire().await?;
-        {
-            let mut rows = sqlx::query_scalar::<_, String>(
-                "SELECT body FROM experiment_metrics WHERE experiment_uuid = $1 \
-                 AND metric_source <> 'summary'",
-            )
-            .bind(id)
-            .fetch(&mut *conn);
-            while let Some(body) = rows.try_next().await? {
-                let metric: Value = serde_json::from_str(&body)
-                    .map_err(|e| Error::Invalid(format!("stored metric is not JSON: {e}")))?;
-                builder.evaluation(&metric);
-            }
-        }
-        let mut rows = sqlx::query_as::<_, (i64, String)>(
-            "SELECT s.duration_ns, s.status FROM experiment_spans e JOIN span_search s \
-             ON s.org_uuid = $1 AND s.span_id = e.span_id AND s.experiment_uuid = e.experiment_uuid \
-             AND s.trace_key = '' WHERE e.experiment_uuid = $2",
+        let (metrics, spans): (Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT MAX(received_at) FROM experiment_metrics WHERE experiment_uuid = $1), \
+             (SELECT MAX(received_at) FROM experiment_spans WHERE experiment_uuid = $1)",
         )
-        .bind(&org.0)
         .bind(id)
-        .fetch(&mut *conn);
-        while let Some((duration, status)) = rows.try_next().await? {
-            builder.record(duration as f64, status == "error");
+        .fetch_one(&mut *conn)
+        .await?;
+        let token = format!("{}|{}", metrics.unwrap_or_default(), spans.unwrap_or_default());
+        if let Some(summary) = self.summaries.get(id, &token) {
+            return Ok(summary);
         }
-        Ok(builder.finish())
+        let summary = summarize(&mut conn, org, id).await?;
+        self.summaries.put(id, token, summary.clone());
+        Ok(summary)
     }
 
     /// The newest experiment named `experiment` in the project named `project`.
@@ -647,6 +702,64 @@ impl Store {
                 "no experiment named '{experiment}' in project '{project}'"
             )))
         })
+    }
+}
+
+/// Reads an experiment's summary from its metrics and its records' search index entries.
+async fn summarize(conn: &mut AnyConnection, org: &OrgId, id: &str) -> Result<ExperimentSummary> {
+    use futures_util::TryStreamExt as _;
+    let mut builder = SummaryBuilder::new();
+    {
+        let mut rows = sqlx::query_scalar::<_, String>(
+            "SELECT body FROM experiment_metrics WHERE experiment_uuid = $1 \
+             AND metric_source <> 'summary'",
+        )
+        .bind(id)
+        .fetch(&mut *conn);
+        while let Some(body) = rows.try_next().await? {
+            let metric: Value = serde_json::from_str(&body)
+                .map_err(|e| Error::Invalid(format!("stored metric is not JSON: {e}")))?;
+            builder.evaluation(&metric);
+        }
+    }
+    let mut rows = sqlx::query_as::<_, (i64, String)>(
+        "SELECT s.duration_ns, s.status FROM experiment_spans e JOIN span_search s \
+         ON s.org_uuid = $1 AND s.span_id = e.span_id AND s.experiment_uuid = e.experiment_uuid \
+         AND s.trace_key = '' WHERE e.experiment_uuid = $2",
+    )
+    .bind(&org.0)
+    .bind(id)
+    .fetch(&mut *conn);
+    while let Some((duration, status)) = rows.try_next().await? {
+        builder.record(duration as f64, status == "error");
+    }
+    Ok(builder.finish())
+}
+
+/// Experiment summaries computed lately, each with the token of the data it was computed
+/// from (the times of the experiment's last stored metric and span). Bounded: past
+/// [`SummaryCache::MAX`] entries it is emptied.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SummaryCache(
+    std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (String, ExperimentSummary)>>,
+    >,
+);
+
+impl SummaryCache {
+    const MAX: usize = 256;
+
+    fn get(&self, id: &str, token: &str) -> Option<ExperimentSummary> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(id).filter(|(t, _)| t == token).map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, id: &str, token: String, summary: ExperimentSummary) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(id.to_owned(), (token, summary));
     }
 }
 

@@ -26,6 +26,8 @@ pub(crate) struct Fields<'a> {
     pub start_ns: Option<i64>,
     /// The value of the first `experiment_id:` string in `tags`, if a list has one.
     pub experiment_id: Option<Cow<'a, str>>,
+    /// The value of the first `dataset_record_id:` string in `tags`, if a list has one.
+    pub record_id: Option<Cow<'a, str>>,
     /// `label`, if a string.
     pub label: Option<Cow<'a, str>>,
     /// `metric_type`, if a string.
@@ -92,7 +94,11 @@ impl<'de> Deserialize<'de> for Top<'de> {
                         Key::TraceId => fields.trace_id = map.next_value::<Scalar>()?.text(),
                         Key::ParentId => fields.parent_id = map.next_value::<Scalar>()?.text(),
                         Key::StartNs => fields.start_ns = map.next_value::<Scalar>()?.int(),
-                        Key::Tags => fields.experiment_id = map.next_value::<ExperimentTag>()?.0,
+                        Key::Tags => {
+                            let tags = map.next_value::<TagIds>()?;
+                            fields.experiment_id = tags.experiment;
+                            fields.record_id = tags.record;
+                        }
                         Key::Label => fields.label = map.next_value::<Scalar>()?.text(),
                         Key::MetricType => fields.metric_type = map.next_value::<Scalar>()?.text(),
                         Key::MetricSource => {
@@ -225,39 +231,49 @@ impl<'de> Deserialize<'de> for Scalar<'de> {
     }
 }
 
-/// `tags`: the value of its first `experiment_id:` string, when it is a list.
-struct ExperimentTag<'a>(Option<Cow<'a, str>>);
+/// `tags`: the values of its first `experiment_id:` and `dataset_record_id:` strings, when
+/// it is a list.
+#[derive(Default)]
+struct TagIds<'a> {
+    experiment: Option<Cow<'a, str>>,
+    record: Option<Cow<'a, str>>,
+}
 
-impl<'de> Deserialize<'de> for ExperimentTag<'de> {
+/// `tag` without `prefix`, borrowed as `tag` is.
+fn strip<'a>(tag: &Cow<'a, str>, prefix: &str) -> Option<Cow<'a, str>> {
+    match tag {
+        Cow::Borrowed(tag) => tag.strip_prefix(prefix).map(Cow::Borrowed),
+        Cow::Owned(tag) => tag.strip_prefix(prefix).map(|id| Cow::Owned(id.to_owned())),
+    }
+}
+
+impl<'de> Deserialize<'de> for TagIds<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        const PREFIX: &str = "experiment_id:";
         struct TagsVisitor;
         impl<'de> Visitor<'de> for TagsVisitor {
-            type Value = ExperimentTag<'de>;
+            type Value = TagIds<'de>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("a list of tags")
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-                let mut found = None;
+                let mut found = TagIds::default();
                 while let Some(tag) = seq.next_element::<Scalar>()? {
-                    if found.is_none()
-                        && let Scalar::Text(tag) = tag
-                    {
-                        found = match tag {
-                            Cow::Borrowed(tag) => tag.strip_prefix(PREFIX).map(Cow::Borrowed),
-                            Cow::Owned(tag) => {
-                                tag.strip_prefix(PREFIX).map(|id| Cow::Owned(id.to_owned()))
-                            }
-                        };
+                    if let Scalar::Text(tag) = tag {
+                        if found.experiment.is_none() {
+                            found.experiment = strip(&tag, "experiment_id:");
+                        }
+                        if found.record.is_none() {
+                            found.record = strip(&tag, "dataset_record_id:");
+                        }
                     }
                 }
-                Ok(ExperimentTag(found))
+                Ok(found)
             }
             fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
                 Checked::drain_map(map)?;
-                Ok(ExperimentTag(None))
+                Ok(TagIds::default())
             }
-            scalars!(ExperimentTag(None));
+            scalars!(TagIds::default());
         }
         deserializer.deserialize_any(TagsVisitor)
     }
@@ -321,6 +337,7 @@ mod tests {
         assert_eq!(text(&fields.trace_id), "t1");
         assert_eq!(fields.start_ns, Some(17));
         assert_eq!(text(&fields.experiment_id), "e:1");
+        assert_eq!(text(&fields.record_id), "r1");
         assert_eq!(
             (text(&fields.label), text(&fields.metric_type), text(&fields.metric_source)),
             ("acc", "score", "custom")

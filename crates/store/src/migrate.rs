@@ -19,27 +19,39 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "experiments", include_str!("../migrations/0002_experiments.sql")),
     (3, "public_api", include_str!("../migrations/0003_public_api.sql")),
     (4, "spans_search", include_str!("../migrations/0004_spans_search.sql")),
+    (5, "annotations", include_str!("../migrations/0005_annotations.sql")),
+    (6, "patterns", include_str!("../migrations/0006_patterns.sql")),
+    (9, "record_values", include_str!("../migrations/0009_record_values.sql")),
 ];
 
+/// How many migrations there are.
+#[cfg(test)]
+pub(crate) fn count() -> usize {
+    MIGRATIONS.len()
+}
+
 /// PostgreSQL's own text of the migrations whose SQL differs there, by number.
-const POSTGRES_VARIANTS: &[(i64, &str)] =
-    &[(4, include_str!("../migrations/0004_spans_search.postgres.sql"))];
+const POSTGRES_VARIANTS: &[(i64, &str)] = &[
+    (4, include_str!("../migrations/0004_spans_search.postgres.sql")),
+    (9, include_str!("../migrations/0009_record_values.postgres.sql")),
+];
 
 /// Applies every migration not yet recorded, all in one transaction: a failed migration
 /// leaves the database as it was before this run. On PostgreSQL the transaction holds an
-/// advisory lock, so servers starting together migrate one at a time.
+/// advisory lock from its first statement, so servers starting together migrate one at a
+/// time (even the table of applied migrations is created under it: two concurrent
+/// `CREATE TABLE IF NOT EXISTS` of one table can both try to create it, and one fails).
 pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    if let Backend::Postgres = backend {
+        sqlx::query("SELECT pg_advisory_xact_lock(7358127)").execute(&mut *tx).await?;
+    }
     sqlx::raw_sql(
         "CREATE TABLE IF NOT EXISTS llmobs_migrations \
          (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
     )
-    .execute(pool)
+    .execute(&mut *tx)
     .await?;
-    let mut tx = pool.begin().await?;
-    if let Backend::Postgres = backend {
-        // Servers sharing one database start together: let one migrate at a time.
-        sqlx::query("SELECT pg_advisory_xact_lock(7358127)").execute(&mut *tx).await?;
-    }
     for &(version, name, sql) in MIGRATIONS {
         let done: Option<i64> =
             sqlx::query_scalar("SELECT version FROM llmobs_migrations WHERE version = $1")

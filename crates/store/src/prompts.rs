@@ -688,6 +688,26 @@ impl Store {
         self.sdk_version(&mut conn, &uuid, number).await
     }
 
+    /// The environments a live prompt is deployed to, by name, each with the version it
+    /// serves there, in name order.
+    pub async fn prompt_environments(
+        &self,
+        org: &OrgId,
+        prompt_id: &str,
+    ) -> Result<Vec<(String, i64)>> {
+        let mut conn = self.read.acquire().await?;
+        let uuid = self.live_for_read(&mut conn, org, prompt_id).await?;
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT e.name, d.version FROM env_deployments d JOIN environments e \
+             ON e.uuid = d.env_uuid WHERE d.prompt_uuid = $1 AND e.org_uuid = $2 ORDER BY e.name",
+        )
+        .bind(&uuid)
+        .bind(&org.0)
+        .fetch_all(&mut *conn)
+        .await?;
+        Ok(rows)
+    }
+
     async fn live_for_read(
         &self,
         conn: &mut AnyConnection,

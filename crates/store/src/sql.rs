@@ -23,6 +23,7 @@ pub(crate) struct Sql {
 pub(crate) enum Bind {
     Text(String),
     Int(i64),
+    Real(f64),
 }
 
 impl Sql {
@@ -40,6 +41,7 @@ impl Sql {
             query = match bind {
                 Bind::Text(text) => query.bind(text.clone()),
                 Bind::Int(n) => query.bind(*n),
+                Bind::Real(n) => query.bind(*n),
             };
         }
         query

@@ -16,9 +16,20 @@ use crate::{Database, Store};
 /// When the store cannot be opened or the PostgreSQL server cannot be reached: it is
 /// meant for tests.
 pub async fn open(dir: &Path) -> Store {
+    Store::open(&fresh(dir).await).await.unwrap()
+}
+
+/// A fresh database, not yet opened: `t.db` in `dir`, or a new, empty database on the
+/// PostgreSQL server (for tests that open one database several times, as several servers
+/// sharing it do).
+///
+/// # Panics
+///
+/// When the PostgreSQL server cannot be reached.
+pub async fn fresh(dir: &Path) -> Database {
     let Some(admin) = std::env::var("LLMOBS_TEST_DATABASE_URL").ok().filter(|u| !u.is_empty())
     else {
-        return Store::open(&Database::Sqlite(dir.join("t.db"))).await.unwrap();
+        return Database::Sqlite(dir.join("t.db"));
     };
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     let mut conn = sqlx::PgConnection::connect(&admin).await.expect("cannot reach PostgreSQL");
@@ -26,5 +37,5 @@ pub async fn open(dir: &Path) -> Store {
     sqlx::raw_sql(sqlx::AssertSqlSafe(create)).execute(&mut conn).await.unwrap();
     conn.close().await.unwrap();
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
-    Store::open(&Database::Postgres(format!("{base}/{name}"))).await.unwrap()
+    Database::Postgres(format!("{base}/{name}"))
 }

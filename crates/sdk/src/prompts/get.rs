@@ -206,10 +206,13 @@ impl Client {
                 inner.store(key, &prompt).await;
                 Ok(Arc::new(prompt))
             }
-            Err(failure) => match &options.fallback {
-                Some(fallback) => Ok(Arc::new(Prompt::from_fallback(prompt_id, fallback.clone()))),
-                None => Err(failure.into_error(prompt_id)),
-            },
+            Err(failure) => {
+                let from_dir = || inner.config.prompt_dir.as_ref()?.fallback(prompt_id);
+                match options.fallback.clone().or_else(from_dir) {
+                    Some(fallback) => Ok(Arc::new(Prompt::from_fallback(prompt_id, fallback))),
+                    None => Err(failure.into_error(prompt_id)),
+                }
+            }
         }
     }
 

@@ -6,9 +6,11 @@
 //! - [`cache_key`]: which cached copy a call may use (origin, org, prompt, selector);
 //! - [`hot`], [`warm`]: the memory and disk tiers;
 //! - [`registry`], [`records`] and [`requests`]: creating, updating, listing prompts and versions,
-//!   and moving labels.
+//!   and moving labels;
+//! - [`files`]: prompts kept as files with a lockfile, a fallback source.
 
 pub(crate) mod cache_key;
+mod files;
 pub(crate) mod get;
 pub(crate) mod hot;
 mod prompt;
@@ -17,6 +19,7 @@ mod registry;
 mod requests;
 pub(crate) mod warm;
 
+pub use files::{LOCKFILE, Lockfile, Pin, PromptDir, PromptFile};
 pub use prompt::{Fallback, GetPrompt, Prompt, Source};
 pub use records::{PromptInfo, PromptVersion};
 pub use requests::{NewPrompt, NewVersion};

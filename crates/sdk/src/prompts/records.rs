@@ -29,11 +29,22 @@ pub struct PromptInfo {
     pub num_versions: u64,
     /// The UUID of the user whose application key created it.
     pub author: String,
+    /// The registry's answer as it was sent.
+    wire: WirePrompt,
+}
+
+impl PromptInfo {
+    /// The registry's answer as it was sent (for printing the API's own data).
+    pub fn wire(&self) -> &WirePrompt {
+        &self.wire
+    }
 }
 
 impl From<WirePrompt> for PromptInfo {
     fn from(prompt: WirePrompt) -> Self {
+        let wire = prompt.clone();
         PromptInfo {
+            wire,
             uuid: prompt.id,
             prompt_id: prompt.prompt_id,
             title: prompt.title,
@@ -83,11 +94,22 @@ pub struct PromptVersion {
     pub description: Option<String>,
     /// Application configuration stored with the version (empty when none).
     pub config: Map<String, Value>,
+    /// The registry's answer as it was sent.
+    wire: WireVersion,
+}
+
+impl PromptVersion {
+    /// The registry's answer as it was sent (for printing the API's own data).
+    pub fn wire(&self) -> &WireVersion {
+        &self.wire
+    }
 }
 
 impl From<WireVersion> for PromptVersion {
     fn from(version: WireVersion) -> Self {
+        let wire = version.clone();
         PromptVersion {
+            wire,
             uuid: version.id,
             prompt_uuid: version.prompt_uuid,
             prompt_id: version.prompt_id,

@@ -215,6 +215,19 @@ impl Client {
         Ok(prompts.into_iter().map(Into::into).collect())
     }
 
+    /// One version of a prompt with its template (`GET /prompts/{id}/versions/{n}`).
+    /// Needs only the API key.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::NotFound`](crate::ErrorKind::NotFound) when the prompt or the version
+    /// does not exist.
+    pub async fn get_prompt_version(&self, prompt_id: &str, version: u64) -> Result<PromptVersion> {
+        let tail = format!("/{}/versions/{version}", segment(prompt_id)?);
+        let found: WireVersion = self.inner.crud(Method::GET, tail, None, false).await?;
+        Ok(found.into())
+    }
+
     /// A prompt's versions, newest first (`GET /prompts/{id}/versions`); empty for an
     /// unknown prompt. Needs only the API key.
     pub async fn list_prompt_versions(&self, prompt_id: &str) -> Result<Vec<PromptVersion>> {

@@ -13,6 +13,7 @@ use llmobs_core::judge::{self, AssessmentCriteria};
 use serde_json::{Map, Value};
 
 use super::kinds::{SettingsError, text_of};
+use crate::integrations::{AccountSpec, Integrations, JUDGE_ACCOUNT};
 
 /// Where the LLM judge sends its requests.
 #[derive(Debug, Clone)]
@@ -24,32 +25,19 @@ pub struct JudgeProvider {
     pub api_key: Option<String>,
 }
 
-/// How LLM judges reach their model: the configured provider with the HTTP client built
-/// for it, or why they cannot. Built once per server; a server without a provider builds
-/// no client, and one whose client cannot be built still serves everything else.
-#[derive(Debug)]
-pub(crate) enum JudgeBackend {
-    /// No provider is configured.
-    Unconfigured,
-    /// A provider and its client.
-    Ready(JudgeProvider, reqwest::Client),
-    /// A provider is configured but its HTTP client cannot be built.
-    Broken(String),
-}
-
-impl JudgeBackend {
-    /// The backend for `provider`. Installs the `ring` TLS provider first (several crates
-    /// may do so; the first one wins).
-    pub(crate) fn new(provider: Option<&JudgeProvider>) -> Self {
-        let Some(provider) = provider else {
-            return JudgeBackend::Unconfigured;
-        };
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        match reqwest::Client::builder().timeout(std::time::Duration::from_secs(60)).build() {
-            Ok(http) => JudgeBackend::Ready(provider.clone(), http),
-            Err(err) => {
-                JudgeBackend::Broken(format!("cannot build the judge's HTTP client: {err}"))
-            }
+impl JudgeProvider {
+    /// The `openai` account with id `judge` this shorthand stands for.
+    pub(crate) fn account(&self) -> AccountSpec {
+        AccountSpec {
+            integration: "openai".into(),
+            id: JUDGE_ACCOUNT.into(),
+            name: Some("LLM judge (--judge-url)".into()),
+            base_url: self.url.clone(),
+            api_key: self.api_key.clone(),
+            api_key_env: None,
+            region: None,
+            models: None,
+            embedding_model: None,
         }
     }
 }
@@ -58,6 +46,8 @@ impl JudgeBackend {
 /// `byop_config`) or from flat settings.
 #[derive(Debug, Clone)]
 pub(crate) struct LlmJudge {
+    /// The provider account named by the config, if any.
+    account: Option<String>,
     model_name: Value,
     /// `(role, content)` pairs.
     prompt_template: Vec<(String, String)>,
@@ -81,7 +71,14 @@ impl LlmJudge {
             .and_then(|a| a.get("model_name"))
             .or(config.get("model_name"))
             .or(config.get("model"));
+        let account = application
+            .and_then(|a| a.get("integration_account_id"))
+            .or(config.pointer("/llm_provider/integration_account_id"))
+            .or(config.get("integration_account_id"))
+            .and_then(Value::as_str)
+            .map(str::to_owned);
         Ok(LlmJudge {
+            account,
             model_name: model.cloned().unwrap_or(Value::Null),
             prompt_template: messages
                 .iter()
@@ -126,30 +123,25 @@ impl LlmJudge {
     pub(crate) async fn evaluate(
         &self,
         context: &Value,
-        backend: &JudgeBackend,
+        backend: &Integrations,
     ) -> Result<InferResult, InferError> {
-        let (provider, http) = match backend {
-            JudgeBackend::Ready(provider, http) => (provider, http),
-            JudgeBackend::Unconfigured => {
-                return Err(InferError::new(
+        let account = match &self.account {
+            Some(id) => backend.get(id).ok_or_else(|| {
+                InferError::new(
+                    "judge_not_configured",
+                    format!("this server has no provider account '{id}'"),
+                    "configure it with `llmobs serve --integrations FILE`, or name another account",
+                )
+            })?,
+            None => backend.default_judge().ok_or_else(|| {
+                InferError::new(
                     "judge_not_configured",
                     "this server has no LLM provider for judges",
-                    "start the server with --judge-url (and LLMOBS_JUDGE_API_KEY)",
-                ));
-            }
-            JudgeBackend::Broken(reason) => {
-                return Err(InferError::new(
-                    "judge_request_failed",
-                    reason.clone(),
-                    "check the server's TLS setup",
-                ));
-            }
+                    "start the server with --judge-url (and LLMOBS_JUDGE_API_KEY), or with \
+                     --integrations FILE and an account with id 'judge'",
+                )
+            })?,
         };
-        let url = format!("{}/chat/completions", provider.url.trim_end_matches('/'));
-        let mut request = http.post(&url).json(&self.request_body(context));
-        if let Some(key) = &provider.api_key {
-            request = request.bearer_auth(key);
-        }
         let failed = |message: String| {
             InferError::new(
                 "judge_request_failed",
@@ -157,16 +149,10 @@ impl LlmJudge {
                 "check the provider URL, key and model",
             )
         };
-        let response =
-            request.send().await.map_err(|e| failed(format!("calling the judge failed: {e}")))?;
-        let status = response.status();
-        let answer: Value = response
-            .json()
+        let answer = backend
+            .chat(account, &self.request_body(context))
             .await
-            .map_err(|e| failed(format!("the judge answered {status} with no JSON: {e}")))?;
-        if !status.is_success() {
-            return Err(failed(format!("the judge answered {status}: {answer}")));
-        }
+            .map_err(|e| failed(format!("calling the judge failed: {e}")))?;
         let content = answer.pointer("/choices/0/message/content").and_then(Value::as_str);
         let content = content.ok_or_else(|| {
             failed(format!("the judge's answer has no choices[0].message.content: {answer}"))
@@ -230,13 +216,29 @@ mod tests {
         let config = json!({"prompt_template": [{"role": "user", "content": "{{output_data}}"}]});
         let judge = LlmJudge::from_config(&config).unwrap();
         let context = json!({"span_input": 1, "span_output": "A", "meta": {}});
-        let err = judge.evaluate(&context, &JudgeBackend::Unconfigured).await.unwrap_err();
+        let err = judge.evaluate(&context, &Integrations::new(Vec::new())).await.unwrap_err();
         assert_eq!(err.kind, "judge_not_configured");
-        let broken = JudgeBackend::Broken("cannot build the judge's HTTP client: x".into());
-        let err = judge.evaluate(&context, &broken).await.unwrap_err();
-        assert_eq!(
-            (err.kind.as_str(), err.message.as_str()),
-            ("judge_request_failed", "cannot build the judge's HTTP client: x")
+        // a named account that is not configured
+        let named = json!({"integration_account_id": "nope",
+                           "prompt_template": [{"role": "user", "content": "x"}]});
+        let err = LlmJudge::from_config(&named)
+            .unwrap()
+            .evaluate(&context, &Integrations::new(Vec::new()))
+            .await
+            .unwrap_err();
+        assert!(err.message.contains("no provider account 'nope'"), "{}", err.message);
+        // an account nothing listens on
+        let provider =
+            JudgeProvider { url: "http://127.0.0.1:9/v1".into(), api_key: Some("k".into()) };
+        let err = judge
+            .evaluate(&context, &Integrations::new(vec![provider.account()]))
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind, "judge_request_failed");
+        assert!(
+            err.message.starts_with("calling the judge failed: calling judge failed"),
+            "{}",
+            err.message
         );
     }
 }

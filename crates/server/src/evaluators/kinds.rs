@@ -22,7 +22,8 @@ use llmobs_core::experiments::{InferError, InferResult};
 use llmobs_core::judge::CriteriaError;
 use serde_json::Value;
 
-use super::judge::{JudgeBackend, LlmJudge};
+use super::judge::LlmJudge;
+use crate::integrations::Integrations;
 
 /// Why an evaluator's settings are refused.
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +117,7 @@ impl Evaluator {
     pub(crate) async fn evaluate(
         &self,
         context: &Value,
-        judges: &JudgeBackend,
+        judges: &Integrations,
     ) -> Result<InferResult, InferError> {
         let output = context.get("span_output").cloned().unwrap_or(Value::Null);
         let expected = context.pointer("/meta/expected_output").cloned();
@@ -207,7 +208,7 @@ mod tests {
         if let Some(expected) = expected {
             context["meta"]["expected_output"] = expected;
         }
-        evaluator.evaluate(&context, &JudgeBackend::Unconfigured).await.unwrap()
+        evaluator.evaluate(&context, &Integrations::new(Vec::new())).await.unwrap()
     }
 
     #[tokio::test]
