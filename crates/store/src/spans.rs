@@ -4,7 +4,9 @@
 //! Every span the store keeps (an experiment's, in `experiment_spans`, or one of an org's
 //! trace store, in `llmobs_spans`) gets a row in `span_search` in the same write, holding
 //! the fields searches filter on and the input and output text. Full-text search is SQLite
-//! FTS5 (kept by triggers) or a PostgreSQL GIN index over `to_tsvector('simple', content)`.
+//! FTS5 or a PostgreSQL GIN index over `to_tsvector('simple', content)`. On SQLite, the
+//! rows a write adds reach FTS5 in one statement at the end of [`index`] (a trigger per
+//! row cost more than the row itself); updates and deletes reach it through triggers.
 //! A search compiles a [`Query`] to SQL with bound parameters (no user text in the SQL),
 //! filters, sorts and pages in the database, and reads the bodies of one page only.
 
@@ -85,16 +87,32 @@ impl<'a> IndexRow<'a> {
     }
 }
 
-/// How many statements indexing `spans` spans takes.
+/// How many statements indexing `spans` spans takes (at most).
 pub(crate) fn statements(spans: usize) -> usize {
-    Insert::statements(spans)
+    match spans {
+        0 => 0,
+        // The inserts, and on SQLite the newest row before them and the full-text insert.
+        _ => Insert::statements(spans) + 2,
+    }
 }
 
-/// Indexes stored spans (inside the caller's transaction when it has one).
+/// Indexes stored spans, inside the caller's transaction (which [`statements`] tells it
+/// to open). Each span appears once in `spans`.
 pub(crate) async fn index(conn: &mut AnyConnection, spans: &[Indexed<'_>]) -> Result<()> {
     if spans.is_empty() {
         return Ok(());
     }
+    // On SQLite, the rows this write adds are those after the newest one now (rowids grow,
+    // and this connection is the only writer); they reach FTS5 in one statement below.
+    let sqlite = conn.backend_name() == "SQLite";
+    let newest: i64 = match sqlite {
+        true => {
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM span_search")
+                .fetch_one(&mut *conn)
+                .await?
+        }
+        false => 0,
+    };
     let mut rows: Vec<IndexRow> = spans.iter().map(IndexRow::of).collect();
     // In key order, so batches that overlap cannot deadlock on PostgreSQL.
     rows.sort_by(|a, b| {
@@ -132,7 +150,17 @@ pub(crate) async fn index(conn: &mut AnyConnection, spans: &[Indexed<'_>]) -> Re
                     .bind(f.content.clone())
             },
         )
-        .await
+        .await?;
+    if sqlite {
+        sqlx::query(
+            "INSERT INTO span_search_text (rowid, content) \
+             SELECT seq, content FROM span_search WHERE seq > $1",
+        )
+        .bind(newest)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// A stored span found by a search.
@@ -671,6 +699,35 @@ mod tests {
     async fn ids(store: &Store, org: &OrgId, search: &SpanSearch) -> Vec<String> {
         let page = store.search_spans(org, search).await.unwrap();
         page.spans.iter().map(|s| s.event["span_id"].as_str().unwrap().to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn the_text_index_follows_inserts_and_updates_across_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::test_db::open(dir.path()).await;
+        let a = store.create_org_keys("a", "org-a-api-key", "org-a-app-key").await.unwrap().org;
+        let first = [
+            span("t1", "s1", 10, "app", "llm", "apples"),
+            span("t1", "s2", 11, "app", "llm", "pears"),
+        ];
+        let refs: Vec<&RawValue> = first.iter().map(|s| &**s).collect();
+        store.ingest_spans(Some(&a), &refs).await.unwrap();
+        // A later write: one new span, one stored again with other text.
+        let second = [
+            span("t1", "s3", 12, "app", "llm", "plums"),
+            span("t1", "s1", 10, "app", "llm", "figs"),
+        ];
+        let refs: Vec<&RawValue> = second.iter().map(|s| &**s).collect();
+        store.ingest_spans(Some(&a), &refs).await.unwrap();
+        assert!(ids(&store, &a, &search("apples")).await.is_empty());
+        assert_eq!(ids(&store, &a, &search("figs")).await, ["s1"]);
+        assert_eq!(ids(&store, &a, &search("pears")).await, ["s2"]);
+        assert_eq!(ids(&store, &a, &search("plums")).await, ["s3"]);
+        assert_eq!(ids(&store, &a, &search("done")).await.len(), 3);
+        sqlx::query("INSERT INTO span_search_text (span_search_text) VALUES ('integrity-check')")
+            .execute(&store.write)
+            .await
+            .expect("the full-text index matches span_search");
     }
 
     #[tokio::test]
