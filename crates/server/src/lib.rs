@@ -104,8 +104,7 @@ pub fn router(state: AppState) -> Router {
         prefix => Router::new().nest(prefix, api.clone()).merge(api),
     };
     app.layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::limit_bodies))
-        .layer(axum::middleware::from_fn(log::request))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), log::request))
         .with_state(state)
 }
 
