@@ -36,6 +36,15 @@ fi
     -r tests/api_client/requirements.txt -r tests/ui/requirements.txt
 export DDTRACE_PYTHON="$(cd "$VENV" && pwd)/bin/python"
 
+# The CLI's terminal test draws `datasets import`'s progress bar in a tmux pane.
+if ! command -v tmux >/dev/null 2>&1; then
+    step "installing tmux"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tmux >/dev/null
+fi
+
 step "Rust tests"
 cargo nextest run --workspace --profile ci
 cargo test --workspace --doc --quiet

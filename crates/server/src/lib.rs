@@ -19,6 +19,7 @@
 //!   `datadog-api-client` calls (`public`, `docs/spec/public-api.md`), and its query
 //!   plane: span list and search (`spans`), experimentation search, simple-search and
 //!   analytics (`experimentation`).
+//! - [`demo`]: the demo project `llmobs serve --demo` writes into an empty store.
 //! - the web UI (`pages`, `docs/ui.md`): `/`, lists of experiments, datasets, prompts and
 //!   traces, and `/llm/experiments/{id}` and `/llm/datasets/{id}`, the links clients print.
 //!
@@ -42,6 +43,7 @@
 
 mod auth;
 mod datasets;
+pub mod demo;
 mod error;
 mod evaluators;
 mod experimentation;

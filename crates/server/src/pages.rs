@@ -16,6 +16,7 @@
 //! request needs `DD-API-KEY` and sees its own org only. Each page names the org it shows.
 
 pub(crate) mod access;
+pub(crate) mod dataset;
 pub(crate) mod prompt;
 pub(crate) mod review;
 
@@ -36,15 +37,14 @@ use llmobs_core::spans::{
 };
 use llmobs_core::summary::{Aggregate, ExperimentSummary};
 use llmobs_store::{
-    DEFAULT_ORG, DatasetFilter, ExperimentFilter, OrgId, Owned, ProjectFilter, RecordQuery,
-    decode_cursor, encode_cursor,
+    DEFAULT_ORG, DatasetFilter, ExperimentFilter, OrgId, Owned, ProjectFilter, decode_cursor,
+    encode_cursor,
 };
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 use serde_json::Value as Json;
 
 use crate::auth::Reader;
 use crate::error::ApiError;
-use crate::extract::Segments;
 use crate::jsonapi::Query;
 use crate::state::AppState;
 use access::{Access, Session};
@@ -71,7 +71,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/llm/experiments/compare", get(compare))
         .route("/llm/experiments/{experiment_id}", get(experiment))
         .route("/llm/datasets", get(datasets))
-        .route("/llm/datasets/{dataset_id}", get(dataset))
+        .route("/llm/datasets/{dataset_id}", get(dataset::dataset))
+        .route("/llm/datasets/{dataset_id}/diff", get(dataset::diff))
+        .route("/llm/datasets/{dataset_id}/download", get(dataset::download))
         .route("/llm/prompts", get(prompts))
         .route("/llm/traces", get(traces))
         .route("/llm/prompts/{prompt_id}", get(prompt::prompt))
@@ -202,6 +204,7 @@ fn environment() -> &'static Environment<'static> {
             ("error", include_str!("pages/error.html")),
             ("sign_in", include_str!("pages/sign_in.html")),
             ("prompt", include_str!("pages/prompt.html")),
+            ("dataset_diff", include_str!("pages/dataset_diff.html")),
             ("prompt_diff", include_str!("pages/prompt_diff.html")),
             ("compare", include_str!("pages/compare.html")),
             ("chart", include_str!("pages/chart.html")),
@@ -705,16 +708,6 @@ fn urlencode(value: &str) -> String {
     serde_urlencoded::to_string([("", value)]).unwrap_or_default().split_off(1)
 }
 
-/// A dataset page's cursor: a record position.
-fn position(cursor: &str) -> Result<i64, ApiError> {
-    cursor.parse().map_err(|_| {
-        ApiError::bad_request(
-            format!("cursor: '{cursor}' is not a record position"),
-            "follow the page's \"Next page\" link",
-        )
-    })
-}
-
 /// The summary cards of an experiment.
 fn summary(s: &ExperimentSummary) -> Result<Value, ApiError> {
     let labels: Vec<Value> = (s.labels.iter())
@@ -781,52 +774,4 @@ fn metric(m: &Json) -> Value {
         value => text(m.get(format!("{kind}_value").as_str())),
         reasoning => text(m.get("reasoning")),
     }
-}
-
-/// The dataset page: its records at the current version, paged.
-#[utoipa::path(get, path = "/llm/datasets/{dataset_id}", tag = "pages",
-    params(("dataset_id" = String, Path), ("cursor" = Option<String>, Query)),
-    responses((status = 200, content_type = "text/html")))]
-pub(crate) async fn dataset(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Segments(id): Segments<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Html<String>, PageError> {
-    let query = ListQuery::parse(raw.as_deref())?;
-    let shown = viewer.owner(&state, Owned::Dataset, &id).await?;
-    let (_, d) = state.store.dataset(&shown.org, None, &id).await?;
-    let records_query = RecordQuery {
-        limit: PAGE,
-        after: query.cursor().map(position).transpose()?.unwrap_or(0),
-        ..RecordQuery::default()
-    };
-    let (found, next) = state.store.records(&shown.org, &d.project_id, &id, &records_query).await?;
-    let records: Vec<Value> = (found.iter())
-        .map(|(record_id, r)| {
-            context! {
-                id => record_id,
-                input => text(Some(&parse(&r.input))),
-                expected => text(r.expected_output.as_deref().map(parse).as_ref()),
-                metadata => text(r.metadata.as_deref().map(parse).as_ref()),
-                tags => r.tags.clone(),
-            }
-        })
-        .collect();
-    let crumb = project_crumb(&state, &shown.org, &d.project_id).await?;
-    let path = format!("/llm/datasets/{}", urlencode(&id));
-    let body = render(
-        "dataset",
-        context! {
-            name => d.name.clone(), version => d.current_version, description => d.description,
-            records, next => query.next(&path, &[], next.map(|n| n.to_string())),
-        },
-    )?;
-    let crumbs = vec![
-        ("Projects", Some("/".into())),
-        (crumb.0.as_str(), crumb.1),
-        ("Datasets", Some(format!("/llm/datasets?project={}", urlencode(&d.project_id)))),
-        (d.name.as_str(), None),
-    ];
-    Ok(page(&d.name, &shown, Place { section: "Datasets", crumbs }, body)?)
 }

@@ -71,6 +71,8 @@ async fn the_openapi_document_lists_every_route() {
         ("/llm/prompts/{prompt_id}".to_owned(), vec!["get"]),
         ("/llm/prompts/{prompt_id}/diff".to_owned(), vec!["get"]),
         ("/llm/prompts/{prompt_id}/labels".to_owned(), vec!["post"]),
+        ("/llm/datasets/{dataset_id}/diff".to_owned(), vec!["get"]),
+        ("/llm/datasets/{dataset_id}/download".to_owned(), vec!["get"]),
         ("/llm/annotations".to_owned(), vec!["get"]),
         ("/llm/annotations/{queue_id}".to_owned(), vec!["get"]),
         ("/llm/annotations/{queue_id}/items/{interaction_id}".to_owned(), vec!["post"]),
