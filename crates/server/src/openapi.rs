@@ -122,6 +122,7 @@ use crate::{
         pages::prompt::diff,
         pages::prompt::move_label,
         pages::review::queues,
+        pages::topics::topics,
         pages::review::review,
         pages::review::save,
         pages::review::export,

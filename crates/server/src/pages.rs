@@ -4,7 +4,8 @@
 //! Routes: `/` (the org's projects with what each holds, and recent experiments),
 //! `/llm/experiments`, `/llm/datasets`, `/llm/prompts` and `/llm/traces` (lists paged by
 //! cursor and filtered from the query string; traces take the spans search syntax), and the paths Datadog's UI uses for one item,
-//! `/llm/experiments/{id}` and `/llm/datasets/{id}`, so the links clients print lead here.
+//! `/llm/experiments/{id}` and `/llm/datasets/{id}`, so the links clients print lead here;
+//! `/llm/topics` ([`topics`]), the topic hierarchy a discovery run found.
 //! Every page reads through the same store calls as the API routes.
 //!
 //! Templates live in `pages/` and are compiled into the binary; every value is
@@ -19,6 +20,7 @@ pub(crate) mod access;
 pub(crate) mod dataset;
 pub(crate) mod prompt;
 pub(crate) mod review;
+pub(crate) mod topics;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -82,6 +84,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/sign-in", get(access::sign_in_form).post(access::sign_in))
         .route("/sign-out", post(access::sign_out))
         .route("/llm/traces/{trace_id}", get(trace))
+        .route("/llm/topics", get(topics::topics))
         .merge(review::router())
 }
 
@@ -245,6 +248,7 @@ fn page(
         ("Datasets", "/llm/datasets"),
         ("Prompts", "/llm/prompts"),
         ("Traces", "/llm/traces"),
+        ("Topics", "/llm/topics"),
     ]
     .into_iter()
     .map(|(text, href)| context! { text, href, on => text == place.section })

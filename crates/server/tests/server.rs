@@ -99,6 +99,7 @@ async fn the_openapi_document_lists_every_route() {
         ("/llm/datasets".to_owned(), vec!["get"]),
         ("/llm/prompts".to_owned(), vec!["get"]),
         ("/llm/traces".to_owned(), vec!["get"]),
+        ("/llm/topics".to_owned(), vec!["get"]),
         ("/llm/experiments/{experiment_id}".to_owned(), vec!["get"]),
         ("/llm/datasets/{dataset_id}".to_owned(), vec!["get"]),
         ("/llm/experiments/compare".to_owned(), vec!["get"]),
