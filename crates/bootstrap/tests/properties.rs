@@ -274,3 +274,28 @@ proptest! {
         prop_assert_eq!(&answer["ok"], &json!(true), "{}", answer);
     }
 }
+
+/// Cases of the nested-literal property: `LLMOBS_FUZZ_CASES` (default 64, what CI runs).
+fn fuzz_cases() -> u32 {
+    std::env::var("LLMOBS_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: fuzz_cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Any JSON value, nested, with any text in keys and strings and any number token:
+    /// the emitted Python literal, read back by `ast.literal_eval`, is the value Python's
+    /// `json.loads` makes of the same JSON text, type for type.
+    #[test]
+    fn nested_literals_evaluate_to_their_values(values in prop::collection::vec(value(), 1..8), escape_all in any::<bool>()) {
+        let mut items = Vec::new();
+        for value in &values {
+            let mut text = String::new();
+            write_json(value, escape_all, &mut text);
+            let parsed = llmobs_bootstrap::Json::parse(&text).unwrap();
+            items.push(json!([py_lit(&parsed), text, false]));
+        }
+        let answer = Oracle::ask(&json!({"op": "literal", "items": items}));
+        prop_assert_eq!(&answer["ok"], &json!(true), "{}", answer);
+    }
+}

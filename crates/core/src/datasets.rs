@@ -95,7 +95,7 @@ pub struct DatasetAttributes {
     pub deleted_at: Option<String>,
     /// Free-form metadata (a JSON object); `null` when never set.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub metadata: Option<Value>,
 }
 
@@ -115,15 +115,15 @@ pub struct Record<J = Value> {
     /// Its dataset.
     pub dataset_id: String,
     /// The input; any JSON.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub input: J,
     /// The expected output; omitted when never set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub expected_output: Option<J>,
     /// Metadata; omitted when never set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub metadata: Option<J>,
     /// `key:value` tags; omitted when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -168,15 +168,15 @@ fn yes() -> bool {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InsertRecord {
     /// The input (required).
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub input: Value,
     /// The expected output; `null` or absent for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub expected_output: Option<Value>,
     /// Metadata; `null` or absent for none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub metadata: Option<Value>,
     /// The record id the client chose; the server makes one when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -194,15 +194,15 @@ pub struct UpdateRecord {
     pub id: String,
     /// A new input.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub input: Option<Value>,
     /// A new expected output (`""` erases it).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub expected_output: Option<Value>,
     /// New metadata (`{}` erases it).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub metadata: Option<Value>,
     /// Tag changes.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -56,7 +56,7 @@ pub struct SearchAttributes {
     pub content_preview: Option<ContentPreview>,
     /// Extra data (`user_data`: the author of experiments).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub include: Option<Value>,
 }
 
@@ -567,7 +567,7 @@ pub struct SearchResponse {
     pub data: SearchResults,
     /// `{"after": cursor}` (search; `null` on the last page) or `{"page": {current, limit,
     /// total_count, total_pages}}` (simple-search).
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub meta: Value,
 }
 
@@ -614,7 +614,7 @@ pub struct AnalyticsResult {
     /// Evaluations matched before grouping.
     pub hit_count: i64,
     /// `{"values": [{"by": {field: value}, "metrics": {name: value}}]}`.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub result: Value,
 }
 

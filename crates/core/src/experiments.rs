@@ -110,7 +110,7 @@ pub struct ExperimentRecord {
     /// The experiment this one re-scores.
     pub parent_experiment_id: Option<String>,
     /// Aggregates over its spans and metrics.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub aggregate_data: Option<Value>,
     /// Status; `null` until a run starts.
     pub status: Option<String>,
@@ -160,7 +160,7 @@ pub struct ExperimentEvents {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InferRequest {
     /// What the evaluator judges: by default `span_input`, `span_output`, `meta`, ids.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub context: Value,
 }
 
@@ -169,7 +169,7 @@ pub struct InferRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct InferResult {
     /// The verdict; any JSON.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub value: Value,
     /// `pass`, `fail` or null.
     pub assessment: Option<String>,
@@ -179,7 +179,7 @@ pub struct InferResult {
     pub status: String,
     /// On failure: `{"type", "message", "recommended_resolution"}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub error: Option<Value>,
 }
 
@@ -268,7 +268,7 @@ impl InferAnswer<InferFailure> {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublishedEvaluator {
     /// `eval_name`, `applications` and the rest, as published.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub evaluation: Value,
 }
 

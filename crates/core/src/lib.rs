@@ -15,10 +15,13 @@
 //!   model ([`judge::chat_request`]), the same in the SDK's `LLMJudge` and the server's
 //!   `llm_judge`.
 //! - [`public`]: the management routes of Datadog's public API that ddtrace does not use.
+//! - [`annotations`]: annotation queues, their label schemas, interactions and annotations,
+//!   and how an annotation becomes a dataset record.
 //! - [`integrations`]: LLM provider accounts, their models and inference as the public API
 //!   shows them, and the OpenAI and Anthropic request and answer shapes behind them.
 //! - [`search`], [`spans`], [`experimentation`]: the query plane of the public API
 //!   (Datadog's search syntax, span search, experimentation search and analytics).
+//! - [`topics`]: topic discovery's configs, runs, topics and clustered points on the wire.
 //! - [`summary`]: an experiment's summary as Datadog's experiment page computes it;
 //!   [`records`]: which of its records a page lists; [`compare`]: deltas and moves between
 //!   experiments of one dataset; [`trace`]: a trace's spans as a tree.
@@ -42,6 +45,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod annotations;
 pub mod compare;
 pub mod datasets;
 #[cfg(feature = "diff")]
@@ -61,4 +65,5 @@ pub mod render;
 pub mod search;
 pub mod spans;
 pub mod summary;
+pub mod topics;
 pub mod trace;

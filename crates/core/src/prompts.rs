@@ -473,7 +473,7 @@ pub struct CreatePromptRequest {
     /// The identifier to create.
     pub prompt_id: String,
     /// The first version's template: a string or a list of chat items.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub template: Value,
     /// Optional title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -500,7 +500,7 @@ pub struct CreatePromptRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateVersionRequest {
     /// The template: a string or a list of chat items.
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Value))]
     pub template: Value,
     /// Optional description.
     #[serde(default, skip_serializing_if = "Option::is_none")]

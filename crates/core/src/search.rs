@@ -133,6 +133,20 @@ pub fn parse(input: &str) -> Result<Query, SyntaxError> {
     }
 }
 
+/// The query text of an exact `@name:"value"` term: `value` quoted, its quotes and
+/// backslashes escaped, so any text (spaces, wildcards, operators) matches as it is.
+pub fn exact_term(name: &str, value: &str) -> String {
+    let mut out = format!("@{name}:\"");
+    for c in value.chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
 fn is_word_char(c: char) -> bool {
     !c.is_whitespace() && !matches!(c, '(' | ')' | '"')
 }
@@ -563,6 +577,11 @@ mod tests {
             Query::Term(Term::Text(Value::Wildcard("weath?r".into())))
         );
         assert_eq!(parse("@name:a\\*b").unwrap(), field("name", Value::Exact("a*b".into())));
+        let odd = "a \"b\" \\ c* OR d";
+        assert_eq!(
+            parse(&exact_term("name", odd)).unwrap(),
+            field("name", Value::Phrase(odd.into()))
+        );
         assert_eq!(parse("@name:a\\*b*").unwrap(), field("name", Value::Wildcard("a\\*b*".into())));
         // A hyphen inside a word is part of it.
         assert_eq!(

@@ -1,7 +1,7 @@
 //! Projects and datasets (E1–E7 of the experiments spec).
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use llmobs_core::datasets::{
@@ -13,7 +13,7 @@ use llmobs_store::RecordQuery;
 
 use crate::auth::{MaybeWriter, Reader, Writer};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Segments, multipart_file};
+use crate::extract::{ApiJson, Segments, Upload, multipart_file};
 use crate::jsonapi::{FAMILIES, JsonApi, Query};
 use crate::public::Flavor;
 use crate::state::AppState;
@@ -61,7 +61,7 @@ fn record<J>((id, record): (String, Record<J>)) -> Resource<Record<J>> {
 /// E1: returns the project with this name, creating it if needed. Finding an existing
 /// project needs only the API key; creating one needs the application key too.
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/projects", tag = "datasets", request_body = Request<ProjectRequest>,
-    responses((status = 200, body = Document<Resource<Project>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<Project>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_project(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -89,7 +89,7 @@ pub(crate) async fn create_project(
 /// answers 200 with that dataset (see `docs/decisions.md`).
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/{project_id}/datasets", tag = "datasets", params(("project_id" = String, Path)),
     request_body = Request<DatasetRequest>,
-    responses((status = 200, body = Document<Resource<DatasetAttributes>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<DatasetAttributes>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_dataset(
     State(state): State<AppState>,
     Writer(caller): Writer,
@@ -115,7 +115,7 @@ pub(crate) async fn create_dataset(
 /// `filter[id]` and paging).
 #[utoipa::path(get, path = "/api/unstable/llm-obs/v1/{project_id}/datasets", tag = "datasets",
     params(("project_id" = String, Path), ("filter[name]" = Option<String>, Query)),
-    responses((status = 200, body = Document<Vec<Resource<DatasetAttributes>>>)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Vec<Resource<DatasetAttributes>>>)))]
 pub(crate) async fn find_datasets(
     state: State<AppState>,
     org: Reader,
@@ -150,8 +150,13 @@ pub(crate) async fn list_records(
             ApiError::invalid(format!("invalid page[cursor] '{cursor}': pass back meta.after"))
         })?,
     };
-    let query =
-        RecordQuery { version: Some(version), tags: query.all("filter[tags]"), after, limit };
+    let query = RecordQuery {
+        version: Some(version),
+        tags: query.all("filter[tags]"),
+        after,
+        limit,
+        text: None,
+    };
     let (records, next) = state.store.records(&org, &project_id, &dataset_id, &query).await?;
     let next = next.map(|n| n.to_string());
     Ok(match flavor {
@@ -196,13 +201,13 @@ pub(crate) async fn batch_update(
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/datasets/{dataset_id}/records/upload", tag = "datasets",
     params(("dataset_id" = String, Path), ("deduplicate" = Option<bool>, Query)),
     request_body(content_type = "multipart/form-data", description = "a `file` field: CSV with columns input,expected_output,metadata,id"),
-    responses((status = 200, body = Document<Resource<UploadResult>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<UploadResult>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn upload_records(
     State(state): State<AppState>,
     Writer(caller): Writer,
     Segments(dataset_id): Segments<String>,
     RawQuery(query): RawQuery,
-    mut multipart: Multipart,
+    Upload(mut multipart): Upload,
 ) -> Result<JsonApi<Document<Resource<UploadResult>>>, ApiError> {
     let query = Query::parse(query.as_deref())?;
     let deduplicate = match query.get("deduplicate").map(str::to_ascii_lowercase).as_deref() {
@@ -232,7 +237,7 @@ fn uuid_like(result: &UploadResult) -> String {
 /// E7: soft-deletes datasets, all or nothing; an id that is not a live dataset of the
 /// caller's org is 404, as an unknown id.
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/datasets/delete", tag = "datasets", request_body = Request<DeleteDatasets>,
-    responses((status = 200, body = Document<Vec<Resource<DatasetAttributes>>>),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Vec<Resource<DatasetAttributes>>>),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn delete_datasets(
     State(state): State<AppState>,

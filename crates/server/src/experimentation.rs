@@ -64,7 +64,7 @@ pub(crate) async fn search(
 /// Searches like `search`, paged by page number, with totals.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/experimentation/simple-search", tag = "experimentation",
     request_body = ExperimentationRequest<SearchAttributes>,
-    responses((status = 200, body = SearchResponse), (status = 400, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = SearchResponse), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn simple_search(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -83,7 +83,7 @@ pub(crate) async fn simple_search(
 /// Aggregates experiment evaluations: counts and statistics, grouped by fields.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/experimentation/analytics", tag = "experimentation",
     request_body = ExperimentationRequest<AnalyticsAttributes>,
-    responses((status = 200, body = AnalyticsResponse), (status = 400, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = AnalyticsResponse), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn analytics(
     State(state): State<AppState>,
     Reader(org): Reader,

@@ -43,7 +43,7 @@ fn resource((id, experiment): (String, ExperimentRecord)) -> Resource<Experiment
 /// E8: creates an experiment; its run name is `<name>-<epoch ms>` unless `ensure_unique`
 /// is false.
 #[utoipa::path(post, path = "/api/unstable/llm-obs/v1/experiments", tag = "experiments", request_body = Request<CreateExperiment>,
-    responses((status = 200, body = Document<Resource<ExperimentRecord>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<ExperimentRecord>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_experiment(
     State(state): State<AppState>,
     Writer(caller): Writer,
@@ -58,7 +58,7 @@ pub(crate) async fn create_experiment(
 /// metadata and dataset).
 #[utoipa::path(patch, path = "/api/unstable/llm-obs/v1/experiments/{experiment_id}", tag = "experiments",
     params(("experiment_id" = String, Path)), request_body = Request<UpdateExperiment>,
-    responses((status = 200, body = Document<Resource<ExperimentRecord>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<ExperimentRecord>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn update_experiment(
     State(state): State<AppState>,
     Writer(caller): Writer,
@@ -86,7 +86,7 @@ fn decode_cursor(cursor: &str) -> Result<ExperimentCursor, ApiError> {
         ("filter[parent_experiment_id]" = Option<Vec<String>>, Query), ("filter[metadata]" = Option<String>, Query),
         ("filter[name]" = Option<String>, Query), ("filter[is_deleted]" = Option<bool>, Query),
         ("page[limit]" = Option<i64>, Query), ("page[cursor]" = Option<String>, Query)),
-    responses((status = 200, body = Document<Vec<Resource<ExperimentRecord>>>)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Vec<Resource<ExperimentRecord>>>)))]
 pub(crate) async fn list_experiments(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -194,7 +194,7 @@ pub(crate) async fn get_events(
 /// `filter[project_name]`.
 #[utoipa::path(get, path = "/api/unstable/llm-obs/v1/experiments/events", tag = "experiments",
     params(("filter[project_name]" = String, Query), ("filter[experiment_name]" = String, Query)),
-    responses((status = 200, body = Document<Resource<ExperimentEvents>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<ExperimentEvents>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn events_by_name(
     State(state): State<AppState>,
     Reader(org): Reader,

@@ -143,6 +143,23 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for Segments<T> {
     }
 }
 
+/// A multipart body; a request that is not one (no or a wrong `Content-Type`, no
+/// boundary) is a 400 with a JSON error body, not axum's plain-text rejection.
+pub(crate) struct Upload(pub Multipart);
+
+impl<S: Send + Sync> FromRequest<S> for Upload {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        Multipart::from_request(request, state).await.map(Upload).map_err(|rejection| {
+            ApiError::invalid(format!(
+                "{}: send the file as multipart/form-data with a 'file' field",
+                rejection.body_text()
+            ))
+        })
+    }
+}
+
 /// The `file` field of a multipart upload (E6 and the public API's file upload), read
 /// whole: 413 over `limit` bytes, 400 for a malformed body or a missing field.
 pub(crate) async fn multipart_file(

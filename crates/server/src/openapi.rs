@@ -16,6 +16,7 @@ use crate::{
         with Datadog's for prompts, datasets and experiments."),
     paths(
         healthz,
+        readyz,
         openapi_json,
         prompts::list_prompts,
         prompts::create_prompt,
@@ -70,6 +71,16 @@ use crate::{
         public::integrations::list_accounts,
         public::integrations::list_models,
         public::integrations::inference,
+        public::topics::upsert_config,
+        public::topics::list_configs,
+        public::topics::latest_config,
+        public::topics::delete_config,
+        public::topics::trigger_run,
+        public::topics::list_runs,
+        public::topics::run_status,
+        public::topics::list_topics,
+        public::topics::topics_with_points,
+        public::topics::clustered_points,
         public::prompts::list_prompts,
         public::prompts::create_prompt,
         public::prompts::get_prompt,
@@ -79,19 +90,41 @@ use crate::{
         public::prompts::create_version,
         public::prompts::get_version,
         public::prompts::update_version,
+        public::annotations::create_queue,
+        public::annotations::list_queues,
+        public::annotations::update_queue,
+        public::annotations::delete_queue,
+        public::annotations::label_schema,
+        public::annotations::put_label_schema,
+        public::annotations::add_interactions,
+        public::annotations::delete_interactions,
+        public::annotations::upsert_annotations,
+        public::annotations::delete_annotations,
+        public::annotations::annotated_interactions,
+        public::annotations::annotated_interaction,
+        public::annotations::annotated_by_content,
+        public::annotations::export_queue,
         pages::home,
         pages::experiments,
         pages::datasets,
         pages::prompts,
         pages::traces,
         pages::experiment,
-        pages::dataset,
+        pages::compare,
+        pages::trace,
+        pages::dataset::dataset,
+        pages::dataset::diff,
+        pages::dataset::download,
         pages::access::sign_in_form,
         pages::access::sign_in,
         pages::access::sign_out,
         pages::prompt::prompt,
         pages::prompt::diff,
         pages::prompt::move_label,
+        pages::review::queues,
+        pages::review::review,
+        pages::review::save,
+        pages::review::export,
     ),
     components(schemas(
         llmobs_core::error::ErrorBody,
@@ -115,6 +148,14 @@ struct ApiDoc;
 #[utoipa::path(get, path = "/healthz", tag = "server", responses((status = 200, body = String)))]
 #[allow(dead_code)]
 async fn healthz() {}
+
+/// Readiness: 200 with `ready` when the database answers, 503 when it does not; no key
+/// needed.
+#[utoipa::path(get, path = "/readyz", tag = "server", responses(
+    (status = 200, body = String),
+    (status = 503, description = "The database does not answer")))]
+#[allow(dead_code)]
+async fn readyz() {}
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "server", responses((status = 200)))]
@@ -145,7 +186,60 @@ fn build() -> utoipa::openapi::OpenApi {
         }
     }
     doc.merge(QueryDoc::openapi());
+    document_errors(&mut doc);
     doc
+}
+
+/// The error answers a route gives whatever its annotation says, added to every operation
+/// that does not name them itself: 400 (bad query, path or body), 401 and 403 (missing or
+/// wrong key), 404 (a route naming an object, in its path or its body, or a page), and for
+/// routes with a body 408 (too slow), 413 (too large) and 503 (too many large bodies at
+/// once). API routes answer them as JSON [`ErrorBody`](llmobs_core::error::ErrorBody),
+/// pages as HTML. `/healthz` and `/openapi.json` answer only 200.
+fn document_errors(doc: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::{Content, Ref, RefOr, ResponseBuilder};
+    for (path, item) in doc.paths.paths.iter_mut() {
+        if matches!(path.as_str(), "/healthz" | "/openapi.json") {
+            continue;
+        }
+        let page = path == "/" || path.starts_with("/llm/");
+        let intake = path.ends_with("/llmobs") || path.ends_with("/eval-metric");
+        let operations =
+            [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+        for operation in operations.into_iter().flatten() {
+            let body = operation.request_body.is_some();
+            let mut errors = vec![
+                ("400", "Bad request: the detail names what is wrong"),
+                ("401", "No key: send DD-API-KEY (and DD-APPLICATION-KEY for writes)"),
+                ("403", "A wrong key"),
+            ];
+            if page || (!intake && (path.contains('{') || body)) {
+                errors.push(("404", "Not found (or another org's)"));
+            }
+            if body {
+                errors.push(("408", "The body did not arrive within the body timeout"));
+                errors.push(("413", "The body, or one of its fields, is over its limit"));
+                errors.push(("503", "Too many large bodies are being read: retry later"));
+            }
+            for (status, description) in errors {
+                let responses = &mut operation.responses.responses;
+                if responses.contains_key(status) {
+                    continue;
+                }
+                let response = if page {
+                    ResponseBuilder::new()
+                        .description(description)
+                        .content("text/html", Content::new(None::<RefOr<utoipa::openapi::Schema>>))
+                } else {
+                    ResponseBuilder::new().description(description).content(
+                        "application/json",
+                        Content::new(Some(Ref::from_schema_name("ErrorBody"))),
+                    )
+                };
+                responses.insert(status.to_owned(), RefOr::T(response.build()));
+            }
+        }
+    }
 }
 
 /// The query plane's routes (their paths are the client's, not copied across families).

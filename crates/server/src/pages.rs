@@ -1,4 +1,5 @@
-//! The web UI: server-rendered HTML pages with our own small stylesheet and no JavaScript.
+//! The web UI: server-rendered HTML pages with our own small stylesheet and no JavaScript
+//! (except [`review`], the annotation review page, whose own script maps keys to its form).
 //!
 //! Routes: `/` (the org's projects with what each holds, and recent experiments),
 //! `/llm/experiments`, `/llm/datasets`, `/llm/prompts` and `/llm/traces` (lists paged by
@@ -15,7 +16,9 @@
 //! request needs `DD-API-KEY` and sees its own org only. Each page names the org it shows.
 
 pub(crate) mod access;
+pub(crate) mod dataset;
 pub(crate) mod prompt;
+pub(crate) mod review;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,18 +37,25 @@ use llmobs_core::spans::{
 };
 use llmobs_core::summary::{Aggregate, ExperimentSummary};
 use llmobs_store::{
-    DEFAULT_ORG, DatasetFilter, ExperimentFilter, OrgId, Owned, ProjectFilter, RecordQuery,
-    decode_cursor, encode_cursor,
+    DEFAULT_ORG, DatasetFilter, ExperimentFilter, OrgId, Owned, ProjectFilter, decode_cursor,
+    encode_cursor,
 };
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 use serde_json::Value as Json;
 
 use crate::auth::Reader;
 use crate::error::ApiError;
-use crate::extract::Segments;
 use crate::jsonapi::Query;
 use crate::state::AppState;
 use access::{Access, Session};
+
+mod chart;
+mod compare;
+mod experiment_page;
+mod trace;
+pub(crate) use compare::{__path_compare, compare};
+pub(crate) use experiment_page::{__path_experiment, experiment};
+pub(crate) use trace::{__path_trace, trace};
 
 /// Items per page of a list.
 const PAGE: usize = 50;
@@ -58,9 +68,12 @@ pub(crate) fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/llm/experiments", get(experiments))
+        .route("/llm/experiments/compare", get(compare))
         .route("/llm/experiments/{experiment_id}", get(experiment))
         .route("/llm/datasets", get(datasets))
-        .route("/llm/datasets/{dataset_id}", get(dataset))
+        .route("/llm/datasets/{dataset_id}", get(dataset::dataset))
+        .route("/llm/datasets/{dataset_id}/diff", get(dataset::diff))
+        .route("/llm/datasets/{dataset_id}/download", get(dataset::download))
         .route("/llm/prompts", get(prompts))
         .route("/llm/traces", get(traces))
         .route("/llm/prompts/{prompt_id}", get(prompt::prompt))
@@ -68,6 +81,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/llm/prompts/{prompt_id}/labels", post(prompt::move_label))
         .route("/sign-in", get(access::sign_in_form).post(access::sign_in))
         .route("/sign-out", post(access::sign_out))
+        .route("/llm/traces/{trace_id}", get(trace))
+        .merge(review::router())
 }
 
 /// A failed page: the API's error and status, as an HTML page.
@@ -126,6 +141,11 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
+/// How a page names an org: its name, else its id.
+async fn org_name(state: &AppState, org: &OrgId) -> Result<String, ApiError> {
+    Ok(state.store.org_name(org).await?.unwrap_or_else(|| org.0.clone()))
+}
+
 /// The org a page shows, how the page names it, and how the visitor got in.
 struct Shown {
     org: OrgId,
@@ -137,7 +157,7 @@ impl Viewer {
     /// The org of a list page: the key's, or for loopback, the default org.
     async fn org(self, state: &AppState) -> Result<Shown, ApiError> {
         match self.org {
-            Some(org) => Ok(Shown { name: org.0.clone(), org, access: self.access }),
+            Some(org) => Ok(Shown { name: org_name(state, &org).await?, org, access: self.access }),
             None => {
                 let org = state.store.org_named(DEFAULT_ORG).await?.ok_or_else(|| {
                     ApiError::NotFound(format!(
@@ -153,15 +173,10 @@ impl Viewer {
     /// The org of a page of one item: the key's, or for loopback, the item's owner.
     async fn owner(self, state: &AppState, kind: Owned, id: &str) -> Result<Shown, ApiError> {
         match self.org {
-            Some(org) => Ok(Shown { name: org.0.clone(), org, access: self.access }),
+            Some(org) => Ok(Shown { name: org_name(state, &org).await?, org, access: self.access }),
             None => {
                 let org = state.store.owner_of(kind, id).await?;
-                let name = if state.store.org_named(DEFAULT_ORG).await?.as_ref() == Some(&org) {
-                    DEFAULT_ORG.to_owned()
-                } else {
-                    org.0.clone()
-                };
-                Ok(Shown { org, name, access: self.access })
+                Ok(Shown { name: org_name(state, &org).await?, org, access: self.access })
             }
         }
     }
@@ -189,7 +204,11 @@ fn environment() -> &'static Environment<'static> {
             ("error", include_str!("pages/error.html")),
             ("sign_in", include_str!("pages/sign_in.html")),
             ("prompt", include_str!("pages/prompt.html")),
+            ("dataset_diff", include_str!("pages/dataset_diff.html")),
             ("prompt_diff", include_str!("pages/prompt_diff.html")),
+            ("compare", include_str!("pages/compare.html")),
+            ("chart", include_str!("pages/chart.html")),
+            ("trace", include_str!("pages/trace.html")),
         ] {
             // The templates are part of the binary and covered by the page tests.
             env.add_template(name, source).expect("a page template does not parse");
@@ -429,10 +448,13 @@ pub(crate) async fn home(
     )?)
 }
 
-/// `/llm/experiments`: the org's experiments, newest first, filtered by `project` (id) and
-/// `name` (the experiment's name, exact).
+/// `/llm/experiments`: the org's experiments, newest first, filtered by `project` (id),
+/// `name` (the experiment's name, exact) and `dataset` (id), with boxes to tick for the
+/// compare page; `compare_with` (an experiment id) lists its dataset's experiments with it
+/// ticked.
 #[utoipa::path(get, path = "/llm/experiments", tag = "pages",
     params(("project" = Option<String>, Query), ("name" = Option<String>, Query),
+           ("dataset" = Option<String>, Query), ("compare_with" = Option<String>, Query),
            ("cursor" = Option<String>, Query)),
     responses((status = 200, content_type = "text/html")))]
 pub(crate) async fn experiments(
@@ -443,7 +465,16 @@ pub(crate) async fn experiments(
     const PATH: &str = "/llm/experiments";
     let query = ListQuery::parse(raw.as_deref())?;
     let shown = viewer.org(&state).await?;
+    // "Compare with…" from an experiment's page: its dataset's experiments, it ticked.
+    let compare_with = match query.get("compare_with") {
+        None => None,
+        Some(id) => {
+            Some((id.to_owned(), state.store.experiment(&shown.org, id).await?.1.dataset_id))
+        }
+    };
     let filter = ExperimentFilter {
+        dataset_id: (query.get("dataset").map(str::to_owned))
+            .or_else(|| compare_with.as_ref().map(|(_, dataset)| dataset.clone())),
         project_id: query.get("project").map(str::to_owned),
         experiment: query.get("name").map(str::to_owned),
         ..ExperimentFilter::default()
@@ -459,9 +490,14 @@ pub(crate) async fn experiments(
         context! {
             heading => heading("Experiments", &project),
             filters => query.form(PATH, &[("project", "project id", "any project"),
-                                          ("name", "experiment name", "exact name")])?,
-            rows => render("experiment_rows", context! { experiments })?,
-            next => query.next(PATH, &["project", "name"], next.as_ref().map(encode_cursor)),
+                                          ("name", "experiment name", "exact name"),
+                                          ("dataset", "dataset id", "any dataset")])?,
+            rows => render("experiment_rows", context! {
+                experiments, pick => true,
+                checked => compare_with.map(|(id, _)| vec![id]).unwrap_or_default(),
+            })?,
+            next => query.next(PATH, &["project", "name", "dataset", "compare_with"],
+                               next.as_ref().map(encode_cursor)),
         },
     )?;
     let place = Place { section: "Experiments", crumbs: list_crumbs(&project, "Experiments") };
@@ -554,10 +590,17 @@ pub(crate) async fn prompts(
     Ok(page("Prompts", &shown, place, body)?)
 }
 
+/// The exact span fields the traces list filters on, by their query parameter.
+const TRACE_FIELDS: &[&str] = &["ml_app", "kind", "name", "status"];
+
 /// `/llm/traces`: spans the server stored, newest first, through the spans search of the
-/// public API: `query` (its search syntax), `from` and `to` (default: the last day).
+/// public API: `ml_app`, `kind`, `name` and `status` (exact), `query` (its search syntax:
+/// free text, tags, …), `from` and `to` (default: the last day). Each span links to its
+/// trace.
 #[utoipa::path(get, path = "/llm/traces", tag = "pages",
-    params(("query" = Option<String>, Query), ("from" = Option<String>, Query),
+    params(("ml_app" = Option<String>, Query), ("kind" = Option<String>, Query),
+           ("name" = Option<String>, Query), ("status" = Option<String>, Query),
+           ("query" = Option<String>, Query), ("from" = Option<String>, Query),
            ("to" = Option<String>, Query), ("cursor" = Option<String>, Query)),
     responses((status = 200, content_type = "text/html")))]
 pub(crate) async fn traces(
@@ -569,11 +612,18 @@ pub(crate) async fn traces(
     let query = ListQuery::parse(raw.as_deref())?;
     let shown = viewer.org(&state).await?;
     let text = |key: &str| query.get(key).map(str::to_owned);
+    // The exact fields become terms ANDed with the search text.
+    let mut terms: Vec<String> = TRACE_FIELDS
+        .iter()
+        .filter_map(|field| query.get(field).map(|v| llmobs_core::search::exact_term(field, v)))
+        .collect();
+    terms.extend(text("query").map(|q| format!("({q})")));
+    let search_text = (!terms.is_empty()).then(|| terms.join(" "));
     let attributes = SearchSpansAttributes {
         filter: SpanFilter {
             from: Some(text("from").unwrap_or_else(|| "now-1d".into())),
             to: text("to"),
-            query: text("query"),
+            query: search_text,
             ..SpanFilter::default()
         },
         page: SpanPageQuery { cursor: text("cursor"), limit: Some(PAGE as i64) },
@@ -594,6 +644,7 @@ pub(crate) async fn traces(
         .map(|found| {
             let a = SpanAttributes::from_event(&found.event);
             context! {
+                trace => format!("/llm/traces/{}?span={}", urlencode(&a.trace_id), urlencode(&a.span_id)),
                 start => start_time(a.start_ns), name => a.name, kind => a.span_kind,
                 ml_app => a.ml_app, status => a.status, duration => millis(a.duration),
                 input => io(a.input.as_ref()), output => io(a.output.as_ref()),
@@ -605,10 +656,13 @@ pub(crate) async fn traces(
         "list",
         context! {
             heading => "Traces",
-            filters => query.form(PATH, &[("query", "search", "@ml_app:app kind:llm error"),
+            filters => query.form(PATH, &[("ml_app", "ml app", "any"), ("kind", "kind", "llm, tool…"),
+                                          ("name", "span name", "exact name"), ("status", "status", "ok, error"),
+                                          ("query", "search", "free text, env:prod, -@kind:llm"),
                                           ("from", "from", "now-1d"), ("to", "to", "now")])?,
             rows => render("span_rows", context! { spans })?,
-            next => query.next(PATH, &["query", "from", "to"], found.after),
+            next => query.next(PATH, &["ml_app", "kind", "name", "status", "query", "from", "to"],
+                               found.after),
         },
     )?;
     let place =
@@ -652,79 +706,6 @@ async fn project_crumb(
 
 fn urlencode(value: &str) -> String {
     serde_urlencoded::to_string([("", value)]).unwrap_or_default().split_off(1)
-}
-
-/// A dataset page's cursor: a record position.
-fn position(cursor: &str) -> Result<i64, ApiError> {
-    cursor.parse().map_err(|_| {
-        ApiError::bad_request(
-            format!("cursor: '{cursor}' is not a record position"),
-            "follow the page's \"Next page\" link",
-        )
-    })
-}
-
-/// The experiment page: its summary and its records, paged.
-#[utoipa::path(get, path = "/llm/experiments/{experiment_id}", tag = "pages",
-    params(("experiment_id" = String, Path), ("cursor" = Option<String>, Query)),
-    responses((status = 200, content_type = "text/html")))]
-pub(crate) async fn experiment(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Segments(id): Segments<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Html<String>, PageError> {
-    let query = ListQuery::parse(raw.as_deref())?;
-    let shown = viewer.owner(&state, Owned::Experiment, &id).await?;
-    let (_, e) = state.store.experiment(&shown.org, &id).await?;
-    let summary = summary(&state.store.experiment_summary(&shown.org, &id).await?)?;
-    let (found, next) = state
-        .store
-        .experiment_records(&shown.org, &id, &Default::default(), query.cursor(), PAGE)
-        .await?;
-    let records: Vec<Value> = (found.iter())
-        .map(|(_, span)| {
-            context! {
-                name => text(span.get("name")),
-                input => text(span.pointer("/meta/input")),
-                output => text(span.pointer("/meta/output")),
-                expected => text(span.pointer("/meta/expected_output")),
-                error => text(span.pointer("/meta/error/message")),
-                duration => span.get("duration").and_then(Json::as_f64).map(millis)
-                    .unwrap_or_default(),
-                metrics => span["eval_metrics"].as_array().into_iter().flatten()
-                    .map(metric).collect::<Vec<_>>(),
-            }
-        })
-        .collect();
-    let summary_metrics = (state.store.summary_metrics(&shown.org, &id, PAGE).await?.iter())
-        .map(metric)
-        .collect::<Vec<_>>();
-    let crumb = project_crumb(&state, &shown.org, &e.project_id).await?;
-    // A deleted dataset keeps its experiments: they show its id.
-    let dataset_name = match state.store.dataset(&shown.org, None, &e.dataset_id).await {
-        Ok((_, d)) => d.name,
-        Err(llmobs_store::Error::NotFound(_)) => e.dataset_id.clone(),
-        Err(err) => return Err(err.into()),
-    };
-    let path = format!("/llm/experiments/{}", urlencode(&id));
-    let body = render(
-        "experiment",
-        context! {
-            experiment => e.experiment.clone(), name => e.name, dataset_id => e.dataset_id,
-            dataset_name, dataset_version => e.dataset_version,
-            status => e.status.unwrap_or_else(|| "not started".into()),
-            created_at => when(&e.created_at), error => e.error.unwrap_or_default(),
-            summary, records, summary_metrics,
-            next => query.next(&path, &[], next.as_ref().map(encode_cursor)),
-        },
-    )?;
-    let crumbs = vec![
-        ("Projects", Some("/".into())),
-        (crumb.0.as_str(), crumb.1),
-        (e.experiment.as_str(), None),
-    ];
-    Ok(page(&e.experiment, &shown, Place { section: "Experiments", crumbs }, body)?)
 }
 
 /// The summary cards of an experiment.
@@ -793,52 +774,4 @@ fn metric(m: &Json) -> Value {
         value => text(m.get(format!("{kind}_value").as_str())),
         reasoning => text(m.get("reasoning")),
     }
-}
-
-/// The dataset page: its records at the current version, paged.
-#[utoipa::path(get, path = "/llm/datasets/{dataset_id}", tag = "pages",
-    params(("dataset_id" = String, Path), ("cursor" = Option<String>, Query)),
-    responses((status = 200, content_type = "text/html")))]
-pub(crate) async fn dataset(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Segments(id): Segments<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Html<String>, PageError> {
-    let query = ListQuery::parse(raw.as_deref())?;
-    let shown = viewer.owner(&state, Owned::Dataset, &id).await?;
-    let (_, d) = state.store.dataset(&shown.org, None, &id).await?;
-    let records_query = RecordQuery {
-        limit: PAGE,
-        after: query.cursor().map(position).transpose()?.unwrap_or(0),
-        ..RecordQuery::default()
-    };
-    let (found, next) = state.store.records(&shown.org, &d.project_id, &id, &records_query).await?;
-    let records: Vec<Value> = (found.iter())
-        .map(|(record_id, r)| {
-            context! {
-                id => record_id,
-                input => text(Some(&parse(&r.input))),
-                expected => text(r.expected_output.as_deref().map(parse).as_ref()),
-                metadata => text(r.metadata.as_deref().map(parse).as_ref()),
-                tags => r.tags.clone(),
-            }
-        })
-        .collect();
-    let crumb = project_crumb(&state, &shown.org, &d.project_id).await?;
-    let path = format!("/llm/datasets/{}", urlencode(&id));
-    let body = render(
-        "dataset",
-        context! {
-            name => d.name.clone(), version => d.current_version, description => d.description,
-            records, next => query.next(&path, &[], next.map(|n| n.to_string())),
-        },
-    )?;
-    let crumbs = vec![
-        ("Projects", Some("/".into())),
-        (crumb.0.as_str(), crumb.1),
-        ("Datasets", Some(format!("/llm/datasets?project={}", urlencode(&d.project_id)))),
-        (d.name.as_str(), None),
-    ];
-    Ok(page(&d.name, &shown, Place { section: "Datasets", crumbs }, body)?)
 }

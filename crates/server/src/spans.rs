@@ -75,7 +75,7 @@ async fn run(
         ("sort" = Option<String>, Query, description = "timestamp, -timestamp (default), duration, -duration"),
         ("include_attachments" = Option<bool>, Query),
     ),
-    responses((status = 200, body = SpansResponse), (status = 400, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = SpansResponse), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn list_spans(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -120,7 +120,7 @@ pub(crate) async fn list_spans(
 /// Searches spans with a JSON body: filter, sort, page and options.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/spans/events/search", tag = "spans",
     request_body = SearchSpansRequest,
-    responses((status = 200, body = SpansResponse), (status = 400, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = SpansResponse), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn search_spans(
     State(state): State<AppState>,
     Reader(org): Reader,

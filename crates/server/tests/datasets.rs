@@ -269,6 +269,22 @@ async fn csv_uploads_make_one_version_and_a_broken_row_stores_nothing() {
 }
 
 #[tokio::test]
+async fn an_upload_that_is_not_multipart_gets_a_json_400() {
+    let app = App::new().await;
+    let (p, d) = setup(&app).await;
+    for path in [
+        format!("{V1}/datasets/{d}/records/upload"),
+        format!("/api/v2/llm-obs/v2/{p}/datasets/{d}/records/upload"),
+    ] {
+        let headers = [("Content-Type", "application/json")];
+        let (status, body) =
+            app.send("POST", &path, Keys::Both, &headers, Some(b"{}".to_vec())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path}: {body}");
+        assert!(detail(&body).contains("multipart/form-data"), "{path}: {body}");
+    }
+}
+
+#[tokio::test]
 async fn datasets_are_found_by_name_created_once_and_delete_softly() {
     let app = App::new().await;
     let (p, d) = setup(&app).await;

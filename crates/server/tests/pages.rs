@@ -6,9 +6,9 @@ use serde_json::{Value, json};
 
 use crate::util::{App, Keys, PROMPTS, V1, V2};
 
-const HOSTILE: &str = "<script>alert(1)</script>";
+pub(crate) const HOSTILE: &str = "<script>alert(1)</script>";
 
-fn doc(kind: &str, attributes: Value) -> Option<Value> {
+pub(crate) fn doc(kind: &str, attributes: Value) -> Option<Value> {
     Some(json!({"data": {"type": kind, "attributes": attributes}}))
 }
 
@@ -18,14 +18,14 @@ fn now_ns() -> i64 {
 }
 
 /// A page's HTML, asserting its status.
-async fn html(app: &App, path: &str, keys: Keys, want: StatusCode) -> String {
+pub(crate) async fn html(app: &App, path: &str, keys: Keys, want: StatusCode) -> String {
     let (status, body) = app.call("GET", path, keys, None).await;
     let text = body.as_str().map(str::to_owned).unwrap_or_else(|| body.to_string());
     assert_eq!(status, want, "GET {path}: {text}");
     text
 }
 
-fn assert_escaped(page: &str, path: &str) {
+pub(crate) fn assert_escaped(page: &str, path: &str) {
     assert!(!page.contains("<script"), "{path} lets a script through:\n{page}");
     assert!(page.contains("&lt;script&gt;"), "{path} does not show the hostile text:\n{page}");
 }
@@ -34,7 +34,7 @@ fn assert_escaped(page: &str, path: &str) {
 /// the intake (three of them evaluated), a child span, and a prompt: hostile text in the
 /// names, the record, the span name, a tag and the prompt id. Returns the dataset and
 /// experiment ids.
-async fn hostile_data(app: &App, records: usize) -> (String, String) {
+pub(crate) async fn hostile_data(app: &App, records: usize) -> (String, String) {
     let project =
         app.ok("POST", &format!("{V1}/projects"), doc("projects", json!({"name": HOSTILE}))).await;
     let p = project["data"]["id"].as_str().unwrap().to_owned();
@@ -73,7 +73,8 @@ async fn hostile_data(app: &App, records: usize) -> (String, String) {
                 "status": if i == 0 { "error" } else { "ok" },
                 "meta": {"span": {"kind": "experiment"}, "input": {"q": HOSTILE}, "output": HOSTILE,
                          "expected_output": HOSTILE},
-                "tags": [format!("experiment_id:{e}"), format!("note:{HOSTILE}")]})
+                "tags": [format!("experiment_id:{e}"), format!("note:{HOSTILE}"),
+                         format!("dataset_record_id:{HOSTILE}{i:03}")]})
         })
         .collect();
     spans.push(json!({"trace_id": "t0", "span_id": "child", "parent_id": "s000", "name": HOSTILE,

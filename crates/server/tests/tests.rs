@@ -7,11 +7,15 @@ mod auth;
 mod concurrency;
 mod datasets;
 mod experiments;
+mod fuzz;
 mod input;
 mod limits;
 mod pages;
 mod pages_access;
+mod pages_datasets;
+mod pages_demo;
 mod pages_prompts;
+mod pages_views;
 
 mod prompts;
 mod resolve;

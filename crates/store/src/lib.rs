@@ -14,6 +14,8 @@
 //! - the intakes: [`Store::ingest_spans`] and [`Store::ingest_eval_metrics`], which decide
 //!   where a keyless (agent-proxy) span or metric goes;
 //! - evaluator configurations: [`Store::put_evaluator`], [`Store::evaluator`];
+//! - annotation queues: [`Store::create_queue`], [`Store::add_interactions`],
+//!   [`Store::upsert_annotations`], [`Store::export_queue`] (a queue's labels to a dataset);
 //! - what Datadog's public API adds: project, dataset, experiment and evaluator
 //!   management (the `*_admin` and `projects` modules), span search and experimentation
 //!   search and analytics;
@@ -39,6 +41,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod annotations;
 mod batch;
 mod compare;
 mod dataset_admin;
@@ -62,12 +65,17 @@ mod sql;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_db;
 mod time;
+mod topics;
 mod traces;
 
+pub use annotations::MAX_INTERACTIONS;
 pub use compare::JoinedRecord;
 pub use dataset_admin::{DatasetFilter, FileUpload};
-pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, RecordQuery};
-pub use db::{Database, Store};
+pub use datasets::{
+    ChangePage, INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordChange, RecordPage,
+    RecordQuery,
+};
+pub use db::{DEFAULT_POOL_SIZE, Database, Store};
 pub use error::{Error, NotFound, Result};
 pub use evaluator_admin::StoredEvaluator;
 pub use experimentation::ScopeResults;
@@ -77,5 +85,6 @@ pub use projects::{
     Page, PageCursor, ProjectActivity, ProjectFilter, decode_cursor, encode_cursor,
 };
 pub use prompts::{NewPrompt, NewVersion, VersionUpdate};
-pub use spans::{FoundSpan, SpanPage, now_ns};
+pub use spans::{FoundSpan, SpanInput, SpanPage, now_ns};
 pub use time::format_ns;
+pub use topics::{NewPoint, NewTopic, StoredPoint, StoredTopic, TopicConfig, TopicRun};

@@ -19,6 +19,8 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "experiments", include_str!("../migrations/0002_experiments.sql")),
     (3, "public_api", include_str!("../migrations/0003_public_api.sql")),
     (4, "spans_search", include_str!("../migrations/0004_spans_search.sql")),
+    (5, "annotations", include_str!("../migrations/0005_annotations.sql")),
+    (6, "patterns", include_str!("../migrations/0006_patterns.sql")),
     (9, "record_values", include_str!("../migrations/0009_record_values.sql")),
 ];
 

@@ -547,6 +547,129 @@ impl Store {
     }
 }
 
+/// A sampled span's input, for topic discovery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpanInput {
+    /// The span.
+    pub span_id: String,
+    /// Its trace.
+    pub trace_id: String,
+    /// Its session (empty when none).
+    pub session_id: String,
+    /// Its input text.
+    pub input: String,
+    /// `duration` (ns), `status` and the token and cost metrics it has, as JSON.
+    pub metrics: Map<String, Value>,
+}
+
+/// Whether a span is in a sample of `ratio`: a seeded hash of its id, so a span is in or
+/// out of every sample with the same seed.
+fn sampled(span_id: &str, seed: u64, ratio: f64) -> bool {
+    if ratio >= 1.0 {
+        return true;
+    }
+    let mut h = seed ^ 0xCBF2_9CE4_8422_2325;
+    for byte in span_id.bytes() {
+        h = (h ^ u64::from(byte)).wrapping_mul(0x0100_0000_01B3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xFF51_AFD7_ED55_8CCD);
+    h ^= h >> 33;
+    (h as f64) < ratio * (u64::MAX as f64)
+}
+
+/// How many bodies are read per statement when sampling.
+const SAMPLE_READ: usize = 500;
+
+impl Store {
+    /// Up to `limit` inputs of the org's spans matching `query`, newest first, from a
+    /// sample of `ratio` of them (by a seeded hash of the span id). Spans without input
+    /// text are skipped.
+    pub async fn sample_span_inputs(
+        &self,
+        org: &OrgId,
+        query: &Query,
+        ratio: f64,
+        limit: usize,
+        seed: u64,
+    ) -> Result<Vec<SpanInput>> {
+        let mut conn = self.read.acquire().await?;
+        let dialect =
+            if conn.backend_name() == "SQLite" { Dialect::Sqlite } else { Dialect::Postgres };
+        let mut sql = SpanSql { sql: Sql::default(), dialect };
+        let org_p = sql.text(org.0.clone());
+        sql.text =
+            format!("SELECT s.seq, s.span_id FROM span_search s WHERE s.org_uuid = {org_p} AND ");
+        sql.condition(query)?;
+        sql.text.push_str(" ORDER BY s.start_ns DESC, s.seq DESC");
+        let rows = sql.query().fetch_all(&mut *conn).await?;
+        let mut chosen: Vec<i64> = Vec::new();
+        for row in &rows {
+            let span_id: String = row.try_get("span_id")?;
+            if sampled(&span_id, seed, ratio) {
+                chosen.push(row.try_get("seq")?);
+            }
+        }
+        drop(rows);
+        let mut out = Vec::with_capacity(limit.min(chosen.len()));
+        for chunk in chosen.chunks(SAMPLE_READ) {
+            if out.len() >= limit {
+                break;
+            }
+            let list: Vec<String> = chunk.iter().map(i64::to_string).collect();
+            let text = format!(
+                "SELECT s.seq, s.span_id, s.trace_id, s.session_id, s.status, s.duration_ns, \
+                 COALESCE(e.body, l.body) AS body FROM span_search s \
+                 LEFT JOIN experiment_spans e ON s.experiment_uuid <> '' \
+                 AND e.experiment_uuid = s.experiment_uuid AND e.span_id = s.span_id \
+                 LEFT JOIN llmobs_spans l ON s.experiment_uuid = '' AND l.org_uuid = s.org_uuid \
+                 AND l.trace_id = s.trace_id AND l.span_id = s.span_id \
+                 WHERE s.seq IN ({})",
+                list.join(", ")
+            );
+            // Only integers of our own read go into the text.
+            let found = sqlx::query(sqlx::AssertSqlSafe(text)).fetch_all(&mut *conn).await?;
+            let mut by_seq = std::collections::HashMap::with_capacity(found.len());
+            for row in found {
+                by_seq.insert(row.try_get::<i64, _>("seq")?, row);
+            }
+            for seq in chunk {
+                let Some(row) = by_seq.get(seq) else { continue };
+                let Some(body) = row.try_get::<Option<String>, _>("body")? else { continue };
+                let event: Map<String, Value> = serde_json::from_str(&body).unwrap_or_default();
+                let input = llmobs_core::spans::input_text(&event).trim().to_owned();
+                if input.is_empty() {
+                    continue;
+                }
+                let mut metrics = Map::new();
+                metrics
+                    .insert("duration".into(), Value::from(row.try_get::<i64, _>("duration_ns")?));
+                metrics.insert("status".into(), Value::from(row.try_get::<String, _>("status")?));
+                if let Some(Value::Object(numbers)) = event.get("metrics") {
+                    for key in
+                        ["input_tokens", "output_tokens", "total_tokens", "estimated_total_cost"]
+                    {
+                        if let Some(n) = numbers.get(key).filter(|n| n.is_number()) {
+                            metrics.insert(key.into(), n.clone());
+                        }
+                    }
+                }
+                out.push(SpanInput {
+                    span_id: row.try_get("span_id")?,
+                    trace_id: row.try_get("trace_id")?,
+                    session_id: row.try_get("session_id")?,
+                    input,
+                    metrics,
+                });
+                if out.len() >= limit {
+                    break;
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Nanoseconds since the epoch now.
 pub fn now_ns() -> i64 {
     time::now_ns()

@@ -2,7 +2,7 @@
 //! the draft lock, and the file upload on the v2 path.
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Multipart, RawQuery, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
@@ -20,7 +20,7 @@ use llmobs_store::{DatasetFilter, FileUpload, encode_cursor};
 use super::{meta, paging};
 use crate::auth::{Reader, Writer};
 use crate::error::ApiError;
-use crate::extract::{ApiJson, Segments, multipart_file};
+use crate::extract::{ApiJson, Segments, Upload, multipart_file};
 use crate::jsonapi::{FAMILIES, JsonApi, Query};
 use crate::state::AppState;
 
@@ -54,7 +54,7 @@ fn resource((id, dataset): (String, DatasetAttributes)) -> Resource<DatasetAttri
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/{project_id}/datasets", tag = "public",
     params(("project_id" = String, Path), ("filter[name]" = Option<String>, Query), ("filter[id]" = Option<String>, Query),
         ("page[limit]" = Option<i64>, Query), ("page[cursor]" = Option<String>, Query)),
-    responses((status = 200, body = Document<Vec<Resource<DatasetAttributes>>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Vec<Resource<DatasetAttributes>>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn list_datasets(
     State(state): State<AppState>,
@@ -81,7 +81,7 @@ pub(crate) async fn list_datasets(
 /// Changes a dataset's name, description and/or metadata.
 #[utoipa::path(patch, path = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}", tag = "public",
     params(("project_id" = String, Path), ("dataset_id" = String, Path)), request_body = Request<DatasetUpdate>,
-    responses((status = 200, body = Document<Resource<DatasetAttributes>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<DatasetAttributes>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody), (status = 409, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn update_dataset(
     State(state): State<AppState>,
@@ -114,7 +114,7 @@ pub(crate) async fn delete_datasets(
 /// The dataset's versions, newest first.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/versions", tag = "public",
     params(("project_id" = String, Path), ("dataset_id" = String, Path)),
-    responses((status = 200, body = Document<Vec<Resource<DatasetVersion>>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Vec<Resource<DatasetVersion>>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn list_versions(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -134,7 +134,7 @@ pub(crate) async fn list_versions(
 /// dataset.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/restore", tag = "public",
     params(("project_id" = String, Path), ("dataset_id" = String, Path)), request_body = Request<RestoreVersion>,
-    responses((status = 200, body = Document<Resource<DatasetAttributes>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<DatasetAttributes>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn restore_version(
     State(state): State<AppState>,
@@ -153,7 +153,7 @@ pub(crate) async fn restore_version(
 /// Copies the dataset's current records into a new dataset of the project.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/clone", tag = "public",
     params(("project_id" = String, Path), ("dataset_id" = String, Path)), request_body = Request<CloneDataset>,
-    responses((status = 200, body = Document<Resource<DatasetAttributes>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<DatasetAttributes>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody), (status = 409, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn clone_dataset(
     State(state): State<AppState>,
@@ -206,7 +206,7 @@ fn draft(dataset_id: String, found: DraftState) -> JsonApi<Document<Resource<Dra
 /// Who holds the dataset's draft lock; 404 when nobody does.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/draft_state", tag = "public",
     params(("project_id" = String, Path), ("dataset_id" = String, Path)),
-    responses((status = 200, body = Document<Resource<DraftState>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<DraftState>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn draft_state(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -219,7 +219,7 @@ pub(crate) async fn draft_state(
 /// Takes the draft lock for the caller; 409 when another user holds it.
 #[utoipa::path(patch, path = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/draft_state/lock", tag = "public",
     params(("project_id" = String, Path), ("dataset_id" = String, Path)),
-    responses((status = 200, body = Document<Resource<DraftState>>), (status = 404, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<DraftState>>), (status = 404, body = llmobs_core::error::ErrorBody),
         (status = 409, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn lock_draft(
     State(state): State<AppState>,
@@ -249,14 +249,14 @@ pub(crate) async fn unlock_draft(
     params(("project_id" = String, Path), ("dataset_id" = String, Path), ("deduplicate" = Option<bool>, Query),
         ("overwrite" = Option<bool>, Query), ("tags" = Option<Vec<String>>, Query), ("include_user_data" = Option<bool>, Query)),
     request_body(content_type = "multipart/form-data", description = "a `file` field: CSV with an input column"),
-    responses((status = 200, body = Document<Resource<UploadResult>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<UploadResult>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody), (status = 413, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn upload_file(
     State(state): State<AppState>,
     Writer(caller): Writer,
     Segments((project_id, dataset_id)): Segments<(String, String)>,
     RawQuery(query): RawQuery,
-    mut multipart: Multipart,
+    Upload(mut multipart): Upload,
 ) -> Result<JsonApi<Document<Resource<UploadResult>>>, ApiError> {
     let query = Query::parse(query.as_deref())?;
     let options = FileUpload {

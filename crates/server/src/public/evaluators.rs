@@ -38,7 +38,7 @@ fn resource(found: StoredEvaluator) -> Resource<Value> {
 
 /// Every custom evaluator config of the org, by name.
 #[utoipa::path(get, path = "/api/unstable/llm-obs/config/evaluators/custom", tag = "public",
-    responses((status = 200, body = Document<Vec<Resource<Object>>>)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Vec<Resource<Object>>>)))]
 pub(crate) async fn list_configs(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -50,7 +50,7 @@ pub(crate) async fn list_configs(
 /// One custom evaluator config.
 #[utoipa::path(get, path = "/api/unstable/llm-obs/config/evaluators/custom/{eval_name}", tag = "public",
     params(("eval_name" = String, Path)),
-    responses((status = 200, body = Document<Resource<Object>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<Object>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn get_config(
     State(state): State<AppState>,
     Reader(org): Reader,

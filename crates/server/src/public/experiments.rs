@@ -56,7 +56,7 @@ pub(crate) fn spans_list(events: ExperimentEvents) -> JsonApi<Document<Vec<Resou
 /// The spans with their metrics, and the summary metrics, in one document.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v2/experiments/{experiment_id}/events", tag = "public",
     params(("experiment_id" = String, Path)),
-    responses((status = 200, body = Document<Resource<ExperimentEvents>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<ExperimentEvents>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn events_v2(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -70,7 +70,7 @@ pub(crate) async fn events_v2(
 /// previous page) with their metrics; the summary metrics come on the first page.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v3/experiments/{experiment_id}/events", tag = "public",
     params(("experiment_id" = String, Path), ("page[limit]" = Option<i64>, Query), ("page[cursor]" = Option<String>, Query)),
-    responses((status = 200, body = Document<Resource<ExperimentEvents>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<ExperimentEvents>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn events_v3(
     State(state): State<AppState>,

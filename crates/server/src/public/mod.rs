@@ -7,15 +7,19 @@
 //! - [`records`]: create, update, delete.
 //! - [`experiments`]: delete, events in the v1 (list), v2 and v3 (paged) shapes.
 //! - [`prompts`]: the public prompt registry over the same store as ddtrace's.
+//! - [`annotations`]: annotation queues, label schemas, interactions, annotations, and
+//!   the export of a queue's annotations to a dataset.
 //! - [`evaluators`]: custom evaluator configs (get, list, delete; put is
 //!   [`crate::evaluators`]).
 //! - [`integrations`]: LLM provider accounts, their models, inference.
+//! - [`topics`]: topic discovery configs, runs, topics and clustered points.
 //!
 //! Where ddtrace and the official client call the same route and read different shapes
 //! (record lists, batch updates, experiment events), the handler makes one domain call and
 //! [`Flavor`] picks the encoder: the official client always sends an `Accept` header naming
 //! `application/json`; ddtrace sends none and our SDK sends `*/*`.
 
+pub(crate) mod annotations;
 pub(crate) mod datasets;
 pub(crate) mod evaluators;
 pub(crate) mod experiments;
@@ -23,6 +27,7 @@ pub(crate) mod integrations;
 pub(crate) mod projects;
 pub(crate) mod prompts;
 pub(crate) mod records;
+pub(crate) mod topics;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -65,7 +70,9 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(experiments::router())
         .merge(evaluators::router())
         .merge(prompts::router())
+        .merge(annotations::router())
         .merge(integrations::router())
+        .merge(topics::router())
 }
 
 /// `page[limit]` (1 to `max`, `default` when absent) and `page[cursor]`.

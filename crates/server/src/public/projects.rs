@@ -35,7 +35,7 @@ fn resource((id, project): (String, Project)) -> Resource<Project> {
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/projects", tag = "public",
     params(("filter[id]" = Option<String>, Query), ("filter[name]" = Option<String>, Query),
         ("page[limit]" = Option<i64>, Query), ("page[cursor]" = Option<String>, Query)),
-    responses((status = 200, body = Document<Vec<Resource<Project>>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Vec<Resource<Project>>>), (status = 400, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn list_projects(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -57,7 +57,7 @@ pub(crate) async fn list_projects(
 /// Renames a project and/or changes its description.
 #[utoipa::path(patch, path = "/api/v2/llm-obs/v1/projects/{project_id}", tag = "public",
     params(("project_id" = String, Path)), request_body = Request<ProjectUpdate>,
-    responses((status = 200, body = Document<Resource<Project>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<Project>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody), (status = 409, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn update_project(
     State(state): State<AppState>,

@@ -52,7 +52,7 @@ fn template(value: Value) -> Result<Value, ApiError> {
 /// The org's live prompts, newest first; `filter[prompt_id]` narrows to one.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/prompts", tag = "public",
     params(("filter[prompt_id]" = Option<String>, Query)),
-    responses((status = 200, body = Document<Vec<Resource<PromptRecord>>>)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Vec<Resource<PromptRecord>>>)))]
 pub(crate) async fn list_prompts(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -65,7 +65,7 @@ pub(crate) async fn list_prompts(
 
 /// Creates a prompt and its version 1.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/prompts", tag = "public", request_body = Request<CreatePromptRequest>,
-    responses((status = 200, body = Document<Resource<PromptRecord>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<PromptRecord>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 409, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_prompt(
     state: State<AppState>,
@@ -81,7 +81,7 @@ pub(crate) async fn create_prompt(
 /// The newest version, or the one carrying `label`, as the SDKs read it.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/prompts/{prompt_id}", tag = "public",
     params(("prompt_id" = String, Path), ("label" = Option<String>, Query)),
-    responses((status = 200, body = Document<Resource<SdkPrompt>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<SdkPrompt>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn get_prompt(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -100,7 +100,7 @@ pub(crate) async fn get_prompt(
 /// Changes the title and/or description.
 #[utoipa::path(patch, path = "/api/v2/llm-obs/v1/prompts/{prompt_id}", tag = "public",
     params(("prompt_id" = String, Path)), request_body = Request<UpdatePromptRequest>,
-    responses((status = 200, body = Document<Resource<PromptRecord>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<PromptRecord>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn update_prompt(
     state: State<AppState>,
@@ -116,7 +116,7 @@ pub(crate) async fn update_prompt(
 /// Deletes the prompt and its versions.
 #[utoipa::path(delete, path = "/api/v2/llm-obs/v1/prompts/{prompt_id}", tag = "public",
     params(("prompt_id" = String, Path)),
-    responses((status = 200, body = Document<Resource<Deleted>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<Deleted>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn delete_prompt(
     state: State<AppState>,
     writer: Writer,
@@ -132,7 +132,7 @@ pub(crate) async fn delete_prompt(
 
 /// The versions, newest first, without templates; 404 for an unknown or deleted prompt.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/prompts/{prompt_id}/versions", tag = "public",
-    params(("prompt_id" = String, Path)), responses((status = 200, body = Document<Vec<Resource<Version>>>),
+    params(("prompt_id" = String, Path)), responses((status = 200, content_type = "application/vnd.api+json", body = Document<Vec<Resource<Version>>>),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn list_versions(
     State(state): State<AppState>,
@@ -146,7 +146,7 @@ pub(crate) async fn list_versions(
 /// Appends a version.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/prompts/{prompt_id}/versions", tag = "public",
     params(("prompt_id" = String, Path)), request_body = Request<CreateVersionRequest>,
-    responses((status = 200, body = Document<Resource<Version>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<Version>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_version(
     state: State<AppState>,
@@ -163,7 +163,7 @@ pub(crate) async fn create_version(
 /// One version, with its template.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/prompts/{prompt_id}/versions/{version}", tag = "public",
     params(("prompt_id" = String, Path), ("version" = i64, Path)),
-    responses((status = 200, body = Document<Resource<Version>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<Version>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn get_version(
     State(state): State<AppState>,
@@ -180,7 +180,7 @@ pub(crate) async fn get_version(
 /// Changes a version's labels, description or environments.
 #[utoipa::path(patch, path = "/api/v2/llm-obs/v1/prompts/{prompt_id}/versions/{version}", tag = "public",
     params(("prompt_id" = String, Path), ("version" = i64, Path)), request_body = Request<UpdateVersionRequest>,
-    responses((status = 200, body = Document<Resource<Version>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<Version>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn update_version(
     state: State<AppState>,

@@ -72,7 +72,7 @@ async fn apply(
 /// default), a record equal to a live one is skipped.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/records", tag = "public",
     params(("project_id" = String, Path), ("dataset_id" = String, Path)), request_body = Request<CreateRecords>,
-    responses((status = 200, body = RecordsMutation), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = RecordsMutation), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn create_records(
     State(state): State<AppState>,
@@ -100,7 +100,7 @@ pub(crate) async fn create_records(
 /// Changes records as a new version; absent fields stay.
 #[utoipa::path(patch, path = "/api/v2/llm-obs/v1/{project_id}/datasets/{dataset_id}/records", tag = "public",
     params(("project_id" = String, Path), ("dataset_id" = String, Path)), request_body = Request<UpdateRecords>,
-    responses((status = 200, body = RecordsMutation), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = RecordsMutation), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn update_records(
     State(state): State<AppState>,
