@@ -37,6 +37,15 @@ fi
     -r tests/reliability/requirements.txt
 export DDTRACE_PYTHON="$(cd "$VENV" && pwd)/bin/python"
 
+# The CLI's terminal test draws `datasets import`'s progress bar in a tmux pane.
+if ! command -v tmux >/dev/null 2>&1; then
+    step "installing tmux"
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tmux >/dev/null
+fi
+
 step "Rust tests"
 cargo nextest run --workspace --profile ci
 cargo test --workspace --doc --quiet
@@ -65,6 +74,9 @@ step "compat suite (real ddtrace against target/release/llmobs)"
 
 step "compat suite on PostgreSQL (each server on a fresh database of the throwaway PostgreSQL)"
 LLMOBS_COMPAT_BACKEND=postgres "$VENV/bin/python" -m pytest tests/compat -q -p no:cacheprovider
+
+step "several servers on one PostgreSQL database (tests/multiserver)"
+"$VENV/bin/python" -m pytest tests/multiserver -q -p no:cacheprovider
 
 step "official API client suite (datadog-api-client against target/release/llmobs)"
 "$VENV/bin/python" -m pytest tests/api_client -q -p no:cacheprovider

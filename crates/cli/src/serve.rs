@@ -90,6 +90,11 @@ pub struct ServeArgs {
     /// (loopback addresses). Default: true when --listen is a loopback address, else false.
     #[arg(long, env = "LLMOBS_UI_LOOPBACK_OPEN", value_name = "BOOL", action = clap::ArgAction::Set)]
     ui_loopback_open: Option<bool>,
+    /// Fill an empty store with a demo project (prompts, a dataset with two versions, two
+    /// experiments to compare, with traces) to look at in the web UI; a store that already
+    /// holds projects or prompts is left as it is.
+    #[arg(long)]
+    demo: bool,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -172,6 +177,9 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
             true => println!("web UI at {origin}/ (no sign-in needed from this machine)"),
             false => println!("web UI at {origin}/ (sign in with an API key at {origin}/sign-in)"),
         }
+        if args.demo {
+            demo(&store, &origin).await?;
+        }
         std::io::stdout().flush()?;
         llmobs_server::serve(listener, AppState::new(store.clone(), config), shutdown_signal())
             .await
@@ -251,6 +259,30 @@ async fn create_initial_keys(store: &Store, origin: &str) -> anyhow::Result<()> 
         );
     }
     Ok(())
+}
+
+/// Writes the demo project (`--demo`); a store that is not empty keeps what it has, with a
+/// note.
+async fn demo(store: &Store, origin: &str) -> anyhow::Result<()> {
+    match llmobs_server::demo::fill(store).await {
+        Ok(demo) => {
+            let [baseline, improved] = &demo.experiment_ids;
+            println!(
+                "demo project '{}' written: open {origin}/ (compare {origin}/llm/experiments/{baseline} \
+                 with {origin}/llm/experiments/{improved}; prompts at {origin}/llm/prompts)",
+                llmobs_server::demo::DEMO_PROJECT
+            );
+            Ok(())
+        }
+        Err(llmobs_server::demo::DemoError::NotEmpty) => {
+            eprintln!(
+                "--demo: nothing written, this store already has projects or prompts (the demo \
+                 fills only an empty store; use a new --data-dir to see it)"
+            );
+            Ok(())
+        }
+        Err(err) => Err(anyhow::Error::new(err).context("--demo")),
+    }
 }
 
 /// Resolves on SIGINT or SIGTERM.

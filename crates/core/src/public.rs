@@ -321,27 +321,38 @@ impl ExportError {
     }
 }
 
-/// A dataset export: its content type and text. CSV has the columns
-/// `id,input,expected_output,metadata,tags` with JSON cells (an absent value is the JSON
-/// string `""`, as uploads read it); JSON lines have one object per record with the same
-/// keys (absent values `null`).
-pub fn export<J: Serialize>(
-    format: ExportFormat,
-    records: &[(String, Record<J>)],
-) -> Result<(&'static str, String), ExportError> {
-    let json = |value: &J| serde_json::to_string(value).map_err(ExportError::of);
-    let mut out = String::new();
-    match format {
-        ExportFormat::Csv => {
-            out.push_str("id,input,expected_output,metadata,tags\r\n");
-            for (id, record) in records {
+impl ExportFormat {
+    /// The export's content type.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "text/csv; charset=utf-8",
+            ExportFormat::Jsonl => "application/x-ndjson",
+        }
+    }
+
+    /// What an export starts with: the CSV header line, nothing for JSON lines.
+    pub fn header(self) -> &'static str {
+        match self {
+            ExportFormat::Csv => "id,input,expected_output,metadata,tags\r\n",
+            ExportFormat::Jsonl => "",
+        }
+    }
+
+    /// One record of an export, with its line break: see [`export`]. Writing an export
+    /// record by record (after [`ExportFormat::header`]) gives the same text as [`export`],
+    /// so a large dataset can be streamed.
+    pub fn line<J: Serialize>(self, id: &str, record: &Record<J>) -> Result<String, ExportError> {
+        let json = |value: &J| serde_json::to_string(value).map_err(ExportError::of);
+        let mut out = String::new();
+        match self {
+            ExportFormat::Csv => {
                 let optional = |value: &Option<J>| match value {
                     Some(v) => json(v),
                     None => Ok("\"\"".to_owned()),
                 };
                 let tags = serde_json::to_string(&record.tags).map_err(ExportError::of)?;
                 let cells = [
-                    id.clone(),
+                    id.to_owned(),
                     json(&record.input)?,
                     optional(&record.expected_output)?,
                     optional(&record.metadata)?,
@@ -357,10 +368,7 @@ pub fn export<J: Serialize>(
                 }
                 out.push_str("\r\n");
             }
-            Ok(("text/csv; charset=utf-8", out))
-        }
-        ExportFormat::Jsonl => {
-            for (id, record) in records {
+            ExportFormat::Jsonl => {
                 let line = serde_json::json!({
                     "id": id,
                     "input": serde_json::to_value(&record.input).map_err(ExportError::of)?,
@@ -371,9 +379,24 @@ pub fn export<J: Serialize>(
                 out.push_str(&line.to_string());
                 out.push('\n');
             }
-            Ok(("application/x-ndjson", out))
         }
+        Ok(out)
     }
+}
+
+/// A dataset export: its content type and text. CSV has the columns
+/// `id,input,expected_output,metadata,tags` with JSON cells (an absent value is the JSON
+/// string `""`, as uploads read it); JSON lines have one object per record with the same
+/// keys (absent values `null`).
+pub fn export<J: Serialize>(
+    format: ExportFormat,
+    records: &[(String, Record<J>)],
+) -> Result<(&'static str, String), ExportError> {
+    let mut out = format.header().to_owned();
+    for (id, record) in records {
+        out.push_str(&format.line(id, record)?);
+    }
+    Ok((format.content_type(), out))
 }
 
 /// One page of an experiment's events: `limit` spans from `offset`, the summary metrics

@@ -490,22 +490,34 @@ fn io(value: Option<&Value>) -> Option<SpanIo> {
 /// contents, in that order, separated by newlines.
 pub fn searchable_text(event: &Map<String, Value>) -> String {
     let mut text = String::new();
-    let meta = event.get("meta").and_then(Value::as_object);
     for side in ["input", "output"] {
-        if let Some(io) = io(meta.and_then(|meta| meta.get(side))) {
-            if let Some(value) = io.value {
-                text.push_str(&value);
+        push_side(&mut text, event, side);
+    }
+    text
+}
+
+/// The text of a span's input alone (what topic discovery clusters): its value and
+/// message contents, each followed by a newline.
+pub fn input_text(event: &Map<String, Value>) -> String {
+    let mut text = String::new();
+    push_side(&mut text, event, "input");
+    text
+}
+
+fn push_side(text: &mut String, event: &Map<String, Value>, side: &str) {
+    let meta = event.get("meta").and_then(Value::as_object);
+    if let Some(io) = io(meta.and_then(|meta| meta.get(side))) {
+        if let Some(value) = io.value {
+            text.push_str(&value);
+            text.push('\n');
+        }
+        for message in io.messages.iter().flatten() {
+            if let Some(content) = message.get("content").and_then(Value::as_str) {
+                text.push_str(content);
                 text.push('\n');
-            }
-            for message in io.messages.iter().flatten() {
-                if let Some(content) = message.get("content").and_then(Value::as_str) {
-                    text.push_str(content);
-                    text.push('\n');
-                }
             }
         }
     }
-    text
 }
 
 impl SpanAttributes {

@@ -150,8 +150,13 @@ pub(crate) async fn list_records(
             ApiError::invalid(format!("invalid page[cursor] '{cursor}': pass back meta.after"))
         })?,
     };
-    let query =
-        RecordQuery { version: Some(version), tags: query.all("filter[tags]"), after, limit };
+    let query = RecordQuery {
+        version: Some(version),
+        tags: query.all("filter[tags]"),
+        after,
+        limit,
+        text: None,
+    };
     let (records, next) = state.store.records(&org, &project_id, &dataset_id, &query).await?;
     let next = next.map(|n| n.to_string());
     Ok(match flavor {

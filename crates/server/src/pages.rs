@@ -1,9 +1,11 @@
-//! The web UI: server-rendered HTML pages with our own small stylesheet and no JavaScript.
+//! The web UI: server-rendered HTML pages with our own small stylesheet and no JavaScript
+//! (except [`review`], the annotation review page, whose own script maps keys to its form).
 //!
 //! Routes: `/` (the org's projects with what each holds, and recent experiments),
 //! `/llm/experiments`, `/llm/datasets`, `/llm/prompts` and `/llm/traces` (lists paged by
 //! cursor and filtered from the query string; traces take the spans search syntax), and the paths Datadog's UI uses for one item,
-//! `/llm/experiments/{id}` and `/llm/datasets/{id}`, so the links clients print lead here.
+//! `/llm/experiments/{id}` and `/llm/datasets/{id}`, so the links clients print lead here;
+//! `/llm/topics` ([`topics`]), the topic hierarchy a discovery run found.
 //! Every page reads through the same store calls as the API routes.
 //!
 //! Templates live in `pages/` and are compiled into the binary; every value is
@@ -15,7 +17,10 @@
 //! request needs `DD-API-KEY` and sees its own org only. Each page names the org it shows.
 
 pub(crate) mod access;
+pub(crate) mod dataset;
 pub(crate) mod prompt;
+pub(crate) mod review;
+pub(crate) mod topics;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -34,15 +39,14 @@ use llmobs_core::spans::{
 };
 use llmobs_core::summary::{Aggregate, ExperimentSummary};
 use llmobs_store::{
-    DEFAULT_ORG, DatasetFilter, ExperimentFilter, OrgId, Owned, ProjectFilter, RecordQuery,
-    decode_cursor, encode_cursor,
+    DEFAULT_ORG, DatasetFilter, ExperimentFilter, OrgId, Owned, ProjectFilter, decode_cursor,
+    encode_cursor,
 };
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
 use serde_json::Value as Json;
 
 use crate::auth::Reader;
 use crate::error::ApiError;
-use crate::extract::Segments;
 use crate::jsonapi::Query;
 use crate::state::AppState;
 use access::{Access, Session};
@@ -69,7 +73,9 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/llm/experiments/compare", get(compare))
         .route("/llm/experiments/{experiment_id}", get(experiment))
         .route("/llm/datasets", get(datasets))
-        .route("/llm/datasets/{dataset_id}", get(dataset))
+        .route("/llm/datasets/{dataset_id}", get(dataset::dataset))
+        .route("/llm/datasets/{dataset_id}/diff", get(dataset::diff))
+        .route("/llm/datasets/{dataset_id}/download", get(dataset::download))
         .route("/llm/prompts", get(prompts))
         .route("/llm/traces", get(traces))
         .route("/llm/prompts/{prompt_id}", get(prompt::prompt))
@@ -78,6 +84,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/sign-in", get(access::sign_in_form).post(access::sign_in))
         .route("/sign-out", post(access::sign_out))
         .route("/llm/traces/{trace_id}", get(trace))
+        .route("/llm/topics", get(topics::topics))
+        .merge(review::router())
 }
 
 /// A failed page: the API's error and status, as an HTML page.
@@ -136,6 +144,11 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
+/// How a page names an org: its name, else its id.
+async fn org_name(state: &AppState, org: &OrgId) -> Result<String, ApiError> {
+    Ok(state.store.org_name(org).await?.unwrap_or_else(|| org.0.clone()))
+}
+
 /// The org a page shows, how the page names it, and how the visitor got in.
 struct Shown {
     org: OrgId,
@@ -147,7 +160,7 @@ impl Viewer {
     /// The org of a list page: the key's, or for loopback, the default org.
     async fn org(self, state: &AppState) -> Result<Shown, ApiError> {
         match self.org {
-            Some(org) => Ok(Shown { name: org.0.clone(), org, access: self.access }),
+            Some(org) => Ok(Shown { name: org_name(state, &org).await?, org, access: self.access }),
             None => {
                 let org = state.store.org_named(DEFAULT_ORG).await?.ok_or_else(|| {
                     ApiError::NotFound(format!(
@@ -163,15 +176,10 @@ impl Viewer {
     /// The org of a page of one item: the key's, or for loopback, the item's owner.
     async fn owner(self, state: &AppState, kind: Owned, id: &str) -> Result<Shown, ApiError> {
         match self.org {
-            Some(org) => Ok(Shown { name: org.0.clone(), org, access: self.access }),
+            Some(org) => Ok(Shown { name: org_name(state, &org).await?, org, access: self.access }),
             None => {
                 let org = state.store.owner_of(kind, id).await?;
-                let name = if state.store.org_named(DEFAULT_ORG).await?.as_ref() == Some(&org) {
-                    DEFAULT_ORG.to_owned()
-                } else {
-                    org.0.clone()
-                };
-                Ok(Shown { org, name, access: self.access })
+                Ok(Shown { name: org_name(state, &org).await?, org, access: self.access })
             }
         }
     }
@@ -199,6 +207,7 @@ fn environment() -> &'static Environment<'static> {
             ("error", include_str!("pages/error.html")),
             ("sign_in", include_str!("pages/sign_in.html")),
             ("prompt", include_str!("pages/prompt.html")),
+            ("dataset_diff", include_str!("pages/dataset_diff.html")),
             ("prompt_diff", include_str!("pages/prompt_diff.html")),
             ("compare", include_str!("pages/compare.html")),
             ("chart", include_str!("pages/chart.html")),
@@ -239,6 +248,7 @@ fn page(
         ("Datasets", "/llm/datasets"),
         ("Prompts", "/llm/prompts"),
         ("Traces", "/llm/traces"),
+        ("Topics", "/llm/topics"),
     ]
     .into_iter()
     .map(|(text, href)| context! { text, href, on => text == place.section })
@@ -702,16 +712,6 @@ fn urlencode(value: &str) -> String {
     serde_urlencoded::to_string([("", value)]).unwrap_or_default().split_off(1)
 }
 
-/// A dataset page's cursor: a record position.
-fn position(cursor: &str) -> Result<i64, ApiError> {
-    cursor.parse().map_err(|_| {
-        ApiError::bad_request(
-            format!("cursor: '{cursor}' is not a record position"),
-            "follow the page's \"Next page\" link",
-        )
-    })
-}
-
 /// The summary cards of an experiment.
 fn summary(s: &ExperimentSummary) -> Result<Value, ApiError> {
     let labels: Vec<Value> = (s.labels.iter())
@@ -778,52 +778,4 @@ fn metric(m: &Json) -> Value {
         value => text(m.get(format!("{kind}_value").as_str())),
         reasoning => text(m.get("reasoning")),
     }
-}
-
-/// The dataset page: its records at the current version, paged.
-#[utoipa::path(get, path = "/llm/datasets/{dataset_id}", tag = "pages",
-    params(("dataset_id" = String, Path), ("cursor" = Option<String>, Query)),
-    responses((status = 200, content_type = "text/html")))]
-pub(crate) async fn dataset(
-    State(state): State<AppState>,
-    viewer: Viewer,
-    Segments(id): Segments<String>,
-    RawQuery(raw): RawQuery,
-) -> Result<Html<String>, PageError> {
-    let query = ListQuery::parse(raw.as_deref())?;
-    let shown = viewer.owner(&state, Owned::Dataset, &id).await?;
-    let (_, d) = state.store.dataset(&shown.org, None, &id).await?;
-    let records_query = RecordQuery {
-        limit: PAGE,
-        after: query.cursor().map(position).transpose()?.unwrap_or(0),
-        ..RecordQuery::default()
-    };
-    let (found, next) = state.store.records(&shown.org, &d.project_id, &id, &records_query).await?;
-    let records: Vec<Value> = (found.iter())
-        .map(|(record_id, r)| {
-            context! {
-                id => record_id,
-                input => text(Some(&parse(&r.input))),
-                expected => text(r.expected_output.as_deref().map(parse).as_ref()),
-                metadata => text(r.metadata.as_deref().map(parse).as_ref()),
-                tags => r.tags.clone(),
-            }
-        })
-        .collect();
-    let crumb = project_crumb(&state, &shown.org, &d.project_id).await?;
-    let path = format!("/llm/datasets/{}", urlencode(&id));
-    let body = render(
-        "dataset",
-        context! {
-            name => d.name.clone(), version => d.current_version, description => d.description,
-            records, next => query.next(&path, &[], next.map(|n| n.to_string())),
-        },
-    )?;
-    let crumbs = vec![
-        ("Projects", Some("/".into())),
-        (crumb.0.as_str(), crumb.1),
-        ("Datasets", Some(format!("/llm/datasets?project={}", urlencode(&d.project_id)))),
-        (d.name.as_str(), None),
-    ];
-    Ok(page(&d.name, &shown, Place { section: "Datasets", crumbs }, body)?)
 }

@@ -12,6 +12,8 @@ mod input;
 mod limits;
 mod pages;
 mod pages_access;
+mod pages_datasets;
+mod pages_demo;
 mod pages_prompts;
 mod pages_views;
 

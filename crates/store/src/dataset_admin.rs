@@ -207,7 +207,7 @@ impl Store {
         let mut all = Vec::new();
         let mut after = 0;
         loop {
-            let query = RecordQuery { version, tags: Vec::new(), after, limit: CHUNK };
+            let query = RecordQuery { version, after, limit: CHUNK, ..RecordQuery::default() };
             let (page, next) = self.records(org, project_id, dataset_id, &query).await?;
             all.extend(page);
             match next {

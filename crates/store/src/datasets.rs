@@ -48,6 +48,9 @@ pub struct RecordQuery {
     pub version: Option<i64>,
     /// Only records carrying any of these tags; empty matches every record.
     pub tags: Vec<String>,
+    /// Only records whose id, input, expected output, metadata or tags contain this text,
+    /// ignoring case (JSON values are searched as their stored JSON text).
+    pub text: Option<String>,
     /// Continue after this position (a previous page's cursor; 0 from the start).
     pub after: i64,
     /// At most this many records.
@@ -56,9 +59,26 @@ pub struct RecordQuery {
 
 impl RecordQuery {
     /// Whether a record passes the tag filter.
-    fn matches<J>(&self, record: &Record<J>) -> bool {
-        self.tags.is_empty() || record.tags.iter().any(|tag| self.tags.contains(tag))
+    fn matches(&self, id: &str, record: &RawRecord) -> bool {
+        let tagged = self.tags.is_empty() || record.tags.iter().any(|tag| self.tags.contains(tag));
+        tagged && self.text.as_deref().is_none_or(|text| contains_text(id, record, text))
     }
+
+    /// Whether a filter may skip records (then pages read in larger chunks).
+    fn filters(&self) -> bool {
+        !self.tags.is_empty() || self.text.is_some()
+    }
+}
+
+/// Whether `text` appears in the record, ignoring case.
+fn contains_text(id: &str, record: &RawRecord, text: &str) -> bool {
+    let wanted = text.to_lowercase();
+    let has = |value: &str| value.to_lowercase().contains(&wanted);
+    has(id)
+        || has(record.input.get())
+        || record.expected_output.as_deref().is_some_and(|v| has(v.get()))
+        || record.metadata.as_deref().is_some_and(|v| has(v.get()))
+        || record.tags.iter().any(|tag| has(tag))
 }
 
 /// A page of records and the position to continue after, if more remain.
@@ -216,10 +236,9 @@ impl<'a> Change<'a> {
         author: &'a str,
         target: impl FnOnce(i64) -> i64,
     ) -> Result<Change<'a>> {
-        // Lock the dataset's row first: on PostgreSQL two writers would otherwise both read
-        // the same version and record position, and one's records would be lost from the
-        // listing. The second writer waits here and then reads what the first committed.
-        // (SQLite's write transactions are already one at a time.)
+        // Take the dataset row's lock before reading its version: concurrent changes (from
+        // this server or another one sharing a PostgreSQL database) then queue, and each
+        // reads the version the previous one committed. (SQLite has one writer at a time.)
         sqlx::query("UPDATE datasets SET record_seq = record_seq WHERE uuid = $1")
             .bind(dataset_id)
             .execute(&mut *conn)
@@ -629,9 +648,9 @@ impl Store {
         let limit = query.limit;
         // One more than a page tells whether more remain; a tag filter reads in larger
         // chunks, since it may skip many.
-        let chunk = match query.tags.is_empty() {
-            true => limit + 1,
-            false => (limit + 1).max(500),
+        let chunk = match query.filters() {
+            false => limit + 1,
+            true => (limit + 1).max(500),
         };
         let mut records = Vec::with_capacity(limit.min(chunk));
         let (mut scanned, mut last) = (query.after, query.after);
@@ -654,7 +673,7 @@ impl Store {
                 let position: i64 = row.try_get("position")?;
                 scanned = position;
                 let (id, record) = record_from_row(row, dataset_id)?;
-                if !query.matches(&record) {
+                if !query.matches(&id, &record) {
                     continue;
                 }
                 if records.len() == limit {
@@ -812,5 +831,162 @@ impl Store {
         }
         tx.commit().await?;
         Ok(deleted)
+    }
+}
+
+/// A record that differs between two versions of a dataset: its state at the first
+/// (`before`, `None` when it was not there) and at the second (`after`, `None` when it is
+/// gone).
+#[derive(Debug, Clone)]
+pub struct RecordChange {
+    /// The record's id.
+    pub id: String,
+    /// Its state at the first version.
+    pub before: Option<RawRecord>,
+    /// Its state at the second version.
+    pub after: Option<RawRecord>,
+}
+
+impl RecordChange {
+    /// `inserted` (only in the second version), `deleted` (only in the first) or
+    /// `updated` (in both, changed).
+    pub fn kind(&self) -> &'static str {
+        match (&self.before, &self.after) {
+            (None, _) => "inserted",
+            (_, None) => "deleted",
+            _ => "updated",
+        }
+    }
+}
+
+/// A page of changed records and the record id the next page starts after.
+pub type ChangePage = (Vec<RecordChange>, Option<String>);
+
+impl Store {
+    /// The records that differ between versions `from` and `to` of a dataset (each 1 to
+    /// the current version; `from` may be the later one), by record id, `limit` a page after
+    /// the record id `after`. A record whose state changed and changed back between the two
+    /// versions is left out, so a page may hold fewer than `limit`.
+    pub async fn dataset_changes(
+        &self,
+        org: &OrgId,
+        project_id: &str,
+        dataset_id: &str,
+        (from, to): (i64, i64),
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<ChangePage> {
+        let (_, dataset) = self.dataset(org, Some(project_id), dataset_id).await?;
+        for version in [from, to] {
+            if version < 1 || version > dataset.current_version {
+                return Err(Error::Invalid(format!(
+                    "version {version}: pick a version from 1 to {} (the current one)",
+                    dataset.current_version
+                )));
+            }
+        }
+        // A record has one state per version: the rows visible at exactly one of the two
+        // versions are the states that differ.
+        let rows = sqlx::query(concat!(
+            "SELECT ",
+            record_columns!(),
+            ", CAST(CASE WHEN from_version <= $3 AND (to_version IS NULL OR to_version > $3) \
+             THEN 1 ELSE 0 END AS BIGINT) AS at_from FROM dataset_records \
+             WHERE dataset_uuid = $1 AND record_id > $2 \
+             AND ((from_version <= $3 AND (to_version IS NULL OR to_version > $3)) \
+               <> (from_version <= $4 AND (to_version IS NULL OR to_version > $4))) \
+             ORDER BY record_id LIMIT $5"
+        ))
+        .bind(dataset_id)
+        .bind(after.unwrap_or(""))
+        .bind(from)
+        .bind(to)
+        .bind(2 * (limit as i64 + 1))
+        .fetch_all(&self.read)
+        .await?;
+        let mut changes: Vec<RecordChange> = Vec::new();
+        for row in &rows {
+            let at_from: i64 = row.try_get("at_from")?;
+            let (id, record) = record_from_row(row, dataset_id)?;
+            let change = match changes.last_mut() {
+                Some(last) if last.id == id => last,
+                _ => {
+                    changes.push(RecordChange { id: id.clone(), before: None, after: None });
+                    changes.last_mut().expect("just pushed")
+                }
+            };
+            match at_from == 1 {
+                true => change.before = Some(record),
+                false => change.after = Some(record),
+            }
+        }
+        let next = match changes.len() > limit {
+            true => {
+                changes.truncate(limit);
+                changes.last().map(|c| c.id.clone())
+            }
+            false => None,
+        };
+        changes.retain(|c| match (&c.before, &c.after) {
+            (Some(a), Some(b)) => {
+                a.input.get() != b.input.get()
+                    || a.expected_output.as_deref().map(RawValue::get)
+                        != b.expected_output.as_deref().map(RawValue::get)
+                    || a.metadata.as_deref().map(RawValue::get)
+                        != b.metadata.as_deref().map(RawValue::get)
+                    || a.tags != b.tags
+            }
+            _ => true,
+        });
+        Ok((changes, next))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use llmobs_core::datasets::BatchUpdate;
+    use serde_json::json;
+
+    /// Batches into one dataset from many writers at once (as from several servers on one
+    /// PostgreSQL database): each makes its own version, 1..N, and every record is kept
+    /// with its own position.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_batches_each_make_their_own_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::test_db::open(dir.path()).await;
+        let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
+        let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
+        let (dataset, _) =
+            store.create_dataset(&org, "u", &project, "d", None, None).await.unwrap();
+        let (writers, per_batch) = (12, 20);
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(12));
+        let tasks = (0..writers)
+            .map(|w| {
+                let (store, org, project, dataset, start) =
+                    (store.clone(), org.clone(), project.clone(), dataset.clone(), start.clone());
+                tokio::spawn(async move {
+                    let records: Vec<_> =
+                        (0..per_batch).map(|k| json!({"input": {"w": w, "k": k}})).collect();
+                    let batch: BatchUpdate = serde_json::from_value(json!({
+                        "insert_records": records,
+                        "create_new_version": true,
+                        "deduplicate": false,
+                    }))
+                    .unwrap();
+                    start.wait().await;
+                    let touched =
+                        store.batch_update(&org, "u", &project, &dataset, batch).await.unwrap();
+                    touched[0].1.version.expect("a batch's version")
+                })
+            })
+            .collect::<Vec<_>>();
+        let mut versions = Vec::new();
+        for task in tasks {
+            versions.push(task.await.unwrap());
+        }
+        versions.sort_unstable();
+        assert_eq!(versions, (1..=writers).collect::<Vec<i64>>());
+        let records = store.all_records(&org, &project, &dataset, None).await.unwrap();
+        assert_eq!(records.len(), per_batch * usize::try_from(writers).unwrap());
     }
 }

@@ -231,6 +231,15 @@ impl Store {
         Ok(uuid.map(OrgId))
     }
 
+    /// The name of org `org`, if it exists.
+    pub async fn org_name(&self, org: &OrgId) -> Result<Option<String>> {
+        let name: Option<String> = sqlx::query_scalar("SELECT name FROM orgs WHERE uuid = $1")
+            .bind(&org.0)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(name)
+    }
+
     /// The owner of `key` if it is a valid key of that kind.
     pub async fn find_key(&self, kind: KeyKind, key: &str) -> Result<Option<Caller>> {
         let row: Option<(String, String)> = sqlx::query_as(
@@ -254,18 +263,20 @@ mod tests {
     async fn servers_starting_together_migrate_once_and_create_the_first_keys_once() {
         let dir = tempfile::tempdir().unwrap();
         let database = crate::test_db::fresh(dir.path()).await;
-        let starts = (0..4).map(|i| {
-            let database = database.clone();
-            tokio::spawn(async move {
-                let store = Store::open(&database).await.expect("open");
-                let keys = (format!("api-key-{i}"), format!("app-key-{i}"));
-                let made = store
-                    .create_first_keys("default", Some((&keys.0, &keys.1)))
-                    .await
-                    .expect("first keys");
-                (store, made.map(|k| k.api_key))
+        let starts = (0..4)
+            .map(|i| {
+                let database = database.clone();
+                tokio::spawn(async move {
+                    let store = Store::open(&database).await.expect("open");
+                    let keys = (format!("api-key-{i}"), format!("app-key-{i}"));
+                    let made = store
+                        .create_first_keys("default", Some((&keys.0, &keys.1)))
+                        .await
+                        .expect("first keys");
+                    (store, made.map(|k| k.api_key))
+                })
             })
-        });
+            .collect::<Vec<_>>();
         let mut stores = Vec::new();
         let mut made = Vec::new();
         for start in starts {

@@ -65,13 +65,17 @@ mod sql;
 #[cfg(any(test, feature = "test-support"))]
 pub mod test_db;
 mod time;
+mod topics;
 mod traces;
 
 pub use annotations::MAX_INTERACTIONS;
 pub use compare::JoinedRecord;
 pub use dataset_admin::{DatasetFilter, FileUpload};
-pub use datasets::{INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordPage, RecordQuery};
-pub use db::{Database, Store};
+pub use datasets::{
+    ChangePage, INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordChange, RecordPage,
+    RecordQuery,
+};
+pub use db::{DEFAULT_POOL_SIZE, Database, Store};
 pub use error::{Error, NotFound, Result};
 pub use evaluator_admin::StoredEvaluator;
 pub use experimentation::ScopeResults;
@@ -81,5 +85,6 @@ pub use projects::{
     Page, PageCursor, ProjectActivity, ProjectFilter, decode_cursor, encode_cursor,
 };
 pub use prompts::{NewPrompt, NewVersion, VersionUpdate};
-pub use spans::{FoundSpan, SpanPage, now_ns};
+pub use spans::{FoundSpan, SpanInput, SpanPage, now_ns};
 pub use time::format_ns;
+pub use topics::{NewPoint, NewTopic, StoredPoint, StoredTopic, TopicConfig, TopicRun};

@@ -1,5 +1,5 @@
 //! The compare page, `/llm/experiments/compare?experiment=A&experiment=B…`: experiments
-//! of one dataset side by side (the first is the baseline): each evaluation's aggregate
+//! of one dataset side by side (the oldest is the baseline): each evaluation's aggregate
 //! with its delta against the baseline, a bar chart of each, and the dataset records
 //! joined across the experiments, filterable to those whose evaluation changed, regressed
 //! or improved ([`llmobs_core::compare`]; the join runs in the store).
@@ -73,7 +73,7 @@ fn signed(delta: f64, share: bool) -> String {
 
 /// The compare page.
 #[utoipa::path(get, path = "/llm/experiments/compare", tag = "pages",
-    params(("experiment" = Vec<String>, Query, description = "two or more experiment ids; the first is the baseline"),
+    params(("experiment" = Vec<String>, Query, description = "two or more experiment ids; the oldest is the baseline"),
            ("eval" = Option<String>, Query), ("change" = Option<String>, Query, description = "changed, regressed or improved"),
            ("cursor" = Option<String>, Query)),
     responses((status = 200, content_type = "text/html")))]
@@ -93,10 +93,13 @@ pub(crate) async fn compare(
     })?;
     let filter = compare_filter(&query)?;
     let shown = viewer.owner(&state, Owned::Experiment, first).await?;
-    let mut experiments = Vec::with_capacity(ids.len());
+    let mut chosen = Vec::with_capacity(ids.len());
     for id in &ids {
-        experiments.push(state.store.experiment(&shown.org, id).await?.1);
+        chosen.push((id.clone(), state.store.experiment(&shown.org, id).await?.1));
     }
+    // The oldest is the baseline: newer runs are compared with what came before.
+    chosen.sort_by(|(a, x), (b, y)| (&x.created_at, a).cmp(&(&y.created_at, b)));
+    let (ids, experiments): (Vec<String>, Vec<_>) = chosen.into_iter().unzip();
     let pairs: Vec<(&str, &str)> =
         ids.iter().zip(&experiments).map(|(id, e)| (id.as_str(), e.dataset_id.as_str())).collect();
     check_comparable(&pairs).map_err(|err| ApiError::bad_request(err.to_string(), hint))?;
