@@ -4,7 +4,8 @@
 //! Routes: `/` (the org's projects with what each holds, and recent experiments),
 //! `/llm/experiments`, `/llm/datasets`, `/llm/prompts` and `/llm/traces` (lists paged by
 //! cursor and filtered from the query string; traces take the spans search syntax), and the paths Datadog's UI uses for one item,
-//! `/llm/experiments/{id}` and `/llm/datasets/{id}`, so the links clients print lead here.
+//! `/llm/experiments/{id}` and `/llm/datasets/{id}`, so the links clients print lead here;
+//! `/llm/topics` ([`topics`]), the topic hierarchy a discovery run found.
 //! Every page reads through the same store calls as the API routes.
 //!
 //! Templates live in `pages/` and are compiled into the binary; every value is
@@ -19,6 +20,7 @@ pub(crate) mod access;
 pub(crate) mod dataset;
 pub(crate) mod prompt;
 pub(crate) mod review;
+pub(crate) mod topics;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -82,6 +84,7 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/sign-in", get(access::sign_in_form).post(access::sign_in))
         .route("/sign-out", post(access::sign_out))
         .route("/llm/traces/{trace_id}", get(trace))
+        .route("/llm/topics", get(topics::topics))
         .merge(review::router())
 }
 
@@ -141,6 +144,11 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
+/// How a page names an org: its name, else its id.
+async fn org_name(state: &AppState, org: &OrgId) -> Result<String, ApiError> {
+    Ok(state.store.org_name(org).await?.unwrap_or_else(|| org.0.clone()))
+}
+
 /// The org a page shows, how the page names it, and how the visitor got in.
 struct Shown {
     org: OrgId,
@@ -152,7 +160,7 @@ impl Viewer {
     /// The org of a list page: the key's, or for loopback, the default org.
     async fn org(self, state: &AppState) -> Result<Shown, ApiError> {
         match self.org {
-            Some(org) => Ok(Shown { name: org.0.clone(), org, access: self.access }),
+            Some(org) => Ok(Shown { name: org_name(state, &org).await?, org, access: self.access }),
             None => {
                 let org = state.store.org_named(DEFAULT_ORG).await?.ok_or_else(|| {
                     ApiError::NotFound(format!(
@@ -168,15 +176,10 @@ impl Viewer {
     /// The org of a page of one item: the key's, or for loopback, the item's owner.
     async fn owner(self, state: &AppState, kind: Owned, id: &str) -> Result<Shown, ApiError> {
         match self.org {
-            Some(org) => Ok(Shown { name: org.0.clone(), org, access: self.access }),
+            Some(org) => Ok(Shown { name: org_name(state, &org).await?, org, access: self.access }),
             None => {
                 let org = state.store.owner_of(kind, id).await?;
-                let name = if state.store.org_named(DEFAULT_ORG).await?.as_ref() == Some(&org) {
-                    DEFAULT_ORG.to_owned()
-                } else {
-                    org.0.clone()
-                };
-                Ok(Shown { org, name, access: self.access })
+                Ok(Shown { name: org_name(state, &org).await?, org, access: self.access })
             }
         }
     }
@@ -245,6 +248,7 @@ fn page(
         ("Datasets", "/llm/datasets"),
         ("Prompts", "/llm/prompts"),
         ("Traces", "/llm/traces"),
+        ("Topics", "/llm/topics"),
     ]
     .into_iter()
     .map(|(text, href)| context! { text, href, on => text == place.section })
