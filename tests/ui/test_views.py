@@ -104,7 +104,7 @@ def test_filter_an_experiment_by_evaluation_then_open_a_records_trace(page, serv
     assert depths == ["0", "1", "2", "2"] and kinds == ["experiment", "workflow", "llm", "tool"], (depths, kinds)
     assert "marked" in spans.nth(0).get_attribute("class")
     tool = spans.nth(3)
-    tool.locator("summary").click()
+    tool.locator("summary").first.click()
     assert tool.locator(".io pre").nth(1).inner_text() == "Madrid"
     assert "Capital of Spain?" in spans.nth(2).locator(".io pre").first.text_content()
     page.shot("21-trace")
@@ -171,5 +171,5 @@ def test_search_traces_then_open_one(page, server, runs):
     p.wait_for_url("**/llm/traces/**")
     assert p.locator("tr.span").count() == 4
     assert p.locator("tr.span.marked .span-name").inner_text() == "lookup_capital"
-    assert p.locator("tr.span.marked details").get_attribute("open") is not None
+    assert p.locator("tr.span.marked details").first.get_attribute("open") is not None
     page.assert_clean()
