@@ -41,7 +41,7 @@ time_cli() {
 }
 time_raw() {
     local id t0 t1 status
-    id=$("$bin" --json datasets create "raw-$1" | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    id=$("$bin" --json datasets create "raw-$1" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
     t0=$(now)
     status=$(curl -s -o "$work/raw.out" -w '%{http_code}' -H "DD-API-KEY: $API" -H "DD-APPLICATION-KEY: $APP" \
         -F "file=@$work/data.csv;type=text/csv" "$origin/api/v2/llm-obs/v2/$project/datasets/$id/records/upload")

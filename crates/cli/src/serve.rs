@@ -172,13 +172,13 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         let addr = listener.local_addr()?;
         let origin = format!("http://{addr}{}", config.base_path);
         create_initial_keys(&store, &origin).await?;
-        if args.demo {
-            demo(&store, &origin).await?;
-        }
         println!("listening on http://{addr}");
         match config.ui_loopback_open {
             true => println!("web UI at {origin}/ (no sign-in needed from this machine)"),
             false => println!("web UI at {origin}/ (sign in with an API key at {origin}/sign-in)"),
+        }
+        if args.demo {
+            demo(&store, &origin).await?;
         }
         std::io::stdout().flush()?;
         llmobs_server::serve(listener, AppState::new(store.clone(), config), shutdown_signal())

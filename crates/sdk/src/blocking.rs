@@ -33,6 +33,11 @@ use llmobs_core::prompts::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use crate::wire::{
+    DatasetAttributes, DatasetVersion, Project, Resource, SearchSpansRequest, SpansResponse,
+    UploadResult,
+};
+
 use crate::prompts::{GetPrompt, Prompt, PromptInfo, PromptVersion};
 use crate::{
     CreateDataset, CsvImport, Dataset, DatasetRecord, Error, Experiment, ExperimentBuilder,
@@ -91,6 +96,8 @@ impl ClientBuilder {
         hot_capacity(capacity: usize);
         /// See [`crate::ClientBuilder::project_name`].
         project_name(name: impl Into<String>);
+        /// See [`crate::ClientBuilder::prompt_dir`].
+        prompt_dir(dir: impl AsRef<Path>);
     }
 
     /// Builds the client and starts its runtime thread.
@@ -287,6 +294,87 @@ impl Client {
     pub fn list_prompt_versions(&self, prompt_id: &str) -> Result<Vec<PromptVersion>> {
         let id = prompt_id.to_owned();
         self.run(|client| async move { client.list_prompt_versions(&id).await })
+    }
+
+    /// See [`crate::Client::get_prompt_version`].
+    pub fn get_prompt_version(&self, prompt_id: &str, version: u64) -> Result<PromptVersion> {
+        let id = prompt_id.to_owned();
+        self.run(move |client| async move { client.get_prompt_version(&id, version).await })
+    }
+
+    /// See [`crate::Client::list_projects`].
+    pub fn list_projects(&self) -> Result<Vec<Resource<Project>>> {
+        self.run(|client| async move { client.list_projects().await })
+    }
+
+    /// See [`crate::Client::find_project`].
+    pub fn find_project(&self, name: &str) -> Result<Option<Resource<Project>>> {
+        let name = name.to_owned();
+        self.run(|client| async move { client.find_project(&name).await })
+    }
+
+    /// See [`crate::Client::create_project`].
+    pub fn create_project(&self, name: &str, description: &str) -> Result<Resource<Project>> {
+        let (name, description) = (name.to_owned(), description.to_owned());
+        self.run(|client| async move { client.create_project(&name, &description).await })
+    }
+
+    /// See [`crate::Client::delete_projects`].
+    pub fn delete_projects(&self, project_ids: &[String]) -> Result<()> {
+        let ids = project_ids.to_vec();
+        self.run(|client| async move { client.delete_projects(&ids).await })
+    }
+
+    /// See [`crate::Client::list_datasets`].
+    pub fn list_datasets(
+        &self,
+        project_id: &str,
+        name: Option<&str>,
+    ) -> Result<Vec<Resource<DatasetAttributes>>> {
+        let (project_id, name) = (project_id.to_owned(), name.map(str::to_owned));
+        self.run(|client| async move { client.list_datasets(&project_id, name.as_deref()).await })
+    }
+
+    /// See [`crate::Client::dataset_versions`].
+    pub fn dataset_versions(
+        &self,
+        project_id: &str,
+        dataset_id: &str,
+    ) -> Result<Vec<Resource<DatasetVersion>>> {
+        let (project_id, dataset_id) = (project_id.to_owned(), dataset_id.to_owned());
+        self.run(|client| async move { client.dataset_versions(&project_id, &dataset_id).await })
+    }
+
+    /// See [`crate::Client::delete_datasets`].
+    pub fn delete_datasets(&self, project_id: &str, dataset_ids: &[String]) -> Result<()> {
+        let (project_id, ids) = (project_id.to_owned(), dataset_ids.to_vec());
+        self.run(|client| async move { client.delete_datasets(&project_id, &ids).await })
+    }
+
+    /// See [`crate::Client::upload_dataset_file`].
+    pub fn upload_dataset_file(
+        &self,
+        project_id: &str,
+        dataset_id: &str,
+        upload: &crate::FileUpload,
+    ) -> Result<Resource<UploadResult>> {
+        let (project_id, dataset_id, upload) =
+            (project_id.to_owned(), dataset_id.to_owned(), upload.clone());
+        self.run(|client| async move {
+            client.upload_dataset_file(&project_id, &dataset_id, &upload).await
+        })
+    }
+
+    /// See [`crate::Client::delete_experiments`].
+    pub fn delete_experiments(&self, experiment_ids: &[String]) -> Result<()> {
+        let ids = experiment_ids.to_vec();
+        self.run(|client| async move { client.delete_experiments(&ids).await })
+    }
+
+    /// See [`crate::Client::search_spans`].
+    pub fn search_spans(&self, request: &SearchSpansRequest) -> Result<SpansResponse> {
+        let request = request.clone();
+        self.run(|client| async move { client.search_spans(&request).await })
     }
 
     /// See [`crate::Client::create_dataset`].

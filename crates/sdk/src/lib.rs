@@ -25,7 +25,14 @@
 //! [`Client::update_prompt`], [`Client::update_prompt_version`], [`Client::delete_prompt`],
 //! [`Client::list_prompts`], [`Client::list_prompt_versions`] and [`Client::set_label`];
 //! every error is one [`Error`] whose [`kind`](Error::kind) classifies it. [`Client`]'s
-//! documentation is the manual, one section per area.
+//! documentation is the manual, one section per area. Prompts kept as files
+//! (`llmobs prompts pull DIR`) load as a [`PromptDir`]; [`ClientBuilder::prompt_dir`] makes
+//! them `get_prompt`'s fallback when the registry cannot be reached.
+//!
+//! The public API's management and query routes answer in their own wire types
+//! ([`wire`]): [`Client::list_projects`], [`Client::list_datasets`],
+//! [`Client::dataset_versions`], [`Client::export_dataset`], [`Client::upload_dataset_file`]
+//! (a CSV file streamed as one new version), the deletes, and [`Client::search_spans`].
 //!
 //! ```no_run
 //! use llmobs::{Client, GetPrompt};

@@ -15,16 +15,21 @@ use crate::state::AppState;
 
 const API_KEY_HEADER: &str = "dd-api-key";
 const APP_KEY_HEADER: &str = "dd-application-key";
-/// Beyond this many remembered keys the memory is cleared (a guard against key spraying).
+/// Beyond this many remembered keys of one kind, they are forgotten (a guard against key
+/// spraying).
 const MAX_REMEMBERED: usize = 10_000;
 
-/// Valid keys seen so far.
+/// Valid keys seen so far, by kind (`[api, app]`), looked up without copying the key.
 #[derive(Debug, Default)]
 pub(crate) struct KeyCache {
-    known: RwLock<HashMap<(KeyKind, String), Caller>>,
+    known: [RwLock<HashMap<String, Caller>>; 2],
 }
 
 impl KeyCache {
+    fn slot(&self, kind: KeyKind) -> &RwLock<HashMap<String, Caller>> {
+        &self.known[matches!(kind, KeyKind::App) as usize]
+    }
+
     /// The caller of `key`, if it is a valid key of that kind.
     pub(crate) async fn check(
         &self,
@@ -32,19 +37,29 @@ impl KeyCache {
         kind: KeyKind,
         key: &str,
     ) -> Result<Option<Caller>, ApiError> {
-        let cache_key = (kind, key.to_owned());
-        if let Some(caller) = self.known.read().expect("key cache poisoned").get(&cache_key) {
-            return Ok(Some(caller.clone()));
+        self.check_with(state, kind, key, Caller::clone).await
+    }
+
+    /// What `key` gives, through `pick`, when it is valid.
+    async fn check_with<T>(
+        &self,
+        state: &AppState,
+        kind: KeyKind,
+        key: &str,
+        pick: impl Fn(&Caller) -> T,
+    ) -> Result<Option<T>, ApiError> {
+        if let Some(caller) = self.slot(kind).read().expect("key cache poisoned").get(key) {
+            return Ok(Some(pick(caller)));
         }
         let found = state.store.find_key(kind, key).await?;
         if let Some(caller) = &found {
-            let mut known = self.known.write().expect("key cache poisoned");
+            let mut known = self.slot(kind).write().expect("key cache poisoned");
             if known.len() >= MAX_REMEMBERED {
                 known.clear();
             }
-            known.insert(cache_key, caller.clone());
+            known.insert(key.to_owned(), caller.clone());
         }
-        Ok(found)
+        Ok(found.as_ref().map(pick))
     }
 }
 
@@ -56,8 +71,8 @@ async fn api_key_org(parts: &Parts, state: &AppState) -> Result<OrgId, ApiError>
     let key = header(parts, API_KEY_HEADER).ok_or_else(|| {
         ApiError::Unauthorized("API key required: send it in the DD-API-KEY header".into())
     })?;
-    match state.keys.check(state, KeyKind::Api, key).await? {
-        Some(caller) => Ok(caller.org),
+    match state.keys.check_with(state, KeyKind::Api, key, |caller| caller.org.clone()).await? {
+        Some(org) => Ok(org),
         None => Err(ApiError::Forbidden("invalid API key".into())),
     }
 }

@@ -3,7 +3,7 @@
 //! - [`serve_connections`] accepts at most [`Config::max_connections`] connections at
 //!   once and gives each client [`Config::header_timeout`] to send a request's headers,
 //!   which is also how long an idle keep-alive connection stays open;
-//! - [`limit_bodies`], a middleware, gives every request [`Config::body_timeout`] to send
+//! - [`limit_bodies`], run by the request middleware, gives every request [`Config::body_timeout`] to send
 //!   its body (408 after it) and lets only [`Config::max_large_requests`] requests whose
 //!   body may pass [`Config::max_body_bytes`] be read at once (503 when none frees up
 //!   within [`Config::large_request_wait`]), which bounds the memory bodies in flight
@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{ConnectInfo, Request};
 use axum::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -81,12 +81,13 @@ impl hyper::body::Body for TimedBody {
     }
 }
 
-/// Middleware: a deadline on every request body, and a turn for large ones.
-pub(crate) async fn limit_bodies(
-    State(state): State<AppState>,
-    request: Request,
-    next: Next,
-) -> Response {
+/// A deadline on every request body, and a turn for large ones; run by the request
+/// middleware ([`crate::log::request`]) around the rest of the application.
+pub(crate) async fn limit_bodies(state: &AppState, request: Request, next: Next) -> Response {
+    // A request that has no body (most reads) has nothing to time or to take a turn for.
+    if hyper::body::Body::is_end_stream(request.body()) {
+        return next.run(request).await;
+    }
     let config = &state.config;
     let headers = request.headers();
     let declared = headers

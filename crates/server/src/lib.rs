@@ -7,8 +7,8 @@
 //!
 //! Routes (under an optional [`Config::base_path`]), one module per resource, each
 //! with its own `router()`:
-//! - `GET /healthz`, no key needed, and `GET /openapi.json`, the OpenAPI description of
-//!   every route.
+//! - `GET /healthz` (liveness) and `GET /readyz` (readiness: the database answers), no
+//!   key needed, and `GET /openapi.json`, the OpenAPI description of every route.
 //! - what ddtrace calls, under `/api/unstable/llm-obs/v1` and `/api/v2/llm-obs/v1`: the
 //!   prompt registry (`prompts`, endpoints E1–E11 of `docs/spec/prompts.md`); projects and
 //!   datasets (`datasets`, E1–E7 of `docs/spec/experiments.md`), experiments and their
@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
     let (base_path, max_body_bytes) = (state.config.base_path.clone(), state.config.max_body_bytes);
     let api = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .route("/openapi.json", get(openapi::document))
         .merge(prompts::router())
         .merge(datasets::router(&state))
@@ -103,9 +104,25 @@ pub fn router(state: AppState) -> Router {
         prefix => Router::new().nest(prefix, api.clone()).merge(api),
     };
     app.layer(DefaultBodyLimit::max(max_body_bytes))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), guard::limit_bodies))
-        .layer(axum::middleware::from_fn(log::request))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), log::request))
         .with_state(state)
+}
+
+/// How long `/readyz` waits for the database.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Readiness: 200 `ready` when the database answers within [`READY_WITHIN`], else 503
+/// naming the cause (a load balancer then sends traffic to the other servers).
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<&'static str, ApiError> {
+    match state.store.ping(READY_WITHIN).await {
+        Ok(()) => Ok("ready"),
+        Err(err) => Err(ApiError::Unavailable(format!(
+            "not ready: the database does not answer ({err}); check that it is up and \
+             reachable from this server"
+        ))),
+    }
 }
 
 /// Serves the application on `listener` until `shutdown` resolves, then finishes the

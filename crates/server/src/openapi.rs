@@ -16,6 +16,7 @@ use crate::{
         with Datadog's for prompts, datasets and experiments."),
     paths(
         healthz,
+        readyz,
         openapi_json,
         prompts::list_prompts,
         prompts::create_prompt,
@@ -148,6 +149,14 @@ struct ApiDoc;
 #[utoipa::path(get, path = "/healthz", tag = "server", responses((status = 200, body = String)))]
 #[allow(dead_code)]
 async fn healthz() {}
+
+/// Readiness: 200 with `ready` when the database answers, 503 when it does not; no key
+/// needed.
+#[utoipa::path(get, path = "/readyz", tag = "server", responses(
+    (status = 200, body = String),
+    (status = 503, description = "The database does not answer")))]
+#[allow(dead_code)]
+async fn readyz() {}
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "server", responses((status = 200)))]

@@ -144,6 +144,11 @@ impl FromRequestParts<AppState> for Viewer {
     }
 }
 
+/// How a page names an org: its name, else its id.
+async fn org_name(state: &AppState, org: &OrgId) -> Result<String, ApiError> {
+    Ok(state.store.org_name(org).await?.unwrap_or_else(|| org.0.clone()))
+}
+
 /// The org a page shows, how the page names it, and how the visitor got in.
 struct Shown {
     org: OrgId,
@@ -155,7 +160,7 @@ impl Viewer {
     /// The org of a list page: the key's, or for loopback, the default org.
     async fn org(self, state: &AppState) -> Result<Shown, ApiError> {
         match self.org {
-            Some(org) => Ok(Shown { name: org.0.clone(), org, access: self.access }),
+            Some(org) => Ok(Shown { name: org_name(state, &org).await?, org, access: self.access }),
             None => {
                 let org = state.store.org_named(DEFAULT_ORG).await?.ok_or_else(|| {
                     ApiError::NotFound(format!(
@@ -171,15 +176,10 @@ impl Viewer {
     /// The org of a page of one item: the key's, or for loopback, the item's owner.
     async fn owner(self, state: &AppState, kind: Owned, id: &str) -> Result<Shown, ApiError> {
         match self.org {
-            Some(org) => Ok(Shown { name: org.0.clone(), org, access: self.access }),
+            Some(org) => Ok(Shown { name: org_name(state, &org).await?, org, access: self.access }),
             None => {
                 let org = state.store.owner_of(kind, id).await?;
-                let name = if state.store.org_named(DEFAULT_ORG).await?.as_ref() == Some(&org) {
-                    DEFAULT_ORG.to_owned()
-                } else {
-                    org.0.clone()
-                };
-                Ok(Shown { org, name, access: self.access })
+                Ok(Shown { name: org_name(state, &org).await?, org, access: self.access })
             }
         }
     }

@@ -35,7 +35,8 @@ async fn the_demo_fills_an_empty_store_and_every_page_shows_it() {
     assert!(page.contains("5 of 6 true") && page.contains(">83.3%<"), "{page}");
     let traces = get("/llm/traces?query=%40ml_app%3Ademo-app".into()).await;
     for name in ["lookup_country_facts", "normalize_country", "answer"] {
-        assert_eq!(traces.matches(&format!("<td>{name}</td>")).count(), 12, "{name}: {traces}");
+        // Each span's name links to its trace.
+        assert_eq!(traces.matches(&format!("\">{name}</a></td>")).count(), 12, "{name}: {traces}");
     }
     // The dataset's two versions: one updated, one deleted, two inserted.
     let diff = get(format!("/llm/datasets/{}/diff?from=1&to=2", written.dataset_id)).await;

@@ -231,6 +231,15 @@ impl Store {
         Ok(uuid.map(OrgId))
     }
 
+    /// The name of org `org`, if it exists.
+    pub async fn org_name(&self, org: &OrgId) -> Result<Option<String>> {
+        let name: Option<String> = sqlx::query_scalar("SELECT name FROM orgs WHERE uuid = $1")
+            .bind(&org.0)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(name)
+    }
+
     /// The owner of `key` if it is a valid key of that kind.
     pub async fn find_key(&self, kind: KeyKind, key: &str) -> Result<Option<Caller>> {
         let row: Option<(String, String)> = sqlx::query_as(

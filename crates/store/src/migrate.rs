@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "spans_search", include_str!("../migrations/0004_spans_search.sql")),
     (5, "annotations", include_str!("../migrations/0005_annotations.sql")),
     (6, "patterns", include_str!("../migrations/0006_patterns.sql")),
+    (7, "span_text_bulk", include_str!("../migrations/0007_span_text_bulk.sql")),
     (9, "record_values", include_str!("../migrations/0009_record_values.sql")),
 ];
 
@@ -33,6 +34,7 @@ pub(crate) fn count() -> usize {
 /// PostgreSQL's own text of the migrations whose SQL differs there, by number.
 const POSTGRES_VARIANTS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_spans_search.postgres.sql")),
+    (7, include_str!("../migrations/0007_span_text_bulk.postgres.sql")),
     (9, include_str!("../migrations/0009_record_values.postgres.sql")),
 ];
 

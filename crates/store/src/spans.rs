@@ -4,7 +4,9 @@
 //! Every span the store keeps (an experiment's, in `experiment_spans`, or one of an org's
 //! trace store, in `llmobs_spans`) gets a row in `span_search` in the same write, holding
 //! the fields searches filter on and the input and output text. Full-text search is SQLite
-//! FTS5 (kept by triggers) or a PostgreSQL GIN index over `to_tsvector('simple', content)`.
+//! FTS5 or a PostgreSQL GIN index over `to_tsvector('simple', content)`. On SQLite, the
+//! rows a write adds reach FTS5 in one statement at the end of [`index`] (a trigger per
+//! row cost more than the row itself); updates and deletes reach it through triggers.
 //! A search compiles a [`Query`] to SQL with bound parameters (no user text in the SQL),
 //! filters, sorts and pages in the database, and reads the bodies of one page only.
 
@@ -18,6 +20,10 @@ use crate::error::{Error, Result};
 use crate::keys::OrgId;
 use crate::sql::{Bind, Conditions, Sql, like_literal, like_wildcard};
 use crate::{Store, time};
+
+mod row;
+
+use row::SpanFields;
 
 /// The most bytes of input and output text a span's full-text entry keeps.
 const MAX_CONTENT_BYTES: usize = 32 * 1024;
@@ -60,92 +66,61 @@ pub(crate) struct Indexed<'a> {
     pub body: &'a str,
 }
 
-/// The `span_search` row of a span.
-struct IndexRow {
-    org: String,
-    experiment: String,
-    trace_id: String,
-    span_id: String,
-    parent_id: String,
-    start_ns: i64,
-    duration_ns: i64,
-    kind: String,
-    name: String,
-    ml_app: String,
-    status: String,
-    session_id: String,
-    model_name: String,
-    model_provider: String,
-    tags: String,
-    content: String,
+/// The `span_search` row of a span: where it is stored and what it holds.
+struct IndexRow<'a> {
+    org: &'a str,
+    experiment: &'a str,
+    fields: SpanFields<'a>,
 }
 
-fn text_of(value: Option<&Value>) -> String {
-    match value {
-        Some(Value::String(text)) => text.clone(),
-        Some(Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
-    }
-}
-
-impl IndexRow {
-    fn of(span: &Indexed) -> IndexRow {
-        let event: Map<String, Value> = serde_json::from_str(span.body).unwrap_or_default();
-        let meta = event.get("meta").and_then(Value::as_object);
-        let tags = event.get("tags").and_then(Value::as_array);
-        let mut tag_text = String::from("|");
-        for tag in tags.into_iter().flatten().filter_map(Value::as_str) {
-            tag_text.push_str(tag);
-            tag_text.push('|');
-        }
-        let mut content = llmobs_core::spans::searchable_text(&event);
-        if content.len() > MAX_CONTENT_BYTES {
+impl<'a> IndexRow<'a> {
+    fn of(span: &Indexed<'a>) -> IndexRow<'a> {
+        let mut fields = SpanFields::of(span.body);
+        if fields.content.len() > MAX_CONTENT_BYTES {
             let mut cut = MAX_CONTENT_BYTES;
-            while !content.is_char_boundary(cut) {
+            while !fields.content.is_char_boundary(cut) {
                 cut -= 1;
             }
-            content.truncate(cut);
+            fields.content.truncate(cut);
         }
-        let meta_text = |key: &str| text_of(meta.and_then(|meta| meta.get(key)));
-        IndexRow {
-            org: span.org.to_owned(),
-            experiment: span.experiment.to_owned(),
-            trace_id: text_of(event.get("trace_id")),
-            span_id: text_of(event.get("span_id")),
-            parent_id: text_of(event.get("parent_id")),
-            start_ns: event.get("start_ns").and_then(Value::as_i64).unwrap_or(0),
-            duration_ns: event.get("duration").and_then(Value::as_f64).unwrap_or(0.0) as i64,
-            kind: llmobs_core::spans::kind_of(meta).unwrap_or_default().to_owned(),
-            name: text_of(event.get("name")),
-            ml_app: llmobs_core::spans::ml_app_of(&event).unwrap_or_default().to_owned(),
-            status: text_of(event.get("status")),
-            session_id: text_of(event.get("session_id")),
-            model_name: meta_text("model_name"),
-            model_provider: meta_text("model_provider"),
-            tags: tag_text,
-            content,
-        }
+        IndexRow { org: span.org, experiment: span.experiment, fields }
     }
 }
 
-/// How many statements indexing `spans` spans takes.
+/// How many statements indexing `spans` spans takes (at most).
 pub(crate) fn statements(spans: usize) -> usize {
-    Insert::statements(spans)
+    match spans {
+        0 => 0,
+        // The inserts, and on SQLite the newest row before them and the full-text insert.
+        _ => Insert::statements(spans) + 2,
+    }
 }
 
-/// Indexes stored spans (inside the caller's transaction when it has one).
+/// Indexes stored spans, inside the caller's transaction (which [`statements`] tells it
+/// to open). Each span appears once in `spans`.
 pub(crate) async fn index(conn: &mut AnyConnection, spans: &[Indexed<'_>]) -> Result<()> {
     if spans.is_empty() {
         return Ok(());
     }
+    // On SQLite, the rows this write adds are those after the newest one now (rowids grow,
+    // and this connection is the only writer); they reach FTS5 in one statement below.
+    let sqlite = conn.backend_name() == "SQLite";
+    let newest: i64 = match sqlite {
+        true => {
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM span_search")
+                .fetch_one(&mut *conn)
+                .await?
+        }
+        false => 0,
+    };
     let mut rows: Vec<IndexRow> = spans.iter().map(IndexRow::of).collect();
     // In key order, so batches that overlap cannot deadlock on PostgreSQL.
     rows.sort_by(|a, b| {
-        (&a.org, &a.span_id, &a.experiment, &a.trace_id).cmp(&(
-            &b.org,
-            &b.span_id,
-            &b.experiment,
-            &b.trace_id,
+        (a.org, &a.fields.span_id, a.experiment, &a.fields.trace_id).cmp(&(
+            b.org,
+            &b.fields.span_id,
+            b.experiment,
+            &b.fields.trace_id,
         ))
     });
     SPAN_SEARCH
@@ -154,28 +129,38 @@ pub(crate) async fn index(conn: &mut AnyConnection, spans: &[Indexed<'_>]) -> Re
             &rows,
             |q| q,
             |q, row| {
-                let trace_key =
-                    if row.experiment.is_empty() { row.trace_id.clone() } else { String::new() };
-                q.bind(row.org.clone())
-                    .bind(row.experiment.clone())
-                    .bind(trace_key)
-                    .bind(row.trace_id.clone())
-                    .bind(row.span_id.clone())
-                    .bind(row.parent_id.clone())
-                    .bind(row.start_ns)
-                    .bind(row.duration_ns)
-                    .bind(row.kind.clone())
-                    .bind(row.name.clone())
-                    .bind(row.ml_app.clone())
-                    .bind(row.status.clone())
-                    .bind(row.session_id.clone())
-                    .bind(row.model_name.clone())
-                    .bind(row.model_provider.clone())
-                    .bind(row.tags.clone())
-                    .bind(row.content.clone())
+                let f = &row.fields;
+                let trace_key = if row.experiment.is_empty() { &*f.trace_id } else { "" };
+                q.bind(row.org.to_owned())
+                    .bind(row.experiment.to_owned())
+                    .bind(trace_key.to_owned())
+                    .bind(f.trace_id.to_string())
+                    .bind(f.span_id.to_string())
+                    .bind(f.parent_id.to_string())
+                    .bind(f.start_ns)
+                    .bind(f.duration_ns)
+                    .bind(f.kind.to_string())
+                    .bind(f.name.to_string())
+                    .bind(f.ml_app.to_string())
+                    .bind(f.status.to_string())
+                    .bind(f.session_id.to_string())
+                    .bind(f.model_name.to_string())
+                    .bind(f.model_provider.to_string())
+                    .bind(f.tags.clone())
+                    .bind(f.content.clone())
             },
         )
-        .await
+        .await?;
+    if sqlite {
+        sqlx::query(
+            "INSERT INTO span_search_text (rowid, content) \
+             SELECT seq, content FROM span_search WHERE seq > $1",
+        )
+        .bind(newest)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// A stored span found by a search.
@@ -714,6 +699,35 @@ mod tests {
     async fn ids(store: &Store, org: &OrgId, search: &SpanSearch) -> Vec<String> {
         let page = store.search_spans(org, search).await.unwrap();
         page.spans.iter().map(|s| s.event["span_id"].as_str().unwrap().to_owned()).collect()
+    }
+
+    #[tokio::test]
+    async fn the_text_index_follows_inserts_and_updates_across_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::test_db::open(dir.path()).await;
+        let a = store.create_org_keys("a", "org-a-api-key", "org-a-app-key").await.unwrap().org;
+        let first = [
+            span("t1", "s1", 10, "app", "llm", "apples"),
+            span("t1", "s2", 11, "app", "llm", "pears"),
+        ];
+        let refs: Vec<&RawValue> = first.iter().map(|s| &**s).collect();
+        store.ingest_spans(Some(&a), &refs).await.unwrap();
+        // A later write: one new span, one stored again with other text.
+        let second = [
+            span("t1", "s3", 12, "app", "llm", "plums"),
+            span("t1", "s1", 10, "app", "llm", "figs"),
+        ];
+        let refs: Vec<&RawValue> = second.iter().map(|s| &**s).collect();
+        store.ingest_spans(Some(&a), &refs).await.unwrap();
+        assert!(ids(&store, &a, &search("apples")).await.is_empty());
+        assert_eq!(ids(&store, &a, &search("figs")).await, ["s1"]);
+        assert_eq!(ids(&store, &a, &search("pears")).await, ["s2"]);
+        assert_eq!(ids(&store, &a, &search("plums")).await, ["s3"]);
+        assert_eq!(ids(&store, &a, &search("done")).await.len(), 3);
+        sqlx::query("INSERT INTO span_search_text (span_search_text) VALUES ('integrity-check')")
+            .execute(&store.write)
+            .await
+            .expect("the full-text index matches span_search");
     }
 
     #[tokio::test]
