@@ -33,7 +33,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/pip" install --quiet --disable-pip-version-check \
     -r tests/compat/requirements.txt -r tests/bootstrap_e2e/requirements.txt \
-    -r tests/api_client/requirements.txt -r tests/ui/requirements.txt
+    -r tests/api_client/requirements.txt -r tests/ui/requirements.txt \
+    -r tests/reliability/requirements.txt
 export DDTRACE_PYTHON="$(cd "$VENV" && pwd)/bin/python"
 
 # The CLI's terminal test draws `datasets import`'s progress bar in a tmux pane.
@@ -74,11 +75,22 @@ step "compat suite (real ddtrace against target/release/llmobs)"
 step "compat suite on PostgreSQL (each server on a fresh database of the throwaway PostgreSQL)"
 LLMOBS_COMPAT_BACKEND=postgres "$VENV/bin/python" -m pytest tests/compat -q -p no:cacheprovider
 
+step "several servers on one PostgreSQL database (tests/multiserver)"
+"$VENV/bin/python" -m pytest tests/multiserver -q -p no:cacheprovider
+
 step "official API client suite (datadog-api-client against target/release/llmobs)"
 "$VENV/bin/python" -m pytest tests/api_client -q -p no:cacheprovider
 
 step "bootstrap end to end (generated experiments run by real ddtrace)"
 "$VENV/bin/python" -m pytest tests/bootstrap_e2e -q -p no:cacheprovider
+
+# Bombs, slow clients, oversized fields, the auth sweep over /openapi.json, kill -9 under
+# writes on SQLite and on the PostgreSQL of scripts/postgres.sh, schemathesis conformance
+# (bounded: LLMOBS_SCHEMATHESIS_EXAMPLES per operation), then a 60 s soak of the release build.
+step "reliability suite (tests/reliability)"
+"$VENV/bin/python" -m pytest tests/reliability -q -p no:cacheprovider -rs
+step "soak (60 s, RSS every 10 s in target/soak-rss.csv)"
+PYTHON="$VENV/bin/python" scripts/soak.sh 60
 
 # The browser tests drive the system's Chromium through Playwright (never a browser that
 # Playwright downloads).

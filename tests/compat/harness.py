@@ -160,6 +160,7 @@ class Server:
         max_body_bytes: Optional[int] = None,
         extra_args: Optional[list[str]] = None,
         extra_env: Optional[dict[str, str]] = None,
+        database_url: Optional[str] = None,
     ):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -177,11 +178,15 @@ class Server:
         self.proc: Optional[subprocess.Popen] = None
         self.port: Optional[int] = None
         self.returncode: Optional[int] = None
-        # The PostgreSQL database of this server (created on first start), or None on SQLite.
-        self.database_url: Optional[str] = None
-        if compat_backend() == "postgres":
+        # The PostgreSQL database of this server, or None on SQLite. A given ``database_url``
+        # (shared with other servers) is the caller's to create and drop; otherwise, on the
+        # PostgreSQL backend, it is created on first start and dropped by ``discard``.
+        self.database_url: Optional[str] = database_url
+        self._database_created = database_url is not None
+        self._owns_database = False
+        if database_url is None and compat_backend() == "postgres":
             self.database_url = pg_database_url(pg_admin_url(), "compat_" + secrets.token_hex(6))
-        self._database_created = False
+            self._owns_database = True
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -279,7 +284,7 @@ class Server:
         """Stops the server and drops its PostgreSQL database (its data directory goes with
         pytest's temporary directories)."""
         self.stop()
-        if self.database_url and self._database_created:
+        if self._owns_database and self._database_created:
             name = self.database_url.rsplit("/", 1)[1]
             psql(pg_admin_url(), f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
             self._database_created = False

@@ -9,17 +9,15 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
 import sys
 from pathlib import Path
 from typing import Optional
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "compat"))
 
-from harness import Server  # noqa: E402
+from harness import Server, pg_admin_url, pg_database_url  # noqa: E402
 
 
 def rss_kib(pid: int) -> dict[str, int]:
@@ -37,31 +35,20 @@ def postgres_url() -> Optional[str]:
     return os.environ.get("LLMOBS_TEST_DATABASE_URL") or None
 
 
-def fresh_postgres_database(prefix: str) -> str:
-    """A new, empty database on the test PostgreSQL server; its URL."""
-    base = postgres_url()
-    assert base, "LLMOBS_TEST_DATABASE_URL is not set"
-    name = f"{prefix}_{secrets.token_hex(6)}"
-    done = subprocess.run(["psql", base, "-v", "ON_ERROR_STOP=1", "-q", "-c", f'CREATE DATABASE "{name}"'],
-                          capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, f"cannot create database {name}: {done.stderr}"
-    parts = urlsplit(base)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
 class Backend:
     """Where a server keeps its data: a SQLite file in its data directory, or a database
-    of its own on the test PostgreSQL server."""
+    of its own on the test PostgreSQL server (created on first start, dropped by
+    ``Server.discard``)."""
 
     def __init__(self, name: str):
         self.name = name
-        self.database_url = fresh_postgres_database("llmobs_rel") if name == "postgres" else None
 
     def server(self, workdir: Path, **kw) -> Server:
-        args = list(kw.pop("extra_args", []))
-        if self.database_url:
-            args += ["--database-url", self.database_url]
-        return Server(workdir, extra_args=args, **kw)
+        srv = Server(workdir, **kw)
+        srv.database_url = None
+        if self.name == "postgres":
+            srv.database_url = pg_database_url(pg_admin_url(), "reliability_" + secrets.token_hex(6))
+        return srv
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -136,4 +136,4 @@ def test_acknowledged_writes_survive_kill_9(backend, tmp_path):
             srv.stop()
             integrity_check(srv)
     finally:
-        srv.stop()
+        srv.discard()

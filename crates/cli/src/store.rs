@@ -20,6 +20,12 @@ pub struct StoreArgs {
     /// sqlite://PATH.
     #[arg(long, env = "LLMOBS_DATABASE_URL", value_name = "URL")]
     pub database_url: Option<String>,
+    /// Connections to PostgreSQL this process keeps at most (SQLite ignores it). With
+    /// several servers on one database, keep their sum under PostgreSQL's max_connections.
+    #[arg(long, env = "LLMOBS_DB_POOL_SIZE", value_name = "N",
+          default_value_t = llmobs_store::DEFAULT_POOL_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub db_pool_size: u32,
 }
 
 impl StoreArgs {
@@ -48,10 +54,12 @@ impl StoreArgs {
         }
         // The store's errors already name their cause in their message; only that
         // message is shown, so a cause is not printed twice.
-        Store::open(&database).await.map_err(|err| match &database {
-            Database::Sqlite(path) => anyhow::anyhow!("opening {}: {err}", path.display()),
-            Database::Postgres(_) => anyhow::anyhow!("{err}"),
-        })
+        Store::open_with_pool_size(&database, self.db_pool_size).await.map_err(
+            |err| match &database {
+                Database::Sqlite(path) => anyhow::anyhow!("opening {}: {err}", path.display()),
+                Database::Postgres(_) => anyhow::anyhow!("{err}"),
+            },
+        )
     }
 }
 

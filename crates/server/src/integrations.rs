@@ -346,7 +346,6 @@ impl Integrations {
     }
 
     /// Embeds `texts` with the account's `embedding_model`, in batches.
-    #[allow(dead_code)] // topic discovery's next step calls it
     pub async fn embed(
         &self,
         account: &AccountSpec,

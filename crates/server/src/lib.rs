@@ -7,8 +7,8 @@
 //!
 //! Routes (under an optional [`Config::base_path`]), one module per resource, each
 //! with its own `router()`:
-//! - `GET /healthz`, no key needed, and `GET /openapi.json`, the OpenAPI description of
-//!   every route.
+//! - `GET /healthz` (liveness) and `GET /readyz` (readiness: the database answers), no
+//!   key needed, and `GET /openapi.json`, the OpenAPI description of every route.
 //! - what ddtrace calls, under `/api/unstable/llm-obs/v1` and `/api/v2/llm-obs/v1`: the
 //!   prompt registry (`prompts`, endpoints E1–E11 of `docs/spec/prompts.md`); projects and
 //!   datasets (`datasets`, E1–E7 of `docs/spec/experiments.md`), experiments and their
@@ -19,6 +19,8 @@
 //!   `datadog-api-client` calls (`public`, `docs/spec/public-api.md`), and its query
 //!   plane: span list and search (`spans`), experimentation search, simple-search and
 //!   analytics (`experimentation`).
+//! - topic discovery (`public::topics`, runs in `topics`) and the LLM provider accounts
+//!   it, inference and judges call (`integrations`).
 //! - [`demo`]: the demo project `llmobs serve --demo` writes into an empty store.
 //! - the web UI (`pages`, `docs/ui.md`): `/`, lists of experiments, datasets, prompts and
 //!   traces, and `/llm/experiments/{id}` and `/llm/datasets/{id}`, the links clients print.
@@ -63,6 +65,7 @@ mod spans;
 mod state;
 #[cfg(feature = "test-support")]
 pub mod test_support;
+mod topics;
 
 use std::future::Future;
 
@@ -82,6 +85,7 @@ pub fn router(state: AppState) -> Router {
     let (base_path, max_body_bytes) = (state.config.base_path.clone(), state.config.max_body_bytes);
     let api = Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
         .route("/openapi.json", get(openapi::document))
         .merge(prompts::router())
         .merge(datasets::router(&state))
@@ -105,6 +109,23 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// How long `/readyz` waits for the database.
+const READY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Readiness: 200 `ready` when the database answers within [`READY_WITHIN`], else 503
+/// naming the cause (a load balancer then sends traffic to the other servers).
+async fn ready(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<&'static str, ApiError> {
+    match state.store.ping(READY_WITHIN).await {
+        Ok(()) => Ok("ready"),
+        Err(err) => Err(ApiError::Unavailable(format!(
+            "not ready: the database does not answer ({err}); check that it is up and \
+             reachable from this server"
+        ))),
+    }
+}
+
 /// Serves the application on `listener` until `shutdown` resolves, then finishes the
 /// requests in flight and returns. The connection limits of [`Config`] apply here:
 /// `max_connections`, `header_timeout` (also the idle keep-alive time) and, through the
@@ -115,5 +136,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let config = state.config.clone();
+    match state.store.fail_unfinished_topic_runs().await {
+        Ok(0) => {}
+        Ok(n) => {
+            tracing::warn!("{n} topic discovery runs were cut short by a restart: marked failed")
+        }
+        Err(err) => tracing::warn!("cannot mark unfinished topic discovery runs failed: {err}"),
+    }
     guard::serve_connections(listener, router(state), &config, shutdown).await
 }

@@ -16,6 +16,7 @@ use crate::{
         with Datadog's for prompts, datasets and experiments."),
     paths(
         healthz,
+        readyz,
         openapi_json,
         prompts::list_prompts,
         prompts::create_prompt,
@@ -70,6 +71,16 @@ use crate::{
         public::integrations::list_accounts,
         public::integrations::list_models,
         public::integrations::inference,
+        public::topics::upsert_config,
+        public::topics::list_configs,
+        public::topics::latest_config,
+        public::topics::delete_config,
+        public::topics::trigger_run,
+        public::topics::list_runs,
+        public::topics::run_status,
+        public::topics::list_topics,
+        public::topics::topics_with_points,
+        public::topics::clustered_points,
         public::prompts::list_prompts,
         public::prompts::create_prompt,
         public::prompts::get_prompt,
@@ -137,6 +148,14 @@ struct ApiDoc;
 #[utoipa::path(get, path = "/healthz", tag = "server", responses((status = 200, body = String)))]
 #[allow(dead_code)]
 async fn healthz() {}
+
+/// Readiness: 200 with `ready` when the database answers, 503 when it does not; no key
+/// needed.
+#[utoipa::path(get, path = "/readyz", tag = "server", responses(
+    (status = 200, body = String),
+    (status = 503, description = "The database does not answer")))]
+#[allow(dead_code)]
+async fn readyz() {}
 
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "server", responses((status = 200)))]

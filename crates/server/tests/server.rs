@@ -20,6 +20,21 @@ async fn health_needs_no_key_and_unknown_routes_answer_json() {
 }
 
 #[tokio::test]
+async fn readiness_checks_the_database() {
+    let app = App::new().await;
+    let (status, body) = app.call("GET", "/readyz", Keys::None, None).await;
+    assert_eq!((status, body), (StatusCode::OK, json!("ready")));
+    // With the database gone (its pools closed), not ready, and the answer says why;
+    // liveness still answers.
+    app.store().close().await;
+    let (status, body) = app.call("GET", "/readyz", Keys::None, None).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(detail(&body).starts_with("not ready: the database does not answer"), "{body}");
+    let (status, _) = app.call("GET", "/healthz", Keys::None, None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn bodies_over_the_limit_get_413() {
     let app = App::with_config(Config { max_body_bytes: 1024, ..Config::default() }).await;
     let big = json!({"prompt_id": "p", "template": "x".repeat(2000)});
@@ -59,6 +74,7 @@ async fn the_openapi_document_lists_every_route() {
     let paths = doc["paths"].as_object().unwrap();
     let mut expected = vec![
         ("/healthz".to_owned(), vec!["get"]),
+        ("/readyz".to_owned(), vec!["get"]),
         ("/openapi.json".to_owned(), vec!["get"]),
         (PROMPTS.to_owned(), vec!["get", "post"]),
         (format!("{PROMPTS}/{{prompt_id}}"), vec!["get", "patch", "delete"]),
@@ -170,6 +186,14 @@ async fn the_openapi_document_lists_every_route() {
         (format!("{v2}/integrations/{{integration}}/accounts"), vec!["get"]),
         (format!("{v2}/integrations/{{integration}}/{{account_id}}/models"), vec!["get"]),
         (format!("{v2}/integrations/{{integration}}/{{account_id}}/inference"), vec!["post"]),
+        (format!("{v2}/topic-discovery-configs"), vec!["get", "put"]),
+        (format!("{v2}/topic-discovery-configs/latest"), vec!["get"]),
+        (format!("{v2}/topic-discovery-configs/{{config_id}}"), vec!["delete"]),
+        (format!("{v2}/topic-discovery-runs"), vec!["get", "post"]),
+        (format!("{v2}/topic-discovery-runs/status"), vec!["get"]),
+        (format!("{v2}/topic-discovery-topics"), vec!["get"]),
+        (format!("{v2}/topic-discovery-topics/with-cluster-points"), vec!["get"]),
+        (format!("{v2}/topic-discovery-clustered-points"), vec!["get"]),
     ] {
         match expected.iter_mut().find(|(r, _)| *r == route) {
             Some((_, known)) => known.extend(methods),

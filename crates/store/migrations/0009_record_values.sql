@@ -35,9 +35,12 @@ UPDATE experiment_spans SET record_id = COALESCE((
 WHERE json_type(body, '$.tags') = 'array';
 
 -- Records in start order (the experiment page), by dataset record (comparisons), and an
--- experiment's evaluations by label and value (filters), and by span (a page's records).
+-- experiment's evaluations by label and value (filters), and by span (a page's records);
+-- the last write of an experiment's metrics and spans (whether its cached summary holds).
 CREATE INDEX experiment_spans_by_start ON experiment_spans (experiment_uuid, start_ns, span_id);
 CREATE INDEX experiment_spans_by_record ON experiment_spans (experiment_uuid, record_id);
 CREATE INDEX experiment_metrics_by_value
     ON experiment_metrics (experiment_uuid, label, value_text, value_num);
 CREATE INDEX experiment_metrics_by_span ON experiment_metrics (experiment_uuid, span_id, label);
+CREATE INDEX experiment_metrics_by_received ON experiment_metrics (experiment_uuid, received_at);
+CREATE INDEX experiment_spans_by_received ON experiment_spans (experiment_uuid, received_at);

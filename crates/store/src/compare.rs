@@ -288,6 +288,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_kept_summary_is_read_again_once_the_experiment_gets_events() {
+        let s = setup().await;
+        post(&s.store, &s.a, &s.ea, &[("r1", true, 0.2)]).await;
+        let first = s.store.experiment_summary(&s.a, &s.ea).await.unwrap();
+        assert_eq!(first.records, 1);
+        assert_eq!(s.store.experiment_summary(&s.a, &s.ea).await.unwrap(), first);
+        post(&s.store, &s.a, &s.ea, &[("r2", false, 0.4)]).await;
+        let second = s.store.experiment_summary(&s.a, &s.ea).await.unwrap();
+        assert_eq!(second.records, 2);
+        let exact = second.labels.iter().find(|l| l.label == "exact").unwrap();
+        assert_eq!(exact.aggregate.ratio(), Some(0.5));
+        // Another org's key cannot read it, kept or not.
+        assert!(s.store.experiment_summary(&s.b, &s.ea).await.is_err());
+    }
+
+    #[tokio::test]
     async fn a_trace_reads_its_record_span_and_children_in_start_order() {
         let s = setup().await;
         post(&s.store, &s.a, &s.ea, &[("r1", true, 0.2)]).await;

@@ -67,13 +67,28 @@ pub struct Store {
     /// Pool for writes. On SQLite it has one connection, so writers queue instead of
     /// failing with `SQLITE_BUSY`; on PostgreSQL it is the read pool.
     pub(crate) write: AnyPool,
+    /// Experiment summaries computed lately, with what they were computed from.
+    pub(crate) summaries: crate::experiments::SummaryCache,
 }
 
 static DRIVERS: Once = Once::new();
 
+/// Connections to PostgreSQL one store keeps at most, unless told otherwise.
+pub const DEFAULT_POOL_SIZE: u32 = 16;
+
 impl Store {
-    /// Opens (and on first use creates) the database, then applies pending migrations.
+    /// Opens (and on first use creates) the database, then applies pending migrations,
+    /// with at most [`DEFAULT_POOL_SIZE`] connections to PostgreSQL.
     pub async fn open(database: &Database) -> Result<Self> {
+        Self::open_with_pool_size(database, DEFAULT_POOL_SIZE).await
+    }
+
+    /// [`Store::open`], with at most `pool_size` connections to PostgreSQL (at least 1).
+    /// SQLite ignores it: one writer and four readers per process.
+    pub async fn open_with_pool_size(database: &Database, pool_size: u32) -> Result<Self> {
+        if pool_size == 0 {
+            return Err(Error::Open("the connection pool size must be at least 1".into()));
+        }
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let store = match database {
             Database::Sqlite(path) => {
@@ -112,22 +127,41 @@ impl Store {
                 };
                 let write = pool(1).await?;
                 crate::migrate::run(&write, crate::migrate::Backend::Sqlite).await?;
-                Store { read: pool(4).await?, write }
+                Store { read: pool(4).await?, write, summaries: Default::default() }
             }
             Database::Postgres(url) => {
                 let options = AnyConnectOptions::from_str(url)
                     .map_err(|err| Error::Open(format!("{}: {err}", redact(url))))?;
                 probe(url, &options).await?;
                 let pool = AnyPoolOptions::new()
-                    .max_connections(16)
+                    .max_connections(pool_size)
                     .acquire_timeout(Duration::from_secs(30))
                     .connect_with(options)
                     .await?;
                 crate::migrate::run(&pool, crate::migrate::Backend::Postgres).await?;
-                Store { read: pool.clone(), write: pool }
+                Store { read: pool.clone(), write: pool, summaries: Default::default() }
             }
         };
         Ok(store)
+    }
+
+    /// Checks that the database answers: one trivial query on each pool, each bounded by
+    /// `within` (a stuck pool or an unreachable PostgreSQL fails here instead of hanging).
+    pub async fn ping(&self, within: Duration) -> Result<()> {
+        for pool in [&self.read, &self.write] {
+            match tokio::time::timeout(within, sqlx::query("SELECT 1").execute(pool)).await {
+                Ok(done) => {
+                    done?;
+                }
+                Err(_) => {
+                    return Err(Error::Open(format!(
+                        "the database gave no answer within {} ms",
+                        within.as_millis()
+                    )));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Closes the pools, waiting for connections in use.
@@ -195,5 +229,17 @@ mod tests {
         assert!(err.contains("u:***@h") && !err.contains("secret"), "{err}");
         assert!("sqlite://".parse::<Database>().is_err());
         assert!("postgres://".parse::<Database>().is_err());
+    }
+
+    #[tokio::test]
+    async fn the_pool_size_bounds_postgresql_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let database = crate::test_db::fresh(dir.path()).await;
+        let err = Store::open_with_pool_size(&database, 0).await.unwrap_err().to_string();
+        assert!(err.contains("at least 1"), "{err}");
+        let store = Store::open_with_pool_size(&database, 3).await.unwrap();
+        let expected = if matches!(database, Database::Postgres(_)) { 3 } else { 4 };
+        assert_eq!(store.read.options().get_max_connections(), expected);
+        store.close().await;
     }
 }

@@ -657,36 +657,27 @@ impl Store {
     /// An experiment's summary (see [`llmobs_core::summary`]), read in one pass over its
     /// metrics and the search index of its records, keeping only numbers. Records stored
     /// before the search index existed (migration 0004) are not counted.
+    ///
+    /// A summary is kept in memory with the time of the experiment's last stored metric
+    /// and span (two index lookups); it is read again only when either changed, so a page
+    /// of a 100,000-record experiment does not re-read every evaluation on every view.
     pub async fn experiment_summary(&self, org: &OrgId, id: &str) -> Result<ExperimentSummary> {
-        use futures_util::TryStreamExt as _;
         self.experiment(org, id).await?;
-        let mut builder = SummaryBuilder::new();
         let mut conn = self.read.acquire().await?;
-        {
-            let mut rows = sqlx::query_scalar::<_, String>(
-                "SELECT body FROM experiment_metrics WHERE experiment_uuid = $1 \
-                 AND metric_source <> 'summary'",
-            )
-            .bind(id)
-            .fetch(&mut *conn);
-            while let Some(body) = rows.try_next().await? {
-                let metric: Value = serde_json::from_str(&body)
-                    .map_err(|e| Error::Invalid(format!("stored metric is not JSON: {e}")))?;
-                builder.evaluation(&metric);
-            }
-        }
-        let mut rows = sqlx::query_as::<_, (i64, String)>(
-            "SELECT s.duration_ns, s.status FROM experiment_spans e JOIN span_search s \
-             ON s.org_uuid = $1 AND s.span_id = e.span_id AND s.experiment_uuid = e.experiment_uuid \
-             AND s.trace_key = '' WHERE e.experiment_uuid = $2",
+        let (metrics, spans): (Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT (SELECT MAX(received_at) FROM experiment_metrics WHERE experiment_uuid = $1), \
+             (SELECT MAX(received_at) FROM experiment_spans WHERE experiment_uuid = $1)",
         )
-        .bind(&org.0)
         .bind(id)
-        .fetch(&mut *conn);
-        while let Some((duration, status)) = rows.try_next().await? {
-            builder.record(duration as f64, status == "error");
+        .fetch_one(&mut *conn)
+        .await?;
+        let token = format!("{}|{}", metrics.unwrap_or_default(), spans.unwrap_or_default());
+        if let Some(summary) = self.summaries.get(id, &token) {
+            return Ok(summary);
         }
-        Ok(builder.finish())
+        let summary = summarize(&mut conn, org, id).await?;
+        self.summaries.put(id, token, summary.clone());
+        Ok(summary)
     }
 
     /// The newest experiment named `experiment` in the project named `project`.
@@ -711,6 +702,64 @@ impl Store {
                 "no experiment named '{experiment}' in project '{project}'"
             )))
         })
+    }
+}
+
+/// Reads an experiment's summary from its metrics and its records' search index entries.
+async fn summarize(conn: &mut AnyConnection, org: &OrgId, id: &str) -> Result<ExperimentSummary> {
+    use futures_util::TryStreamExt as _;
+    let mut builder = SummaryBuilder::new();
+    {
+        let mut rows = sqlx::query_scalar::<_, String>(
+            "SELECT body FROM experiment_metrics WHERE experiment_uuid = $1 \
+             AND metric_source <> 'summary'",
+        )
+        .bind(id)
+        .fetch(&mut *conn);
+        while let Some(body) = rows.try_next().await? {
+            let metric: Value = serde_json::from_str(&body)
+                .map_err(|e| Error::Invalid(format!("stored metric is not JSON: {e}")))?;
+            builder.evaluation(&metric);
+        }
+    }
+    let mut rows = sqlx::query_as::<_, (i64, String)>(
+        "SELECT s.duration_ns, s.status FROM experiment_spans e JOIN span_search s \
+         ON s.org_uuid = $1 AND s.span_id = e.span_id AND s.experiment_uuid = e.experiment_uuid \
+         AND s.trace_key = '' WHERE e.experiment_uuid = $2",
+    )
+    .bind(&org.0)
+    .bind(id)
+    .fetch(&mut *conn);
+    while let Some((duration, status)) = rows.try_next().await? {
+        builder.record(duration as f64, status == "error");
+    }
+    Ok(builder.finish())
+}
+
+/// Experiment summaries computed lately, each with the token of the data it was computed
+/// from (the times of the experiment's last stored metric and span). Bounded: past
+/// [`SummaryCache::MAX`] entries it is emptied.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SummaryCache(
+    std::sync::Arc<
+        std::sync::Mutex<std::collections::HashMap<String, (String, ExperimentSummary)>>,
+    >,
+);
+
+impl SummaryCache {
+    const MAX: usize = 256;
+
+    fn get(&self, id: &str, token: &str) -> Option<ExperimentSummary> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(id).filter(|(t, _)| t == token).map(|(_, s)| s.clone())
+    }
+
+    fn put(&self, id: &str, token: String, summary: ExperimentSummary) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(id.to_owned(), (token, summary));
     }
 }
 

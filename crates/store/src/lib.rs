@@ -75,7 +75,7 @@ pub use datasets::{
     ChangePage, INVALID_VERSION, MAX_RECORD_ID_BYTES, RawRecord, RecordChange, RecordPage,
     RecordQuery,
 };
-pub use db::{Database, Store};
+pub use db::{DEFAULT_POOL_SIZE, Database, Store};
 pub use error::{Error, NotFound, Result};
 pub use evaluator_admin::StoredEvaluator;
 pub use experimentation::ScopeResults;

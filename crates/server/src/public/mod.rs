@@ -12,6 +12,7 @@
 //! - [`evaluators`]: custom evaluator configs (get, list, delete; put is
 //!   [`crate::evaluators`]).
 //! - [`integrations`]: LLM provider accounts, their models, inference.
+//! - [`topics`]: topic discovery configs, runs, topics and clustered points.
 //!
 //! Where ddtrace and the official client call the same route and read different shapes
 //! (record lists, batch updates, experiment events), the handler makes one domain call and
@@ -26,6 +27,7 @@ pub(crate) mod integrations;
 pub(crate) mod projects;
 pub(crate) mod prompts;
 pub(crate) mod records;
+pub(crate) mod topics;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -70,6 +72,7 @@ pub(crate) fn router(state: &AppState) -> Router<AppState> {
         .merge(prompts::router())
         .merge(annotations::router())
         .merge(integrations::router())
+        .merge(topics::router())
 }
 
 /// `page[limit]` (1 to `max`, `default` when absent) and `page[cursor]`.
