@@ -59,6 +59,7 @@ fn bad_serve_options_are_refused_before_anything_is_created() {
         (vec!["--judge-url", "ftp://x"], "--judge-url must start with http"),
         (vec!["--evaluators", "missing.json"], "cannot read --evaluators"),
         (vec!["--listen", "not-an-address"], "invalid socket address"),
+        (vec!["--ui-loopback-open", "maybe"], "invalid value 'maybe' for '--ui-loopback-open"),
     ] {
         let output = llmobs()
             .arg("serve")

@@ -278,7 +278,7 @@ pub(crate) async fn sign_in(
         return Ok(sign_in_page(
             &state,
             StatusCode::FORBIDDEN,
-            "That API key is not valid here: check it (llmobs keys list shows the server's orgs).",
+            "That API key is not valid here: check it, or make a new pair with llmobs keys create --org NAME on the server's machine.",
         )?);
     };
     if let Some(app_key) = &session.app_key {
