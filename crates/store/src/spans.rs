@@ -724,6 +724,11 @@ mod tests {
         assert_eq!(ids(&store, &a, &search("pears")).await, ["s2"]);
         assert_eq!(ids(&store, &a, &search("plums")).await, ["s3"]);
         assert_eq!(ids(&store, &a, &search("done")).await.len(), 3);
+        // SQLite's FTS5 table checks itself against span_search; PostgreSQL's text index is
+        // an expression index, kept by the database.
+        if std::env::var("LLMOBS_TEST_DATABASE_URL").is_ok_and(|url| !url.is_empty()) {
+            return;
+        }
         sqlx::query("INSERT INTO span_search_text (span_search_text) VALUES ('integrity-check')")
             .execute(&store.write)
             .await
