@@ -31,6 +31,49 @@ async fn concurrent_deploys_to_a_new_environment_all_succeed() {
     }
 }
 
+/// Label moves and deployments onto different versions of one prompt at once (as the
+/// multiserver suite does across servers): each answers 200 and each label ends on one
+/// version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_label_moves_to_different_versions_all_succeed() {
+    let app = Arc::new(App::new().await);
+    app.create("moves").await;
+    for _ in 0..7 {
+        let (status, body) = app
+            .call(
+                "POST",
+                &format!("{PROMPTS}/moves/versions"),
+                Keys::Both,
+                Some(json!({"template": "v"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    for round in 0..6 {
+        let env = format!("moves-env-{round}");
+        let calls: Vec<_> = (0..16)
+            .map(|n| {
+                let (app, env) = (app.clone(), env.clone());
+                tokio::spawn(async move {
+                    let route = format!("{PROMPTS}/moves/versions/{}", n % 8 + 1);
+                    let body = json!({"labels": ["production", "development"], "env_ids": [env]});
+                    app.call("PATCH", &route, Keys::Both, Some(body)).await
+                })
+            })
+            .collect();
+        for call in calls {
+            let (status, body) = call.await.unwrap();
+            assert_eq!(status, StatusCode::OK, "round {round}: {body}");
+        }
+        let (_, versions) =
+            app.call("GET", &format!("{PROMPTS}/moves/versions"), Keys::Api, None).await;
+        let holders = (versions.as_array().unwrap().iter())
+            .filter(|v| v.get("labels").and_then(|l| l.as_array()).is_some_and(|l| !l.is_empty()))
+            .count();
+        assert_eq!(holders, 1, "round {round}: {versions}");
+    }
+}
+
 /// An intake body of spans `ids` of one trace, in that order.
 fn spans(ids: impl Iterator<Item = u32>) -> String {
     let spans: Vec<_> = ids

@@ -172,6 +172,18 @@ async fn live_uuid(
     .await?)
 }
 
+/// Takes the prompt row's lock for the rest of the transaction, so that concurrent label
+/// moves and deployments on one prompt (from this server or another sharing a PostgreSQL
+/// database) queue instead of deleting and inserting the same label rows at once, where the
+/// later insert would meet the earlier one's row. (SQLite has one writer at a time.)
+async fn lock_prompt(conn: &mut AnyConnection, uuid: &str) -> Result<()> {
+    sqlx::query("UPDATE prompts SET prompt_id = prompt_id WHERE uuid = $1")
+        .bind(uuid)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 async fn prompt_row(conn: &mut AnyConnection, uuid: &str) -> Result<PromptRecord> {
     let row = sqlx::query(concat!("SELECT ", prompt_columns!(), " FROM prompts WHERE uuid = $1"))
         .bind(uuid)
@@ -420,6 +432,7 @@ impl Store {
         let not_found = || Error::NotFound(NotFound::Version);
         let mut tx = self.write.begin().await?;
         let uuid = live_uuid(&mut tx, org, prompt_id).await?.ok_or_else(not_found)?;
+        lock_prompt(&mut tx, &uuid).await?;
         if version_row(&mut tx, &uuid, number).await?.is_none() {
             return Err(not_found());
         }

@@ -57,7 +57,7 @@ fn required<'q>(query: &'q Query, key: &str) -> Result<&'q str, ApiError> {
 /// configured on this server.
 #[utoipa::path(put, path = "/api/v2/llm-obs/v1/topic-discovery-configs", tag = "public",
     request_body = Request<ConfigUpsert>,
-    responses((status = 200, body = Document<Resource<ConfigAttributes>>),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<ConfigAttributes>>),
         (status = 400, body = llmobs_core::error::ErrorBody), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn upsert_config(
     State(state): State<AppState>,
@@ -89,7 +89,7 @@ pub(crate) async fn upsert_config(
 
 /// Every config of the org, the most recently changed first.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/topic-discovery-configs", tag = "public",
-    responses((status = 200, body = Document<Resource<ConfigList>>)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<ConfigList>>)))]
 pub(crate) async fn list_configs(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -109,7 +109,7 @@ pub(crate) async fn list_configs(
 
 /// The org's most recently changed config; 404 when it has none.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/topic-discovery-configs/latest", tag = "public",
-    responses((status = 200, body = Document<Resource<ConfigAttributes>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<ConfigAttributes>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn latest_config(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -141,7 +141,7 @@ pub(crate) async fn delete_config(
 /// the config is in progress.
 #[utoipa::path(post, path = "/api/v2/llm-obs/v1/topic-discovery-runs", tag = "public",
     request_body = Request<TriggerRequest>,
-    responses((status = 202, body = Document<Resource<Trigger>>), (status = 404, body = llmobs_core::error::ErrorBody),
+    responses((status = 202, content_type = "application/vnd.api+json", body = Document<Resource<Trigger>>), (status = 404, body = llmobs_core::error::ErrorBody),
         (status = 409, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn trigger_run(
     State(state): State<AppState>,
@@ -173,7 +173,7 @@ fn summary(run: TopicRun) -> RunSummary {
 /// The completed runs of a config, newest first.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/topic-discovery-runs", tag = "public",
     params(("config_id" = String, Query)),
-    responses((status = 200, body = Document<Resource<RunList>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<RunList>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn list_runs(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -189,7 +189,7 @@ pub(crate) async fn list_runs(
 /// The status and progress of a config's latest run; 404 before its first run.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/topic-discovery-runs/status", tag = "public",
     params(("config_id" = String, Query)),
-    responses((status = 200, body = Document<Resource<RunStatus>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<RunStatus>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn run_status(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -281,7 +281,7 @@ fn run_topics<T>(
 /// The topics of a run (`run_id`, else the config's latest completed run).
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/topic-discovery-topics", tag = "public",
     params(("config_id" = String, Query), ("run_id" = Option<String>, Query)),
-    responses((status = 200, body = Document<Resource<RunTopics<Topic>>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<RunTopics<Topic>>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn list_topics(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -318,7 +318,7 @@ fn point_ref(point: StoredPoint, metrics: bool) -> PointRef {
 /// (`include_metrics=true` adds each point's duration, status, tokens and cost).
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/topic-discovery-topics/with-cluster-points", tag = "public",
     params(("config_id" = String, Query), ("run_id" = Option<String>, Query), ("include_metrics" = Option<bool>, Query)),
-    responses((status = 200, body = Document<Resource<RunTopics<TopicWithPoints>>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<RunTopics<TopicWithPoints>>>), (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn topics_with_points(
     State(state): State<AppState>,
     Reader(org): Reader,
@@ -364,7 +364,7 @@ pub(crate) async fn topics_with_points(
 /// `page_size` 1 to 1000 (100), `page_token` from the previous page.
 #[utoipa::path(get, path = "/api/v2/llm-obs/v1/topic-discovery-clustered-points", tag = "public",
     params(("topic_id" = String, Query), ("page_size" = Option<i64>, Query), ("page_token" = Option<String>, Query)),
-    responses((status = 200, body = Document<Resource<PointPage>>), (status = 400, body = llmobs_core::error::ErrorBody),
+    responses((status = 200, content_type = "application/vnd.api+json", body = Document<Resource<PointPage>>), (status = 400, body = llmobs_core::error::ErrorBody),
         (status = 404, body = llmobs_core::error::ErrorBody)))]
 pub(crate) async fn clustered_points(
     State(state): State<AppState>,
