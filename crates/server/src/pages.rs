@@ -212,6 +212,8 @@ fn environment() -> &'static Environment<'static> {
             ("compare", include_str!("pages/compare.html")),
             ("chart", include_str!("pages/chart.html")),
             ("trace", include_str!("pages/trace.html")),
+            ("review", include_str!("pages/review.html")),
+            ("review_queues", include_str!("pages/review_queues.html")),
         ] {
             // The templates are part of the binary and covered by the page tests.
             env.add_template(name, source).expect("a page template does not parse");

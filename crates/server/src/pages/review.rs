@@ -14,8 +14,6 @@
 //! letters, for each categorical and boolean value; `n`/`→` next, `p`/`←` previous, `Enter`
 //! saves and moves on; `Esc` leaves a text field).
 
-use std::sync::OnceLock;
-
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -28,11 +26,11 @@ use llmobs_core::annotations::{
     LabelType, LabelValue, LabelsAs, UpsertAnnotation,
 };
 use llmobs_core::spans::SpanAttributes;
-use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, context};
+use minijinja::{Value, context};
 use serde_json::Value as Json;
 
 use super::access::{Access, FormFields, form_writer};
-use super::{ListQuery, PageError, Place, Viewer, page, urlencode, when};
+use super::{ListQuery, PageError, Place, Viewer, page, render, urlencode, when};
 use crate::error::ApiError;
 use crate::extract::Segments;
 use crate::state::AppState;
@@ -50,31 +48,6 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/llm/annotations/{queue_id}", get(review))
         .route("/llm/annotations/{queue_id}/items/{interaction_id}", post(save))
         .route("/llm/annotations/{queue_id}/export", post(export))
-}
-
-/// The review templates, compiled into the binary.
-fn environment() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        env.set_auto_escape_callback(|_| AutoEscape::Html);
-        env.set_undefined_behavior(UndefinedBehavior::Strict);
-        for (name, source) in [
-            ("review", include_str!("review.html")),
-            ("review_queues", include_str!("review_queues.html")),
-        ] {
-            env.add_template(name, source).expect("a review template does not parse");
-        }
-        env
-    })
-}
-
-fn render(name: &str, ctx: Value) -> Result<Value, ApiError> {
-    let html = environment()
-        .get_template(name)
-        .and_then(|t| t.render(ctx))
-        .map_err(|err| ApiError::Internal(format!("review template '{name}': {err:#}")))?;
-    Ok(Value::from_safe_string(html))
 }
 
 fn queue_path(queue_id: &str) -> String {
