@@ -10,11 +10,10 @@ sent (E8, E9, E11, E15 bodies recorded in the client process).
 from __future__ import annotations
 
 import re
-import warnings
 
 import pytest
 
-from harness import UUID_RE, V1, V2, compat_backend, run_llmobs, span_tag, span_tags, unique
+from harness import UUID_RE, V1, V2, run_llmobs, span_tag, span_tags, unique
 from llmobs_common import (COMMON, EXPECT, RECORDS, api_sequence, by_label, check_joined,
                            check_main_spans, contains, intake_spans, kind_of, posted_metrics, record_q,
                            value_of)
@@ -507,15 +506,7 @@ def test_list_pull_rerun(exp_server):
 
     # case 48: rerun: E8 with parent, one E11 with spans and metrics, E9 completed, no running
     reqs = pull.requests("rerun")
-    sequence = api_sequence(reqs)
-    if compat_backend() == "postgres" and sequence == ["E8", "E11:spans+", "E9:completed"]:
-        # Known gap (issue #12): on PostgreSQL ddtrace sometimes sends the rerun's spans post
-        # twice (a retry). The stored experiment below must still hold each span once.
-        statuses = [r["status"] for r in reqs if kind_of(r) == "E11:spans"]
-        warnings.warn(f"PostgreSQL: the rerun's spans were posted {len(statuses)} times: {statuses}")
-        assert statuses[-1] in (200, 202), statuses
-    else:
-        assert sequence == ["E8", "E11:spans", "E9:completed"], sequence
+    assert api_sequence(reqs) == ["E8", "E11:spans", "E9:completed"], api_sequence(reqs)
     e8 = reqs[0]["body"]["data"]["attributes"]
     assert e8["parent_experiment_id"] == target and e8["name"].startswith(f"{name}-rerun-")
     child = pull.values["rerun"]["id"]

@@ -32,9 +32,9 @@ pub(crate) const CHUNK: usize = 256;
 const SIZES: usize = CHUNK.trailing_zeros() as usize + 1;
 const _: () = assert!(CHUNK.is_power_of_two());
 
-/// The widest row any insert here has, in columns.
-const MAX_COLUMNS: usize = 17;
-const _: () = assert!(CHUNK * MAX_COLUMNS <= 32766, "SQLite allows 32766 parameters");
+/// The most values any insert here binds for a row.
+const MAX_VALUES: usize = 17;
+const _: () = assert!(CHUNK * MAX_VALUES <= 32766, "SQLite allows 32766 parameters");
 
 /// A query being bound.
 pub(crate) type Query = sqlx::query::Query<'static, Any, AnyArguments>;
@@ -46,6 +46,28 @@ pub(crate) enum Col {
     Row,
     /// The statement's shared value number `n` (1-based, in the order `shared` binds).
     Shared(usize),
+    /// The row's optional number, bound as two values with [`bind_number`]: whether it is
+    /// there, and the number (0 when not). The database never sees a NULL float
+    /// parameter: sqlx's `Any` driver (0.9.0) declares a NULL `f64` to PostgreSQL as
+    /// `real`, PostgreSQL keeps a prepared statement's declared types, and a later `f64`
+    /// on the same connection was refused ("incorrect binary data format").
+    Number,
+}
+
+impl Col {
+    /// The placeholders the column takes in a row (positional style binds shared values
+    /// again for every row).
+    const fn values(self) -> usize {
+        match self {
+            Col::Row | Col::Shared(_) => 1,
+            Col::Number => 2,
+        }
+    }
+}
+
+/// Binds an optional number for a [`Col::Number`] column.
+pub(crate) fn bind_number(query: Query, number: Option<f64>) -> Query {
+    query.bind(i64::from(number.is_some())).bind(number.unwrap_or(0.0))
 }
 
 /// Placeholder style of a backend.
@@ -74,7 +96,12 @@ impl Insert {
         columns: &'static [(&'static str, Col)],
         tail: &'static str,
     ) -> Self {
-        assert!(columns.len() <= MAX_COLUMNS);
+        let (mut values, mut c) = (0, 0);
+        while c < columns.len() {
+            values += columns[c].1.values();
+            c += 1;
+        }
+        assert!(values <= MAX_VALUES);
         Insert { table, columns, tail, texts: [const { [const { OnceLock::new() }; SIZES] }; 2] }
     }
 
@@ -98,7 +125,7 @@ impl Insert {
         if style == Style::Positional {
             columns.sort_by_key(|(_, col)| match col {
                 Col::Shared(n) => (0, *n),
-                Col::Row => (1, 0),
+                Col::Row | Col::Number => (1, 0),
             });
         }
         columns
@@ -123,11 +150,22 @@ impl Insert {
                         sql.push_str(", ");
                     }
                     match (style, col) {
+                        (Style::Positional, Col::Number) => {
+                            sql.push_str("CASE WHEN ? = 1 THEN ? END");
+                        }
                         (Style::Positional, _) => sql.push('?'),
                         (Style::Numbered, Col::Shared(n)) => sql.push_str(&format!("${n}")),
                         (Style::Numbered, Col::Row) => {
                             next += 1;
                             sql.push_str(&format!("${next}"));
+                        }
+                        (Style::Numbered, Col::Number) => {
+                            sql.push_str(&format!(
+                                "CASE WHEN ${} = 1 THEN ${} END",
+                                next + 1,
+                                next + 2
+                            ));
+                            next += 2;
                         }
                     }
                 }
@@ -194,6 +232,22 @@ mod tests {
         &[("a", Col::Shared(1)), ("b", Col::Row), ("c", Col::Row), ("d", Col::Shared(2))],
         "ON CONFLICT (a, b) DO NOTHING",
     );
+
+    static NUMBERS: Insert =
+        Insert::new("n", &[("a", Col::Shared(1)), ("x", Col::Number), ("b", Col::Row)], "");
+
+    #[test]
+    fn a_number_column_binds_whether_it_is_there_and_its_value() {
+        assert_eq!(
+            NUMBERS.sql(Style::Numbered, 2),
+            "INSERT INTO n (a, x, b) VALUES ($1, CASE WHEN $2 = 1 THEN $3 END, $4), \
+             ($1, CASE WHEN $5 = 1 THEN $6 END, $7)"
+        );
+        assert_eq!(
+            NUMBERS.sql(Style::Positional, 1),
+            "INSERT INTO n (a, x, b) VALUES (?, CASE WHEN ? = 1 THEN ? END, ?)"
+        );
+    }
 
     #[test]
     fn numbered_sql_numbers_row_values_after_the_shared_ones() {

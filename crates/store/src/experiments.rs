@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Connection, Row};
 
-use crate::batch::{Col, Insert, dedupe};
+use crate::batch::{Col, Insert, bind_number, dedupe};
 use crate::error::{Error, NotFound, Result};
 use crate::fields::{Fields, text};
 use crate::keys::OrgId;
@@ -130,7 +130,7 @@ static EXPERIMENT_METRICS: Insert = Insert::new(
         ("run_id", Col::Shared(2)),
         ("body", Col::Row),
         ("value_text", Col::Row),
-        ("value_num", Col::Row),
+        ("value_num", Col::Number),
         ("failed", Col::Row),
         ("received_at", Col::Shared(3)),
     ],
@@ -223,14 +223,14 @@ impl Events<'_, '_> {
                     let value = serde_json::from_str(metric.body)
                         .map(|json| EvalValue::of(&json))
                         .unwrap_or_default();
-                    q.bind(source(metric).to_owned())
+                    let q = q
+                        .bind(source(metric).to_owned())
                         .bind(text(&metric.fields.span_id).to_owned())
                         .bind(text(&metric.fields.label).to_owned())
                         .bind(metric.fields.timestamp_ms.unwrap_or(0))
                         .bind(metric.body.to_owned())
-                        .bind(value.text)
-                        .bind(value.number)
-                        .bind(i64::from(value.failed))
+                        .bind(value.text);
+                    bind_number(q, value.number).bind(i64::from(value.failed))
                 },
             )
             .await
@@ -895,6 +895,33 @@ pub(crate) mod tests {
         let loose = "SELECT body FROM llmobs_spans WHERE org_uuid = $1";
         let loose = bodies(&s.store, loose, &s.a.0).await;
         assert_eq!(loose.iter().map(|s| &s["name"]).collect::<Vec<_>>(), [&json!("second")]);
+    }
+
+    #[tokio::test]
+    async fn numbers_after_non_numbers_are_stored_on_every_connection() {
+        // On PostgreSQL, a statement first run with a NULL number once kept the wrong
+        // parameter type, and a later number through the same statement was a 500.
+        let s = setup().await;
+        for i in 0..16 {
+            let span = format!("s{i}");
+            let label = json!({"metric_source": "custom", "span_id": span, "timestamp_ms": 10,
+                "metric_type": "categorical", "label": "tone", "categorical_value": "curt"});
+            for metric in [label, metric(&span, "acc", f64::from(i) + 0.25)] {
+                let posted = events(vec![metric], Vec::new());
+                assert_eq!(s.store.post_events(&s.a, &s.ea, posted).await.unwrap(), 1, "{i}");
+            }
+        }
+        let sum: f64 = sqlx::query_scalar(
+            "SELECT SUM(value_num) FROM experiment_metrics WHERE experiment_uuid = $1",
+        )
+        .bind(&s.ea)
+        .fetch_one(&s.store.read)
+        .await
+        .unwrap();
+        assert_eq!(sum, (0..16).map(|i| f64::from(i) + 0.25).sum::<f64>());
+        let unnumbered = "SELECT COUNT(*) FROM experiment_metrics \
+            WHERE experiment_uuid = $1 AND value_num IS NULL AND value_text = 'curt'";
+        assert_eq!(count(&s.store, unnumbered, &s.ea).await, 16);
     }
 
     #[tokio::test]
