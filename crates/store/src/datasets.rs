@@ -280,7 +280,10 @@ struct Change<'a> {
     target: i64,
     next_position: i64,
     now: String,
+    /// The records written or deleted, in turn, each as the step left it (when `report`).
     touched: Vec<(String, Record)>,
+    /// Whether to keep `touched` (a bulk upload does not answer with its records).
+    report: bool,
     /// The live state of each record looked up, as the change leaves it so far (`None`:
     /// not live).
     live: HashMap<String, Option<Live>>,
@@ -331,6 +334,7 @@ impl<'a> Change<'a> {
             next_position: seq,
             now: time::now(),
             touched: Vec::new(),
+            report: true,
             live: HashMap::new(),
             stored: HashMap::new(),
             hashes: HashMap::new(),
@@ -420,7 +424,7 @@ impl<'a> Change<'a> {
     /// Writes the result (when anything changed) and the new version. Returns the
     /// dataset's version and the records touched.
     async fn finish(self) -> Result<(i64, Vec<(String, Record)>)> {
-        if self.touched.is_empty() {
+        if self.changed.is_empty() {
             return Ok((self.current, self.touched));
         }
         // The stored live states of changed records end: removed when opened at the target
@@ -488,22 +492,24 @@ impl<'a> Change<'a> {
                 (self.next_position, uuid::Uuid::new_v4().to_string(), self.now.clone())
             }
         };
-        self.touched.push((
-            record_id.to_owned(),
-            Record {
-                author: Author { id: self.author.to_owned() },
-                canonical_id: canonical_id.clone(),
-                created_at: created_at.clone(),
-                dataset_id: self.dataset_id.to_owned(),
-                input: content.input.clone(),
-                expected_output: content.expected_output.clone(),
-                metadata: content.metadata.clone(),
-                tags: content.tags.clone(),
-                updated_at: self.now.clone(),
-                version: Some(self.target),
-                deleted_at: None,
-            },
-        ));
+        if self.report {
+            self.touched.push((
+                record_id.to_owned(),
+                Record {
+                    author: Author { id: self.author.to_owned() },
+                    canonical_id: canonical_id.clone(),
+                    created_at: created_at.clone(),
+                    dataset_id: self.dataset_id.to_owned(),
+                    input: content.input.clone(),
+                    expected_output: content.expected_output.clone(),
+                    metadata: content.metadata.clone(),
+                    tags: content.tags.clone(),
+                    updated_at: self.now.clone(),
+                    version: Some(self.target),
+                    deleted_at: None,
+                },
+            ));
+        }
         let state =
             Live { from_version: self.target, position, canonical_id, created_at, content, hash };
         self.set_live(record_id, Some(state));
@@ -549,6 +555,9 @@ impl<'a> Change<'a> {
             return;
         }
         let live = self.set_live(id, None).expect("live");
+        if !self.report {
+            return;
+        }
         self.touched.push((
             id.to_owned(),
             Record {
@@ -889,6 +898,7 @@ impl Store {
         self.dataset(org, None, dataset_id).await?;
         let mut tx = self.write.begin().await?;
         let mut change = Change::begin(&mut tx, dataset_id, author, |current| current + 1).await?;
+        change.report = false;
         change.load(rows.iter().map(|row| row.id.as_str())).await?;
         let mut seen = HashSet::new();
         for row in rows {
