@@ -328,6 +328,29 @@ pub fn normalize_labels(labels: &[String], strict: bool) -> Result<Vec<String>, 
     Ok(out)
 }
 
+/// Why an environment name (or id) was refused (400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EnvironmentError {
+    /// Empty or whitespace only.
+    #[error("env_ids must be non-empty strings")]
+    Blank,
+    /// Holds a control character.
+    #[error("environment names must not contain control characters (found {0}); remove it")]
+    ControlCharacter(String),
+}
+
+/// Checks an environment given by name or UUID (an `env_ids` entry): not blank, and no
+/// control character (an environment is named by a `DD_ENV` value).
+pub fn check_environment(name: &str) -> Result<(), EnvironmentError> {
+    if let Some(found) = control_character(name) {
+        Err(EnvironmentError::ControlCharacter(found))
+    } else if name.trim().is_empty() {
+        Err(EnvironmentError::Blank)
+    } else {
+        Ok(())
+    }
+}
+
 fn is_empty_str(value: &Option<String>) -> bool {
     value.as_deref().is_none_or(str::is_empty)
 }
@@ -604,6 +627,20 @@ impl ResolveRequest {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn environment_names_are_refused_when_blank_or_holding_a_control_character() {
+        assert_eq!(check_environment("staging"), Ok(()));
+        assert_eq!(check_environment("prod eu/1 ✓"), Ok(()));
+        assert_eq!(
+            check_environment(" \t"),
+            Err(EnvironmentError::ControlCharacter("U+0009 at byte 1".into()))
+        );
+        assert_eq!(check_environment("  "), Err(EnvironmentError::Blank));
+        assert_eq!(check_environment(""), Err(EnvironmentError::Blank));
+        let found = EnvironmentError::ControlCharacter("U+000A at byte 4".into());
+        assert_eq!(check_environment("prod\nx"), Err(found));
+    }
 
     #[test]
     fn templates_are_validated_as_the_spec_says() {

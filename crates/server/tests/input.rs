@@ -21,7 +21,7 @@ async fn dataset(app: &App, name: &str) -> (String, String) {
 }
 
 #[tokio::test]
-async fn control_characters_in_prompt_ids_and_labels_are_refused_and_slashes_kept() {
+async fn control_characters_in_prompt_ids_labels_and_environments_are_refused_and_slashes_kept() {
     let app = App::new().await;
     for id in ["a\u{0}b", "line\nbreak", "tab\tbed", "del\u{7f}"] {
         let body = json!({"prompt_id": id, "template": "x"});
@@ -43,6 +43,23 @@ async fn control_characters_in_prompt_ids_and_labels_are_refused_and_slashes_kep
     let (status, answer) = app.call("POST", PROMPTS, Keys::Both, Some(body)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
     assert!(detail(&answer).contains("U+001B at byte 4"), "{answer}");
+    // Environment names (env_ids) likewise, on create and on a version's update; nothing
+    // is deployed.
+    let body = json!({"prompt_id": "envs", "template": "x", "env_ids": ["qa\u{7}"]});
+    let (status, answer) = app.call("POST", PROMPTS, Keys::Both, Some(body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(detail(&answer).contains("environment names must not contain control characters"));
+    app.create("envs").await;
+    let body = json!({"env_ids": ["staging", "line\nbreak"]});
+    let (status, answer) =
+        app.call("PATCH", &format!("{}/versions/1", path("envs")), Keys::Both, Some(body)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert!(detail(&answer).contains("U+000A at byte 4"), "{answer}");
+    let resolve =
+        json!({"data": {"type": "prompt_resolve_requests", "attributes": {"env": "line\nbreak"}}});
+    let (status, answer) =
+        app.call("POST", &format!("{}/resolve", path("envs")), Keys::Both, Some(resolve)).await;
+    assert_eq!((status, answer["version"].clone()), (StatusCode::OK, json!("1")), "{answer}");
     // '/' is an ordinary character of an id, sent as %2F.
     app.create("team/summary").await;
     let (status, got) = app.call("GET", &path("team/summary"), Keys::Api, None).await;

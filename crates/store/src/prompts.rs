@@ -10,7 +10,9 @@
 //! - An environment serves at most one version of a prompt by default: assigning it moves
 //!   it too.
 
-use llmobs_core::prompts::{Deleted, PromptRecord, SdkPrompt, Template, Version};
+use llmobs_core::prompts::{
+    Deleted, PromptRecord, SdkPrompt, Template, Version, check_environment,
+};
 use serde_json::{Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
@@ -258,9 +260,7 @@ async fn deploy(
     env_ids: &[String],
 ) -> Result<()> {
     for env in env_ids {
-        if env.trim().is_empty() {
-            return Err(Error::Invalid("env_ids must be non-empty strings".into()));
-        }
+        check_environment(env).map_err(|err| Error::Invalid(err.to_string()))?;
         let find = || {
             sqlx::query_scalar::<_, String>(
                 "SELECT uuid FROM environments WHERE org_uuid = $1 AND (uuid = $2 OR name = $2)",
