@@ -121,6 +121,8 @@ use crate::{
         pages::prompt::prompt,
         pages::prompt::diff,
         pages::prompt::move_label,
+        pages::prompt::remove_label,
+        pages::prompt::deploy,
         pages::review::queues,
         pages::topics::topics,
         pages::review::review,

@@ -81,6 +81,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/llm/prompts/{prompt_id}", get(prompt::prompt))
         .route("/llm/prompts/{prompt_id}/diff", get(prompt::diff))
         .route("/llm/prompts/{prompt_id}/labels", post(prompt::move_label))
+        .route("/llm/prompts/{prompt_id}/labels/remove", post(prompt::remove_label))
+        .route("/llm/prompts/{prompt_id}/environments", post(prompt::deploy))
         .route("/sign-in", get(access::sign_in_form).post(access::sign_in))
         .route("/sign-out", post(access::sign_out))
         .route("/llm/traces/{trace_id}", get(trace))

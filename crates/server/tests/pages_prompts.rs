@@ -1,5 +1,5 @@
 //! A prompt's pages: versions, labels, environments, the diff, the render preview and
-//! moving a label from the UI, with hostile text escaped.
+//! moving and removing a label and deploying a version from the UI, with hostile text escaped.
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -190,4 +190,212 @@ async fn moving_a_label_needs_the_application_key_and_the_csrf_token() {
     assert_eq!(status, StatusCode::SEE_OTHER);
     let (_, _, shown) = Browser::get(&at).cookie(&writer).send(&app).await;
     assert!(!shown.contains("<script>") && shown.contains("label <b>&lt;script&gt;"), "{shown}");
+}
+
+/// Posts a form to `to` with `cookie`.
+async fn post_form(
+    app: &App,
+    to: &str,
+    cookie: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, String, String) {
+    let (status, headers, body) = Browser::post(to, form.to_vec()).cookie(cookie).send(app).await;
+    let location = headers.get("location").map(|l| l.to_str().unwrap().to_owned());
+    (status, location.unwrap_or_default(), body)
+}
+
+/// The version the API serves for `label`, `None` when it serves the newest without it.
+async fn labelled(app: &App, label: &str) -> Vec<String> {
+    let (_, body) = app.call("GET", &format!("{}/versions", path(ID)), Keys::Api, None).await;
+    let items =
+        body.as_array().cloned().unwrap_or_else(|| body["data"].as_array().unwrap().clone());
+    (items.iter())
+        .filter(|v| v["labels"].as_array().is_some_and(|ls| ls.iter().any(|l| l == label)))
+        .map(|v| v["version"].to_string())
+        .collect()
+}
+
+/// The version the API resolves for environment `env`.
+async fn resolved(app: &App, env: &str) -> String {
+    let body = json!({"data": {"type": "prompt_resolve_requests", "attributes": {"env": env}}});
+    let (status, body) =
+        app.call("POST", &format!("{}/resolve", path(ID)), Keys::Both, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["version"].as_str().map(str::to_owned).unwrap_or_else(|| body["version"].to_string())
+}
+
+#[tokio::test]
+async fn removing_a_label_needs_the_application_key_and_the_csrf_token() {
+    let app = App::new().await;
+    let at = hostile_prompt(&app).await;
+    let remove = format!("{at}/labels/remove");
+    // Two labels on v1, so that removing one keeps the other.
+    let v1 = format!("{}/versions/1", path(ID));
+    app.ok("PATCH", &v1, Some(json!({"labels": ["production", HOSTILE]}))).await;
+    assert_eq!(labelled(&app, "production").await, ["1"]);
+
+    // Only the API key: no remove button, and a post is refused.
+    let reader = sign_in(&app, API, None).await;
+    let (_, _, shown) = Browser::get(&at).cookie(&reader).send(&app).await;
+    assert!(!shown.contains("Remove label") && shown.contains("href=\"/sign-in\""), "{shown}");
+    let csrf = csrf_of(&shown);
+    let (status, _, body) =
+        post_form(&app, &remove, &reader, &[("label", "production"), ("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("application key"), "{body}");
+    // No session at all: 401.
+    let (status, _, _) = Browser::post(&remove, vec![("label", "production")]).send(&app).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let writer = sign_in(&app, API, Some(APP)).await;
+    let (_, _, shown) = Browser::get(&at).cookie(&writer).send(&app).await;
+    // One remove form per label, the hostile one escaped.
+    assert_eq!(shown.matches(">Remove label</button>").count(), 2, "{shown}");
+    assert!(shown.contains("name=\"label\" value=\"&lt;script&gt;alert(1)&lt;&#x2f;script&gt;\""));
+    let csrf = csrf_of(&shown);
+    // A wrong token, or none: refused, nothing removed.
+    let wrong = "x".repeat(csrf.len());
+    let (status, _, _) =
+        post_form(&app, &remove, &writer, &[("label", "production"), ("csrf", &wrong)]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = post_form(&app, &remove, &writer, &[("label", "production")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(labelled(&app, "production").await, ["1"]);
+    // A label the prompt does not have: 400 saying what to do, nothing changed.
+    for label in ["staging", "", "<b>nope</b>"] {
+        let (status, _, body) =
+            post_form(&app, &remove, &writer, &[("label", label), ("csrf", &csrf)]).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{label}: {body}");
+        assert!(body.contains("pick one of the labels listed"), "{body}");
+        assert!(!body.contains("<b>nope"), "{body}");
+    }
+    assert_eq!(labelled(&app, "production").await, ["1"]);
+    assert_eq!(labelled(&app, HOSTILE).await, ["1"]);
+    // A prompt that does not exist: 404.
+    let (status, _, _) = post_form(
+        &app,
+        "/llm/prompts/nope/labels/remove",
+        &writer,
+        &[("label", "production"), ("csrf", &csrf)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, to, body) =
+        post_form(&app, &remove, &writer, &[("label", "production"), ("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert!(to.ends_with("?removed=production"), "{to}");
+    // The API no longer has the label (the read cache was dropped); v1 keeps its other one.
+    assert_eq!(labelled(&app, "production").await, Vec::<String>::new());
+    assert_eq!(labelled(&app, HOSTILE).await, ["1"]);
+    let (status, body) =
+        app.call("GET", &format!("{}?label=production", path(ID)), Keys::Api, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    assert!(body["detail"].as_str().unwrap().contains("label 'production' was not found"));
+    let (_, _, shown) = Browser::get(&to).cookie(&writer).send(&app).await;
+    assert!(shown.contains("Label <b>production</b> removed."), "{shown}");
+    assert!(!shown.contains("data-label=\"production\""), "{shown}");
+    // The hostile label goes the same way, and its name is escaped in the notice.
+    let (status, to, _) =
+        post_form(&app, &remove, &writer, &[("label", HOSTILE), ("csrf", &csrf)]).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let (_, _, shown) = Browser::get(&to).cookie(&writer).send(&app).await;
+    assert!(!shown.contains("<script") && shown.contains("Label <b>&lt;script&gt;"), "{shown}");
+    assert_eq!(labelled(&app, HOSTILE).await, Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn deploying_a_version_to_an_environment_moves_only_that_environment() {
+    let app = App::new().await;
+    let at = hostile_prompt(&app).await;
+    let deploy = format!("{at}/environments");
+    // v2 serves staging and qa.
+    let v2 = format!("{}/versions/2", path(ID));
+    app.ok("PATCH", &v2, Some(json!({"env_ids": ["staging", "qa"]}))).await;
+    assert_eq!(
+        (resolved(&app, "staging").await, resolved(&app, "qa").await),
+        ("2".into(), "2".into())
+    );
+
+    let reader = sign_in(&app, API, None).await;
+    let (_, _, shown) = Browser::get(&at).cookie(&reader).send(&app).await;
+    assert!(!shown.contains(">Deploy</button>"), "{shown}");
+    let csrf = csrf_of(&shown);
+    fn form(csrf: &str) -> Vec<(&'static str, &str)> {
+        vec![("environment", "staging"), ("version", "3"), ("csrf", csrf)]
+    }
+    let (status, _, body) = post_form(&app, &deploy, &reader, &form(&csrf)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("application key"), "{body}");
+
+    let writer = sign_in(&app, API, Some(APP)).await;
+    let (_, _, shown) = Browser::get(&at).cookie(&writer).send(&app).await;
+    assert!(shown.contains(">Deploy</button>") && shown.contains("<option value=\"qa\">"));
+    let csrf = csrf_of(&shown);
+    let (status, _, _) = post_form(&app, &deploy, &writer, &form(&"x".repeat(csrf.len()))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let no_token = [("environment", "staging"), ("version", "3")];
+    let (status, _, _) = post_form(&app, &deploy, &writer, &no_token).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(resolved(&app, "staging").await, "2");
+
+    // Bad input: 400 saying what to do, nothing deployed.
+    let bad: [(&str, &str, &str); 6] = [
+        ("", "3", "env_ids must be non-empty strings"),
+        ("  ", "3", "env_ids must be non-empty strings"),
+        ("prod\nuction", "3", "control characters (found U+000A at byte 4)"),
+        ("staging", "9", "has no version 9"),
+        ("staging", "three", "three&#x27; is not a version number"),
+        ("staging", "0", "0&#x27; is not a version number"),
+    ];
+    for (environment, version, says) in bad {
+        let form = [("environment", environment), ("version", version), ("csrf", &csrf)];
+        let (status, _, body) = post_form(&app, &deploy, &writer, &form).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{environment:?} v{version}: {body}");
+        assert!(body.contains(says), "{says}: {body}");
+    }
+    assert_eq!(
+        (resolved(&app, "staging").await, resolved(&app, "qa").await),
+        ("2".into(), "2".into())
+    );
+    assert_eq!(resolved(&app, "prod\nuction").await, "3", "not deployed: the newest");
+    let (_, _, shown) = Browser::get(&at).cookie(&writer).send(&app).await;
+    assert!(!shown.contains("data-environment=\"prod"), "no environment was created: {shown}");
+    assert_eq!(shown.matches("data-environment=").count(), 2, "staging and qa: {shown}");
+
+    // Staging moves to v3; qa stays on v2.
+    let (status, to, body) = post_form(&app, &deploy, &writer, &form(&csrf)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "{body}");
+    assert!(to.ends_with("?version=3&deployed=staging"), "{to}");
+    assert_eq!(
+        (resolved(&app, "staging").await, resolved(&app, "qa").await),
+        ("3".into(), "2".into())
+    );
+    let (_, _, shown) = Browser::get(&to).cookie(&writer).send(&app).await;
+    assert!(shown.contains("Environment <b>staging</b> now serves v3."), "{shown}");
+    let staging = &shown[shown.find("data-environment=\"staging\"").unwrap()..];
+    assert!(staging.contains(">v3</a>") && !staging[..200].contains(">v2</a>"), "{staging}");
+    // A new, hostile environment on v1 (v1 keeps serving nothing else); escaped everywhere.
+    let hostile = [("environment", HOSTILE), ("version", "1"), ("csrf", &csrf)];
+    let (status, to, _) = post_form(&app, &deploy, &writer, &hostile).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(resolved(&app, HOSTILE).await, "1");
+    assert_eq!(
+        (resolved(&app, "staging").await, resolved(&app, "qa").await),
+        ("3".into(), "2".into())
+    );
+    let (_, _, shown) = Browser::get(&to).cookie(&writer).send(&app).await;
+    assert!(!shown.contains("<script"), "{shown}");
+    assert!(
+        shown.contains(
+            "Environment <b>&lt;script&gt;alert(1)&lt;&#x2f;script&gt;</b> now serves v1."
+        )
+    );
+    // Deploying again where it already is changes nothing.
+    let (status, _, _) = post_form(&app, &deploy, &writer, &form(&csrf)).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        (resolved(&app, "staging").await, resolved(&app, "qa").await),
+        ("3".into(), "2".into())
+    );
 }

@@ -87,6 +87,8 @@ async fn the_openapi_document_lists_every_route() {
         ("/llm/prompts/{prompt_id}".to_owned(), vec!["get"]),
         ("/llm/prompts/{prompt_id}/diff".to_owned(), vec!["get"]),
         ("/llm/prompts/{prompt_id}/labels".to_owned(), vec!["post"]),
+        ("/llm/prompts/{prompt_id}/labels/remove".to_owned(), vec!["post"]),
+        ("/llm/prompts/{prompt_id}/environments".to_owned(), vec!["post"]),
         ("/llm/datasets/{dataset_id}/diff".to_owned(), vec!["get"]),
         ("/llm/datasets/{dataset_id}/download".to_owned(), vec!["get"]),
         ("/llm/annotations".to_owned(), vec!["get"]),

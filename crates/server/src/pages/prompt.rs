@@ -1,8 +1,10 @@
 //! A prompt's pages: `/llm/prompts/{prompt_id}` (its versions with their labels, which
 //! environment and label resolve to which version, one version's template with a render
-//! preview, the label-move and diff forms), `/llm/prompts/{prompt_id}/diff` (a line diff of
-//! two versions' templates) and `POST /llm/prompts/{prompt_id}/labels` (moves a label onto a
-//! version: the API's version update, behind the UI's write checks).
+//! preview, the label and deployment forms), `/llm/prompts/{prompt_id}/diff` (a line diff of
+//! two versions' templates), and the writes, each the API's version update behind the UI's
+//! write checks: `POST /llm/prompts/{prompt_id}/labels` (moves a label onto a version),
+//! `POST /llm/prompts/{prompt_id}/labels/remove` (takes a label off the prompt) and
+//! `POST /llm/prompts/{prompt_id}/environments` (deploys a version to an environment).
 //!
 //! The preview renders with [`llmobs_core::render::render`], the SDK's renderer: a text
 //! variable takes the form's text as a string, a chat placeholder a JSON list of messages.
@@ -13,7 +15,7 @@ use axum::http::header::LOCATION;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use llmobs_core::diff::{Change, diff_lines, template_text};
-use llmobs_core::prompts::{ChatItem, Template, normalize_labels};
+use llmobs_core::prompts::{ChatItem, Template, check_environment, normalize_labels};
 use llmobs_core::render::{Vars, placeholder_names, render as render_template, variables};
 use llmobs_store::VersionUpdate;
 use minijinja::{Value, context};
@@ -138,7 +140,7 @@ pub(crate) async fn prompt(
             }
         })
         .collect();
-    let environments: Vec<Value> =
+    let deployments: Vec<Value> =
         (environments.iter()).map(|(name, version)| context! { name, version }).collect();
     let path = prompt_path(&prompt_id);
     let can_write = matches!(&shown.access, Access::Session(s) if s.app_key.is_some());
@@ -147,11 +149,14 @@ pub(crate) async fn prompt(
         context! {
             prompt_id => prompt_id.clone(), path, title => record.title.unwrap_or_default(),
             description => record.description.unwrap_or_default(), latest, selected,
-            versions => rows, labels, environments,
+            versions => rows, labels, environments => deployments,
             text => match &template { Template::Text(text) => text.as_str(), Template::Chat(_) => "" }, messages => messages(&template),
             fields, preview, problem, csrf => shown.access.csrf(), can_write,
             signed_in => matches!(shown.access, Access::Session(_)),
             moved => query.get("moved").unwrap_or_default(),
+            removed => query.get("removed").unwrap_or_default(),
+            deployed => query.get("deployed").unwrap_or_default(),
+            environment_names => environments.iter().map(|(name, _)| name.clone()).collect::<Vec<_>>(),
             diff_from => if selected > 1 { selected - 1 } else { selected }, diff_to => selected,
             version_numbers => versions.iter().map(|v| v.version).collect::<Vec<_>>(),
             version_count => versions.len(),
@@ -255,9 +260,105 @@ pub(crate) async fn move_label(
     let update = VersionUpdate { labels: Some(labels), ..VersionUpdate::default() };
     state.store.update_version(&caller.org, &prompt_id, version, update).await?;
     state.reads.invalidate(&caller.org.0, &prompt_id);
-    let to = format!("{}?moved={}", prompt_path(&prompt_id), urlencode(label));
+    see_other(&format!("{}?moved={}", prompt_path(&prompt_id), urlencode(label)))
+}
+
+/// `POST /llm/prompts/{prompt_id}/labels/remove`: takes `label` off the version that
+/// carries it (keeping that version's other labels), through the store call of the API's
+/// version update; then back to the prompt's page. Needs a session with an application key
+/// and its CSRF token.
+#[utoipa::path(post, path = "/llm/prompts/{prompt_id}/labels/remove", tag = "pages",
+    params(("prompt_id" = String, Path)),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+                 description = "label, csrf"),
+    responses((status = 303), (status = 400, content_type = "text/html"),
+              (status = 401, content_type = "text/html"), (status = 403, content_type = "text/html"),
+              (status = 404, content_type = "text/html")))]
+pub(crate) async fn remove_label(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Segments(prompt_id): Segments<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = FormFields::parse(&body)?;
+    let caller = form_writer(&state, &headers, &form).await?;
+    let label = form.get("label").unwrap_or("");
+    let versions = state.store.list_live_versions(&caller.org, &prompt_id).await?;
+    if versions.is_empty() {
+        return Err(ApiError::NotFound(format!("prompt '{prompt_id}' not found")).into());
+    }
+    let carrier = versions.iter().find(|v| v.labels.iter().any(|l| l == label));
+    let carrier = carrier.ok_or_else(|| {
+        ApiError::bad_request(
+            format!("label: prompt '{prompt_id}' has no label '{label}'"),
+            "pick one of the labels listed on the prompt's page; it may have been removed already",
+        )
+    })?;
+    let labels = (carrier.labels.iter()).filter(|l| *l != label).cloned().collect();
+    let update = VersionUpdate { labels: Some(labels), ..VersionUpdate::default() };
+    state.store.update_version(&caller.org, &prompt_id, carrier.version, update).await?;
+    state.reads.invalidate(&caller.org.0, &prompt_id);
+    see_other(&format!("{}?removed={}", prompt_path(&prompt_id), urlencode(label)))
+}
+
+/// `POST /llm/prompts/{prompt_id}/environments`: makes `version` the one `environment`
+/// serves (moving the environment off any other version; the version keeps the
+/// environments it already served; an unknown name is created), through the store call of
+/// the API's version update; then back to the prompt's page showing that version. Needs a
+/// session with an application key and its CSRF token.
+#[utoipa::path(post, path = "/llm/prompts/{prompt_id}/environments", tag = "pages",
+    params(("prompt_id" = String, Path)),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded",
+                 description = "environment, version, csrf"),
+    responses((status = 303), (status = 400, content_type = "text/html"),
+              (status = 401, content_type = "text/html"), (status = 403, content_type = "text/html"),
+              (status = 404, content_type = "text/html")))]
+pub(crate) async fn deploy(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Segments(prompt_id): Segments<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = FormFields::parse(&body)?;
+    let caller = form_writer(&state, &headers, &form).await?;
+    let environment = form.get("environment").unwrap_or("");
+    check_environment(environment).map_err(|err| {
+        ApiError::bad_request(
+            format!("environment: {err}"),
+            "type the environment's name as DD_ENV holds it, such as staging or production",
+        )
+    })?;
+    let version = number("version", form.get("version").unwrap_or(""))?;
+    let versions = state.store.list_live_versions(&caller.org, &prompt_id).await?;
+    if versions.is_empty() {
+        return Err(ApiError::NotFound(format!("prompt '{prompt_id}' not found")).into());
+    }
+    if !versions.iter().any(|v| v.version == version) {
+        return Err(ApiError::bad_request(
+            format!("version: prompt '{prompt_id}' has no version {version}"),
+            "pick a version listed on the prompt's page",
+        )
+        .into());
+    }
+    // The version update replaces the environments a version serves: send its current
+    // ones plus the new one.
+    let deployed = state.store.prompt_environments(&caller.org, &prompt_id).await?;
+    let mut env_ids: Vec<String> =
+        (deployed.into_iter()).filter(|(_, n)| *n == version).map(|(name, _)| name).collect();
+    if !env_ids.iter().any(|name| name == environment) {
+        env_ids.push(environment.to_owned());
+    }
+    let update = VersionUpdate { env_ids: Some(env_ids), ..VersionUpdate::default() };
+    state.store.update_version(&caller.org, &prompt_id, version, update).await?;
+    state.reads.invalidate(&caller.org.0, &prompt_id);
+    let path = prompt_path(&prompt_id);
+    see_other(&format!("{path}?version={version}&deployed={}", urlencode(environment)))
+}
+
+/// A 303 to `to` (the page to show after a form's write).
+fn see_other(to: &str) -> Result<Response, PageError> {
     let mut response = StatusCode::SEE_OTHER.into_response();
-    let location = HeaderValue::from_str(&to).map_err(|err| ApiError::Internal(err.to_string()))?;
+    let location = HeaderValue::from_str(to).map_err(|err| ApiError::Internal(err.to_string()))?;
     response.headers_mut().insert(LOCATION, location);
     Ok(response)
 }
