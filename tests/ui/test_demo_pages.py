@@ -1,6 +1,6 @@
 """The web UI of a server started with ``llmobs serve --demo --ui-loopback-open false``, in a
 real Chromium: sign in and out, click from ``/`` to a prompt, its diff and render preview,
-move a label, and from a dataset to its version diff and downloads. Every number asserted
+move and remove a label, deploy a version to an environment, and from a dataset to its version diff and downloads. Every number asserted
 follows from what ``--demo`` writes (``crates/server/src/demo.rs``)."""
 
 from __future__ import annotations
@@ -116,10 +116,10 @@ def test_moving_a_label_from_the_ui(demo_page, demo_server):
     sign_in(demo_page, demo_server)
     p.goto(demo_server.root + "/llm/prompts/support-chat")
     assert p.locator("tr.version").count() == 2
-    form = p.locator("form", has=p.get_by_role("button", name="Move label"))
+    form = p.locator("form", has=p.get_by_role("button", name="Move label", exact=True))
     form.locator("input[name=label]").fill("production")
     form.locator("select[name=version]").select_option("2")
-    form.get_by_role("button", name="Move label").click()
+    form.get_by_role("button", name="Move label", exact=True).click()
     p.wait_for_url("**moved=production")
     assert "Label production moved." in p.inner_text(".notice")
     row = p.locator("table.resolves tr", has_text="label production")
@@ -130,6 +130,57 @@ def test_moving_a_label_from_the_ui(demo_page, demo_server):
     # The API serves the moved label at once.
     answer = demo_server.request("GET", "/api/unstable/llm-obs/v1/prompts/support-chat?label=production")
     assert answer.status == 200 and answer.json()["version"] == "2", answer.body
+    demo_page.assert_clean()
+
+
+def test_removing_a_label_and_deploying_a_version_from_the_ui(demo_page, demo_server):
+    p = demo_page.page
+    api = "/api/unstable/llm-obs/v1/prompts/capital-qa"
+    # Signed in without the application key: no write forms, the sign-in hint instead.
+    sign_in(demo_page, demo_server, with_app_key=False)
+    p.goto(demo_server.root + "/llm/prompts/capital-qa")
+    assert p.get_by_role("button", name="Remove label development").count() == 0
+    assert p.get_by_role("button", name="Deploy").count() == 0
+    assert "this session has no application key" in p.inner_text(".forms")
+    p.get_by_role("button", name="Sign out").click()
+    p.wait_for_url("**/sign-in")
+
+    sign_in(demo_page, demo_server)
+    p.goto(demo_server.root + "/llm/prompts/capital-qa")
+    resolves = p.locator("table.resolves")
+    # Remove the label development (on v3, which --demo also deploys to staging).
+    p.get_by_role("button", name="Remove label development").click()
+    p.wait_for_url("**/llm/prompts/capital-qa?removed=development")
+    assert "Label development removed." in p.inner_text(".notice")
+    assert resolves.locator("tr", has_text="label development").count() == 0
+    assert p.locator("tr.version[data-version='3'] .label").count() == 0
+    assert resolves.locator("tr", has_text="label production").locator("td").nth(1).inner_text() == "v2"
+    demo_page.shot("25b-label-removed")
+    answer = demo_server.request("GET", api + "?label=development")
+    assert answer.status == 404, answer.body
+
+    # Deploy v2 to staging (moved off v3), then v1 to a new environment, canary.
+    form = p.locator("form", has=p.get_by_role("button", name="Deploy"))
+    form.locator("select[name=version]").select_option("2")
+    form.locator("input[name=environment]").fill("staging")
+    form.get_by_role("button", name="Deploy").click()
+    p.wait_for_url("**/llm/prompts/capital-qa?version=2&deployed=staging")
+    assert "Environment staging now serves v2." in p.inner_text(".notice")
+    assert resolves.locator("tr", has_text="environment staging").locator("td").nth(1).inner_text() == "v2"
+    assert p.locator("tr.version[data-version='2'] .env", has_text="staging").count() == 1
+    assert p.locator("tr.version[data-version='3'] .env").count() == 0
+    form.locator("select[name=version]").select_option("1")
+    form.locator("input[name=environment]").fill("canary")
+    form.get_by_role("button", name="Deploy").click()
+    p.wait_for_url("**/llm/prompts/capital-qa?version=1&deployed=canary")
+    assert resolves.locator("tr", has_text="environment canary").locator("td").nth(1).inner_text() == "v1"
+    assert resolves.locator("tr", has_text="environment staging").locator("td").nth(1).inner_text() == "v2"
+    demo_page.shot("25c-version-deployed")
+    # The API resolves both environments as the page says.
+    for env, version in [("staging", "2"), ("canary", "1"), ("elsewhere", "3")]:
+        body = {"data": {"type": "prompt_resolve_requests", "attributes": {"env": env}}}
+        answer = demo_server.request("POST", api + "/resolve", json_body=body)
+        assert answer.status == 200 and answer.json()["version"] == version, (env, answer.body)
     demo_page.assert_clean()
 
 
