@@ -1,0 +1,46 @@
+//! SQLite write-ahead-log checkpoints, off the writer.
+//!
+//! By default SQLite copies the write-ahead log back into the database file on the
+//! connection that commits, once the log passes 1,000 pages: the request whose commit
+//! crosses the line pays for the copy and its two `fsync`s, and every page changed since
+//! the last copy is written again. Here a background task copies the log every
+//! [`INTERVAL`] on a connection of its own (a `PASSIVE` checkpoint, which never blocks
+//! the writer or the readers), so commits only append to the log, and a page changed by
+//! many commits in between is copied once. The writer keeps SQLite's own checkpoint as a
+//! backstop at a larger size ([`WRITER_PRAGMAS`]), so the log stays bounded even if the
+//! task falls behind, and a log that grew is cut back to [`WRITER_PRAGMAS`]' size limit
+//! when it restarts. The task ends once every clone of the store is dropped or its
+//! pools are closed.
+
+use std::sync::Weak;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+
+/// How often the background task copies the log into the database file.
+pub(crate) const INTERVAL: Duration = Duration::from_millis(500);
+
+/// The writer's settings: SQLite's own checkpoint only past 16,384 pages (64 MiB with
+/// 4 KiB pages), and a restarted log file cut back to 64 MiB.
+pub(crate) const WRITER_PRAGMAS: &str =
+    "PRAGMA wal_autocheckpoint = 16384; PRAGMA journal_size_limit = 67108864;";
+
+/// Starts the background checkpoints on `pool` (one connection of its own); they stop
+/// when `alive` can no longer be upgraded.
+pub(crate) fn spawn(pool: AnyPool, alive: Weak<()>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if alive.strong_count() == 0 || pool.is_closed() {
+                break;
+            }
+            if let Err(err) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)").execute(&pool).await {
+                tracing::warn!(error = %err, "background checkpoint failed; retried later");
+            }
+        }
+        pool.close().await;
+    });
+}
