@@ -47,3 +47,44 @@ pub(crate) fn spawn(pool: AnyPool, alive: Weak<()>) {
         pool.close().await;
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+    use std::time::{Duration, Instant};
+
+    use sqlx::ConnectOptions;
+    use sqlx::any::AnyConnectOptions;
+
+    use crate::{Database, Store};
+
+    /// Orgs in the database file itself, not counting the write-ahead log.
+    async fn orgs_in_file(path: &std::path::Path) -> Option<i64> {
+        let url = format!("sqlite://{}?immutable=true", path.display());
+        let mut conn = AnyConnectOptions::from_str(&url).ok()?.connect().await.ok()?;
+        sqlx::query_scalar("SELECT COUNT(*) FROM orgs").fetch_one(&mut conn).await.ok()
+    }
+
+    #[tokio::test]
+    async fn commits_reach_the_database_file_without_the_writer_checkpointing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("llmobs.db");
+        let store = Store::open(&Database::Sqlite(path.clone())).await.unwrap();
+        let before = orgs_in_file(&path).await.unwrap_or(0);
+        store.create_org_keys("one", "api-key-0001", "app-key-0001").await.unwrap();
+        store.create_org_keys("two", "api-key-0002", "app-key-0002").await.unwrap();
+        // A few pages: far below the writer's own checkpoint, so only the background
+        // task can have copied them into the file.
+        let deadline = Instant::now() + super::INTERVAL * 10;
+        let mut seen = before;
+        while Instant::now() < deadline {
+            seen = orgs_in_file(&path).await.unwrap_or(seen);
+            if seen == before + 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(seen, before + 2, "the two new orgs never reached the database file");
+        store.close().await;
+    }
+}
