@@ -219,10 +219,7 @@ impl Events<'_, '_> {
                         .bind(self.now.to_owned())
                 },
                 |q, metric| {
-                    // The body parsed when posted; a metric reads back the same way.
-                    let value = serde_json::from_str(metric.body)
-                        .map(|json| EvalValue::of(&json))
-                        .unwrap_or_default();
+                    let value = eval_value(metric.body);
                     let q = q
                         .bind(source(metric).to_owned())
                         .bind(text(&metric.fields.span_id).to_owned())
@@ -236,6 +233,37 @@ impl Events<'_, '_> {
             .await
     }
 }
+/// The fields of a metric [`EvalValue::of`] reads, and only those: parsing the whole
+/// body into a [`Value`] again cost more than the rest of the metric's write.
+#[derive(serde::Deserialize)]
+struct ValueFields {
+    metric_type: Option<Value>,
+    error: Option<Value>,
+    boolean_value: Option<Value>,
+    score_value: Option<Value>,
+    categorical_value: Option<Value>,
+}
+
+/// A metric's value as [`EvalValue::of`] reads it from the body as posted.
+fn eval_value(body: &str) -> EvalValue {
+    let Ok(fields) = serde_json::from_str::<ValueFields>(body) else {
+        // Not the usual shape (a key given twice, say): read it as a whole, as before.
+        return serde_json::from_str(body).map(|json| EvalValue::of(&json)).unwrap_or_default();
+    };
+    let mut metric = Map::new();
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            metric.insert(key.to_owned(), value);
+        }
+    };
+    put("metric_type", fields.metric_type);
+    put("error", fields.error);
+    put("boolean_value", fields.boolean_value);
+    put("score_value", fields.score_value);
+    put("categorical_value", fields.categorical_value);
+    EvalValue::of(&Value::Object(metric))
+}
+
 /// Fails with not-found unless the org has the experiment.
 async fn check_experiment(conn: &mut AnyConnection, org: &OrgId, id: &str) -> Result<()> {
     sqlx::query_scalar::<_, String>(
@@ -782,6 +810,30 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::batch::CHUNK;
+
+    #[test]
+    fn metric_values_read_as_from_the_whole_body() {
+        let bodies = [
+            r#"{"label":"a","metric_type":"boolean","boolean_value":true,"tags":["x:1"]}"#,
+            r#"{"metric_type":"score","score_value":0.25,"error":null}"#,
+            r#"{"metric_type":"score","score_value":"high","error":{"message":"boom"}}"#,
+            r#"{"metric_type":"categorical","categorical_value":"good","error":{}}"#,
+            r#"{"metric_type":"categorical","categorical_value":{"k":[1,2]}}"#,
+            r#"{"metric_type":"categorical","categorical_value":null}"#,
+            r#"{"metric_type":"boolean","boolean_value":1}"#,
+            r#"{"metric_type":7,"score_value":1}"#,
+            r#"{"metric_type":"score","score_value":1,"score_value":2}"#,
+            r#"{"metric_type":"score"}"#,
+            r#"[1]"#,
+            r#"not json"#,
+        ];
+        for body in bodies {
+            let whole = serde_json::from_str(body).map(|json| EvalValue::of(&json));
+            assert_eq!(eval_value(body), whole.unwrap_or_default(), "{body}");
+        }
+        assert_eq!(eval_value(bodies[0]).text.as_deref(), Some("true"));
+        assert_eq!(eval_value(bodies[8]).number, Some(2.0), "the last of a key given twice");
+    }
 
     pub(crate) struct Setup {
         pub(crate) store: Store,
