@@ -14,9 +14,7 @@ import json
 import random
 import time
 
-import pytest
-
-from harness import compat_backend, run_llmobs, unique
+from harness import run_llmobs, unique
 
 N = 100_000
 
@@ -60,12 +58,6 @@ def _namespace() -> dict:
     return ns
 
 
-@pytest.mark.skipif(
-    compat_backend() == "postgres",
-    reason="known gap (issue #12): on PostgreSQL a 1,000-record batch_update can take longer "
-    "than ddtrace's 10 s request timeout, so ddtrace retries and the request count differs; "
-    "the dataset write path needs multi-row statements on PostgreSQL",
-)
 def test_100k_records_round_trip(server):
     ns = _namespace()
     make_record, canonical = ns["make_record"], ns["canonical"]

@@ -1,7 +1,8 @@
 //! `llmobs experiments compare BASELINE CANDIDATE`: per-evaluator aggregates of both
-//! experiments ([`llmobs_core::summary`]), their deltas, the records that regressed, and
-//! the `--fail-on` rules ([`crate::gate`]) that make it a CI gate. Printed as a table,
-//! Markdown (for a pull-request comment) or JSON.
+//! experiments ([`llmobs_core::summary`]), their deltas, the records that regressed (or,
+//! for categorical evaluations, changed), and the `--fail-on` rules ([`crate::gate`])
+//! that make it a CI gate. Printed as a table, Markdown (for a pull-request comment) or
+//! JSON.
 
 use std::collections::BTreeMap;
 
@@ -41,7 +42,7 @@ pub struct CompareArgs {
     /// How to print.
     #[arg(long, value_enum, default_value_t = CompareFormat::Table)]
     pub format: CompareFormat,
-    /// How many regressed records to list.
+    /// How many regressed or changed records to list.
     #[arg(long, default_value_t = 20)]
     pub max_records: usize,
 }
@@ -153,7 +154,8 @@ async fn side(ctx: &Ctx, info: ExperimentInfo) -> anyhow::Result<Side> {
     Ok(Side { info, summary: builder.finish(), records })
 }
 
-/// One row of the metrics table.
+/// One row of the metrics table. Categorical evaluations have no number: their row shows
+/// each side's mode (most frequent value) instead, and no delta.
 #[derive(Debug, Serialize)]
 struct MetricRow {
     metric: String,
@@ -161,15 +163,40 @@ struct MetricRow {
     baseline: Option<f64>,
     candidate: Option<f64>,
     delta: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline_mode: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    candidate_mode: Option<String>,
 }
 
-/// A record that got worse.
+impl MetricRow {
+    /// A side's figure as printed: its number, else its mode, else `-`.
+    fn shown(number_of: Option<f64>, mode: &Option<String>) -> String {
+        match (number_of, mode) {
+            (None, Some(mode)) => mode.clone(),
+            (value, _) => number(value),
+        }
+    }
+}
+
+/// How a record's evaluation moved between the runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+enum Movement {
+    /// Worse: `true` to `false`, a lower score, or a span that now fails.
+    Regressed,
+    /// A different category: categories have no order, so neither better nor worse.
+    Changed,
+}
+
+/// A record whose evaluation regressed or changed.
 #[derive(Debug, Serialize)]
-struct Regression {
+struct MovedRecord {
     record_id: String,
     metric: String,
     baseline: Value,
     candidate: Value,
+    movement: Movement,
 }
 
 fn headline(aggregate: &Aggregate) -> Option<f64> {
@@ -192,6 +219,12 @@ fn metric_rows(base: &ExperimentSummary, cand: &ExperimentSummary) -> Vec<Metric
     let find = |s: &ExperimentSummary, label: &str| {
         s.labels.iter().find(|l| l.label == label).and_then(|l| headline(&l.aggregate))
     };
+    let mode = |s: &ExperimentSummary, label: &str| {
+        s.labels.iter().find(|l| l.label == label).and_then(|l| match &l.aggregate {
+            Aggregate::Categorical { mode, .. } => Some(mode.clone()),
+            _ => None,
+        })
+    };
     let mut rows: Vec<MetricRow> = labels
         .into_iter()
         .map(|(label, kind)| {
@@ -202,6 +235,8 @@ fn metric_rows(base: &ExperimentSummary, cand: &ExperimentSummary) -> Vec<Metric
                 baseline: b,
                 candidate: c,
                 delta: b.zip(c).map(|(b, c)| c - b),
+                baseline_mode: mode(base, label),
+                candidate_mode: mode(cand, label),
             }
         })
         .collect();
@@ -214,6 +249,8 @@ fn metric_rows(base: &ExperimentSummary, cand: &ExperimentSummary) -> Vec<Metric
             baseline: b,
             candidate: c,
             delta: b.zip(c).map(|(b, c)| c - b),
+            baseline_mode: None,
+            candidate_mode: None,
         });
     }
     let (b, c) = (base.record_errors as f64, cand.record_errors as f64);
@@ -223,36 +260,42 @@ fn metric_rows(base: &ExperimentSummary, cand: &ExperimentSummary) -> Vec<Metric
         baseline: Some(b),
         candidate: Some(c),
         delta: Some(c - b),
+        baseline_mode: None,
+        candidate_mode: None,
     });
     rows
 }
 
-fn regressions(base: &Side, cand: &Side) -> Vec<Regression> {
+fn moved_records(base: &Side, cand: &Side) -> Vec<MovedRecord> {
     let mut out = Vec::new();
     for (id, (cand_values, cand_failed)) in &cand.records {
         let Some((base_values, base_failed)) = base.records.get(id) else { continue };
         if *cand_failed && !base_failed {
-            out.push(Regression {
+            out.push(MovedRecord {
                 record_id: id.clone(),
                 metric: "status".into(),
                 baseline: json!("ok"),
                 candidate: json!("error"),
+                movement: Movement::Regressed,
             });
         }
         for (label, c) in cand_values {
             let Some(b) = base_values.get(label) else { continue };
-            let worse = match (b, c) {
-                (Value::Bool(true), Value::Bool(false)) => true,
-                (Value::Number(b), Value::Number(c)) => c.as_f64() < b.as_f64(),
-                (Value::String(b), Value::String(c)) => b != c,
-                _ => false,
+            let movement = match (b, c) {
+                (Value::Bool(true), Value::Bool(false)) => Some(Movement::Regressed),
+                (Value::Number(b), Value::Number(c)) if c.as_f64() < b.as_f64() => {
+                    Some(Movement::Regressed)
+                }
+                (Value::String(b), Value::String(c)) if b != c => Some(Movement::Changed),
+                _ => None,
             };
-            if worse {
-                out.push(Regression {
+            if let Some(movement) = movement {
+                out.push(MovedRecord {
                     record_id: id.clone(),
                     metric: label.clone(),
                     baseline: b.clone(),
                     candidate: c.clone(),
+                    movement,
                 });
             }
         }
@@ -275,6 +318,24 @@ fn signed(value: Option<f64>) -> String {
     }
 }
 
+fn movement_word(movement: Movement) -> &'static str {
+    match movement {
+        Movement::Regressed => "regressed",
+        Movement::Changed => "changed",
+    }
+}
+
+/// "3 regressed record evaluation(s), 2 changed (categorical)".
+fn moved_heading(moved: &[MovedRecord]) -> String {
+    let regressed = moved.iter().filter(|r| r.movement == Movement::Regressed).count();
+    let changed = moved.len() - regressed;
+    let mut text = format!("{regressed} regressed record evaluation(s)");
+    if changed > 0 {
+        text.push_str(&format!(", {changed} changed (categorical)"));
+    }
+    text
+}
+
 fn name(info: &ExperimentInfo) -> String {
     format!("{} ({})", info.attributes.name, info.id)
 }
@@ -292,7 +353,7 @@ pub async fn run(ctx: &Ctx, args: CompareArgs) -> anyhow::Result<()> {
         .collect::<Result<_, _>>()
         .map_err(usage)?;
     let rows = metric_rows(&base.summary, &cand.summary);
-    let regressed = regressions(&base, &cand);
+    let moved = moved_records(&base, &cand);
     let failed: Vec<&Outcome> = outcomes.iter().filter(|o| o.holds).collect();
     let format = if ctx.out.format == Format::Table { args.format } else { CompareFormat::Json };
     match format {
@@ -305,7 +366,8 @@ pub async fn run(ctx: &Ctx, args: CompareArgs) -> anyhow::Result<()> {
                 "baseline": {"id": base.info.id, "name": base.info.attributes.name, "records": base.summary.records},
                 "candidate": {"id": cand.info.id, "name": cand.info.attributes.name, "records": cand.summary.records},
                 "metrics": rows,
-                "regressions": regressed,
+                "regressions": moved.iter().filter(|r| r.movement == Movement::Regressed).collect::<Vec<_>>(),
+                "changes": moved.iter().filter(|r| r.movement == Movement::Changed).collect::<Vec<_>>(),
                 "rules": rules,
                 "failed": !failed.is_empty(),
             });
@@ -319,22 +381,23 @@ pub async fn run(ctx: &Ctx, args: CompareArgs) -> anyhow::Result<()> {
                 table.row([
                     r.metric.clone(),
                     r.kind.clone(),
-                    number(r.baseline),
-                    number(r.candidate),
+                    MetricRow::shown(r.baseline, &r.baseline_mode),
+                    MetricRow::shown(r.candidate, &r.candidate_mode),
                     signed(r.delta),
                 ]);
             }
             let width = crate::output::terminal_width();
             text.push_str(&table.render(width));
-            if !regressed.is_empty() {
-                text.push_str(&format!("\n{} regressed record evaluation(s)\n", regressed.len()));
-                let mut table = Table::new(["RECORD", "METRIC", "BASELINE", "CANDIDATE"]);
-                for r in regressed.iter().take(args.max_records) {
+            if !moved.is_empty() {
+                text.push_str(&format!("\n{}\n", moved_heading(&moved)));
+                let mut table = Table::new(["RECORD", "METRIC", "BASELINE", "CANDIDATE", "CHANGE"]);
+                for r in moved.iter().take(args.max_records) {
                     table.row([
                         r.record_id.clone(),
                         r.metric.clone(),
                         r.baseline.to_string(),
                         r.candidate.to_string(),
+                        movement_word(r.movement).to_owned(),
                     ]);
                 }
                 text.push_str(&table.render(width));
@@ -366,8 +429,8 @@ pub async fn run(ctx: &Ctx, args: CompareArgs) -> anyhow::Result<()> {
                     "| {} | {} | {} | {} | {} |\n",
                     r.metric,
                     r.kind,
-                    number(r.baseline),
-                    number(r.candidate),
+                    MetricRow::shown(r.baseline, &r.baseline_mode),
+                    MetricRow::shown(r.candidate, &r.candidate_mode),
                     signed(r.delta)
                 ));
             }
@@ -382,12 +445,16 @@ pub async fn run(ctx: &Ctx, args: CompareArgs) -> anyhow::Result<()> {
                     ));
                 }
             }
-            if !regressed.is_empty() {
-                md.push_str(&format!("\n<details><summary>{} regressed record evaluation(s)</summary>\n\n| Record | Metric | Baseline | Candidate |\n|---|---|---|---|\n", regressed.len()));
-                for r in regressed.iter().take(args.max_records) {
+            if !moved.is_empty() {
+                md.push_str(&format!("\n<details><summary>{}</summary>\n\n| Record | Metric | Baseline | Candidate | Change |\n|---|---|---|---|---|\n", moved_heading(&moved)));
+                for r in moved.iter().take(args.max_records) {
                     md.push_str(&format!(
-                        "| `{}` | {} | {} | {} |\n",
-                        r.record_id, r.metric, r.baseline, r.candidate
+                        "| `{}` | {} | {} | {} | {} |\n",
+                        r.record_id,
+                        r.metric,
+                        r.baseline,
+                        r.candidate,
+                        movement_word(r.movement)
                     ));
                 }
                 md.push_str("\n</details>\n");

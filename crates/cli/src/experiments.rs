@@ -1,5 +1,6 @@
 //! `llmobs experiments list|show|export|compare|delete`.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -16,7 +17,8 @@ use crate::{Ctx, block_on, usage};
 /// Experiment commands.
 #[derive(Debug, Subcommand)]
 pub enum ExperimentsCommand {
-    /// List the project's experiments, newest first.
+    /// List experiments, newest first: the project's when one is set (`--project`,
+    /// `DD_LLMOBS_PROJECT_NAME` or the profile), else every project's.
     List {
         /// Only runs of this experiment name.
         #[arg(long)]
@@ -61,20 +63,52 @@ fn resource(info: &ExperimentInfo) -> Resource<&llmobs::wire::ExperimentRecord> 
     Resource::new(info.id.clone(), "experiments", &info.attributes)
 }
 
-fn table(experiments: &[ExperimentInfo]) -> Table {
-    let mut table = Table::new(["ID", "RUN", "EXPERIMENT", "STATUS", "DATASET_VERSION", "CREATED"]);
+/// The experiments' table; with a PROJECT column when they come from several projects
+/// (`projects` maps ids to names).
+fn table(experiments: &[ExperimentInfo], projects: Option<&HashMap<String, String>>) -> Table {
+    let mut header = vec!["ID", "RUN", "EXPERIMENT", "STATUS", "DATASET_VERSION", "CREATED"];
+    if projects.is_some() {
+        header.insert(1, "PROJECT");
+    }
+    let mut table = Table::new(header);
     for e in experiments {
         let a = &e.attributes;
-        table.row([
+        let mut row = vec![
             e.id.clone(),
             a.name.clone(),
             a.experiment.clone(),
             a.status.clone().unwrap_or_default(),
             a.dataset_version.to_string(),
             a.created_at.clone(),
-        ]);
+        ];
+        if let Some(projects) = projects {
+            row.insert(1, projects.get(&a.project_id).cloned().unwrap_or_default());
+        }
+        table.row(row);
     }
     table
+}
+
+/// Every project's experiments matching `filter`, newest first, at most `limit`.
+async fn list_everywhere(
+    ctx: &Ctx,
+    filter: ListExperiments,
+    limit: Option<usize>,
+) -> anyhow::Result<(Vec<ExperimentInfo>, HashMap<String, String>)> {
+    let projects = ctx.client.list_projects().await?;
+    let mut found = Vec::new();
+    for project in &projects {
+        let filter = ListExperiments {
+            project_name: Some(project.attributes.name.clone()),
+            ..filter.clone()
+        };
+        found.extend(ctx.client.list_experiments(filter).await?);
+    }
+    // Timestamps of one format sort as text; ties keep the id order stable.
+    found.sort_by(|a, b| (&b.attributes.created_at, &b.id).cmp(&(&a.attributes.created_at, &a.id)));
+    found.truncate(limit.unwrap_or(usize::MAX));
+    let names = projects.into_iter().map(|p| (p.id, p.attributes.name)).collect();
+    Ok((found, names))
 }
 
 /// Runs an experiment command.
@@ -85,22 +119,24 @@ pub fn run(command: ExperimentsCommand, ctx: Ctx) -> anyhow::Result<()> {
                 if limit == Some(0) {
                     return Err(usage("--limit must be at least 1"));
                 }
-                if ctx.client.find_project(ctx.settings.project()).await?.is_none() {
-                    anyhow::bail!(
-                        "no project '{}': `llmobs projects list` shows them",
-                        ctx.settings.project()
-                    );
-                }
                 let filter = ListExperiments {
                     experiment_name: name,
-                    project_name: Some(ctx.settings.project().to_owned()),
                     tags,
                     max_results: limit,
                     ..ListExperiments::default()
                 };
+                let Some(project) = ctx.settings.get("project") else {
+                    let (found, projects) = list_everywhere(&ctx, filter, limit).await?;
+                    let wire: Vec<_> = found.iter().map(resource).collect();
+                    return ctx.out.list(&wire, || table(&found, Some(&projects)));
+                };
+                if ctx.client.find_project(project).await?.is_none() {
+                    anyhow::bail!("no project '{project}': `llmobs projects list` shows them");
+                }
+                let filter = ListExperiments { project_name: Some(project.to_owned()), ..filter };
                 let found = ctx.client.list_experiments(filter).await?;
                 let wire: Vec<_> = found.iter().map(resource).collect();
-                ctx.out.list(&wire, || table(&found))
+                ctx.out.list(&wire, || table(&found, None))
             }
             ExperimentsCommand::Show { experiment } => {
                 let info = compare::resolve(&ctx, &experiment).await?;

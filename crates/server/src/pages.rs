@@ -250,6 +250,7 @@ fn page(
         ("Datasets", "/llm/datasets"),
         ("Prompts", "/llm/prompts"),
         ("Traces", "/llm/traces"),
+        ("Annotations", "/llm/annotations"),
         ("Topics", "/llm/topics"),
     ]
     .into_iter()

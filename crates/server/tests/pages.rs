@@ -121,6 +121,14 @@ pub(crate) async fn hostile_data(app: &App, records: usize) -> (String, String) 
     (d, e)
 }
 
+/// The `href`s of a piece of page, with the `/` escape undone.
+fn links_of(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .map(|s| s[..s.find('"').unwrap()].replace("&#x2f;", "/"))
+        .collect()
+}
+
 #[tokio::test]
 async fn every_page_answers_and_escapes_hostile_text() {
     let app = App::new().await;
@@ -138,6 +146,11 @@ async fn every_page_answers_and_escapes_hostile_text() {
         assert_escaped(&page, &path);
         assert!(page.contains("<nav>") && page.contains("class=\"crumbs\""), "{path}: no layout");
     }
+    // The header reaches the review pages, and marks where the reader is.
+    let queues = html(&app, "/llm/annotations", Keys::Api, StatusCode::OK).await;
+    let nav = &queues[queues.find("<nav>").unwrap()..queues.find("</nav>").unwrap()];
+    assert!(nav.contains("class=\"on\">Annotations</a>"), "{nav}");
+    assert!(links_of(nav).contains(&"/llm/annotations".to_owned()), "{nav}");
     // The hostile text of each field reaches its page, escaped.
     let traces = html(&app, "/llm/traces", Keys::Api, StatusCode::OK).await;
     assert!(traces.contains("note:&lt;script&gt;"), "a span tag: {traces}");

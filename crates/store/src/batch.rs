@@ -1,9 +1,11 @@
-//! Multi-row writes: many rows per statement, in chunks of up to [`CHUNK`] rows.
+//! Multi-row statements: many rows per insert ([`Insert`]) and many keys per lookup,
+//! update or delete ([`Lookup`]), in chunks of up to [`CHUNK`] rows or keys.
 //!
 //! Each statement is a round trip to the database (on SQLite, a hand-off to its worker
 //! thread), so a batch of rows goes in a few statements instead of one per row. A full
 //! chunk always has the same SQL text, and a shorter rest is written in power-of-two
-//! pieces with texts of their own, built once; so prepared statements are reused. Placeholders stay far below the limits of
+//! pieces (inserts) or padded to a power of two (lookups) with texts of their own, built
+//! once; so prepared statements are reused. Placeholders stay far below the limits of
 //! SQLite (32766) and PostgreSQL (65535).
 //!
 //! PostgreSQL refuses an `ON CONFLICT DO UPDATE` statement that meets the same key twice,
@@ -16,7 +18,7 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::OnceLock;
 
-use sqlx::any::AnyArguments;
+use sqlx::any::{AnyArguments, AnyRow};
 use sqlx::{Any, AnyConnection};
 
 use crate::error::Result;
@@ -77,6 +79,12 @@ enum Style {
     Numbered,
     /// `?`, shared values bound again for every row, columns listed shared-first (SQLite).
     Positional,
+}
+
+impl Style {
+    fn of(conn: &AnyConnection) -> Style {
+        if conn.backend_name() == "SQLite" { Style::Positional } else { Style::Numbered }
+    }
 }
 
 /// One multi-row insert: `INSERT INTO {table} (…) VALUES (…), (…), … {tail}`.
@@ -188,8 +196,7 @@ impl Insert {
         shared: impl Fn(Query) -> Query,
         bind: impl Fn(Query, &R) -> Query,
     ) -> Result<()> {
-        let style =
-            if conn.backend_name() == "SQLite" { Style::Positional } else { Style::Numbered };
+        let style = Style::of(conn);
         let mut rest = rows;
         for size in Self::sizes(rows.len()) {
             let (chunk, tail) = rest.split_at(size);
@@ -202,6 +209,90 @@ impl Insert {
             query.execute(&mut *conn).await?;
         }
         Ok(())
+    }
+}
+
+/// One statement run for many keys at once: `sql` holds `$1`, `$2`, … for values shared
+/// by every chunk (each once, in that order) and then `{keys}`, which becomes the chunk's
+/// keys as a list of placeholders (for `IN ({keys})`).
+pub(crate) struct Lookup {
+    sql: &'static str,
+    /// The SQL text for `2^k` keys in each style, built on first use.
+    texts: [[OnceLock<String>; SIZES]; 2],
+}
+
+impl Lookup {
+    /// A statement over many keys; see [`Lookup`] for the form of `sql`.
+    pub(crate) const fn new(sql: &'static str) -> Self {
+        Lookup { sql, texts: [const { [const { OnceLock::new() }; SIZES] }; 2] }
+    }
+
+    /// The SQL text for `keys` keys (a power of two up to [`CHUNK`]).
+    fn sql(&'static self, style: Style, keys: usize) -> &'static str {
+        self.texts[style as usize][keys.trailing_zeros() as usize].get_or_init(|| {
+            let (head, tail) = self.sql.split_once("{keys}").expect("a lookup has {keys}");
+            // The shared values' placeholders, in the order they appear.
+            let mut shared = 0;
+            let mut text = String::with_capacity(self.sql.len() + 6 * keys);
+            let mut chars = head.char_indices().peekable();
+            while let Some((_, c)) = chars.next() {
+                let mut digits = String::new();
+                while c == '$' && chars.peek().is_some_and(|(_, d)| d.is_ascii_digit()) {
+                    digits.push(chars.next().expect("peeked").1);
+                }
+                if digits.is_empty() {
+                    text.push(c);
+                    continue;
+                }
+                shared += 1;
+                assert_eq!(digits, shared.to_string(), "shared values appear as $1, $2, … once");
+                text.push_str(match style {
+                    Style::Numbered => "$",
+                    Style::Positional => "?",
+                });
+                if style == Style::Numbered {
+                    text.push_str(&digits);
+                }
+            }
+            assert!(!tail.contains('$'), "shared values come before {{keys}}");
+            for k in 0..keys {
+                if k > 0 {
+                    text.push_str(", ");
+                }
+                match style {
+                    Style::Numbered => text.push_str(&format!("${}", shared + k + 1)),
+                    Style::Positional => text.push('?'),
+                }
+            }
+            text.push_str(tail);
+            text
+        })
+    }
+
+    /// Runs the statement for `keys` (deduped, in sorted order), a chunk at a time, and
+    /// returns the rows of every chunk. `shared` binds the shared values in number order.
+    /// A short chunk is padded to a power of two by repeating its last key, which changes
+    /// nothing in an `IN` list.
+    pub(crate) async fn run<'k>(
+        &'static self,
+        conn: &mut AnyConnection,
+        keys: impl IntoIterator<Item = &'k str>,
+        shared: impl Fn(Query) -> Query,
+    ) -> Result<Vec<AnyRow>> {
+        let mut keys: Vec<&str> = keys.into_iter().collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let style = Style::of(conn);
+        let mut rows = Vec::new();
+        for chunk in keys.chunks(CHUNK) {
+            let size = chunk.len().next_power_of_two();
+            let last = chunk[chunk.len() - 1];
+            let padded = chunk.iter().copied().chain(std::iter::repeat_n(last, size - chunk.len()));
+            let query = padded
+                .fold(shared(sqlx::query(self.sql(style, size))), |q, key| q.bind(key.to_owned()));
+            rows.extend(query.fetch_all(&mut *conn).await?);
+        }
+        Ok(rows)
     }
 }
 
@@ -285,6 +376,54 @@ mod tests {
             assert_eq!(sizes(n).iter().sum::<usize>(), n);
             assert_eq!(Insert::statements(n), sizes(n).len());
         }
+    }
+
+    static LOOKUP: Lookup =
+        Lookup::new("SELECT k FROM t WHERE a = $1 AND b = $2 AND k IN ({keys}) ORDER BY k");
+
+    #[test]
+    fn lookup_sql_lists_a_placeholder_per_key_after_the_shared_values() {
+        assert_eq!(
+            LOOKUP.sql(Style::Numbered, 4),
+            "SELECT k FROM t WHERE a = $1 AND b = $2 AND k IN ($3, $4, $5, $6) ORDER BY k"
+        );
+        assert_eq!(
+            LOOKUP.sql(Style::Positional, 2),
+            "SELECT k FROM t WHERE a = ? AND b = ? AND k IN (?, ?) ORDER BY k"
+        );
+        assert!(std::ptr::eq(LOOKUP.sql(Style::Numbered, 4), LOOKUP.sql(Style::Numbered, 4)));
+    }
+
+    #[test]
+    #[should_panic(expected = "shared values appear as $1, $2")]
+    fn lookup_sql_refuses_shared_values_out_of_order() {
+        static BAD: Lookup = Lookup::new("SELECT k FROM t WHERE a = $2 AND k IN ({keys})");
+        BAD.sql(Style::Positional, 1);
+    }
+
+    #[tokio::test]
+    async fn lookups_find_every_key_across_chunks_and_padding() {
+        use sqlx::Row;
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::test_db::open(dir.path()).await;
+        let mut conn = store.write.acquire().await.unwrap();
+        sqlx::query("CREATE TABLE t (a TEXT, b TEXT, k TEXT)").execute(&mut *conn).await.unwrap();
+        static KEYS: Insert =
+            Insert::new("t", &[("a", Col::Shared(1)), ("b", Col::Shared(2)), ("k", Col::Row)], "");
+        let stored: Vec<String> = (0..600).map(|n| format!("k{n:04}")).collect();
+        let shared = |q: Query| q.bind("x".to_owned()).bind("y".to_owned());
+        KEYS.run(&mut conn, &stored, shared, |q, k| q.bind(k.clone())).await.unwrap();
+        // Every even key, given twice and out of order, and some unknown ones.
+        let mut wanted: Vec<String> =
+            (0..700).step_by(2).rev().map(|n| format!("k{n:04}")).collect();
+        wanted.extend(wanted.clone());
+        let rows = LOOKUP.run(&mut conn, wanted.iter().map(String::as_str), shared).await.unwrap();
+        let found: Vec<String> = rows.iter().map(|r| r.get::<String, _>("k")).collect();
+        let expected: Vec<String> = (0..600).step_by(2).map(|n| format!("k{n:04}")).collect();
+        assert_eq!(found, expected);
+        let other = |q: Query| q.bind("x".to_owned()).bind("z".to_owned());
+        assert!(LOOKUP.run(&mut conn, ["k0000"], other).await.unwrap().is_empty());
+        assert!(LOOKUP.run(&mut conn, [], shared).await.unwrap().is_empty());
     }
 
     #[test]

@@ -6,9 +6,14 @@ use serde_json::{Value, json};
 use crate::util::{Env, runtime, stderr};
 
 /// Runs `qa-bot` twice on the same four records: the baseline answers all of them right,
-/// the candidate gets one wrong. Returns (baseline id, candidate id).
+/// the candidate gets one wrong (and its `tone` changes from "short" to "long"). Returns
+/// (baseline id, candidate id).
 fn two_runs(env: &Env) -> (String, String) {
-    let client = env.client();
+    two_runs_in(env, "default-project")
+}
+
+fn two_runs_in(env: &Env, project: &str) -> (String, String) {
+    let client = env.client_in(project);
     runtime().block_on(async move {
         let records: Vec<DatasetRecord> = (1..=4)
             .map(|i| DatasetRecord::new(json!({"n": i})).expected_output(json!(i * 2)))
@@ -27,6 +32,12 @@ fn two_runs(env: &Env) -> (String, String) {
                 .evaluator("score", |ctx: &EvaluatorContext| {
                     if ctx.expected_output.as_ref() == Some(&ctx.output) { 1.0 } else { 0.5 }
                 })
+                .evaluator(
+                    "tone",
+                    |ctx: &EvaluatorContext| {
+                        if ctx.output == json!(0) { "long" } else { "short" }
+                    },
+                )
                 .tags([("stage", stage)])
                 .build()
                 .unwrap()
@@ -37,6 +48,11 @@ fn two_runs(env: &Env) -> (String, String) {
         }
         (ids[0].clone(), ids[1].clone())
     })
+}
+
+/// Whether a line of `text` has exactly these whitespace-separated cells.
+fn has_row(text: &str, cells: &[&str]) -> bool {
+    text.lines().any(|line| line.split_whitespace().eq(cells.iter().copied()))
 }
 
 #[test]
@@ -50,8 +66,16 @@ fn compare_is_a_ci_gate() {
     );
     let text = String::from_utf8(out.stdout.clone()).unwrap();
     assert!(stderr(&out).contains("1 of 1 rule(s) failed: accuracy < -0.02"), "{}", stderr(&out));
-    assert!(text.contains("accuracy     boolean  1         0.75       -0.25"), "{text}");
-    assert!(text.contains("accuracy < -0.02  -0.25     FAIL"), "{text}");
+    assert!(has_row(&text, &["accuracy", "boolean", "1", "0.75", "-0.25"]), "{text}");
+    assert!(has_row(&text, &["accuracy", "<", "-0.02", "-0.25", "FAIL"]), "{text}");
+    // A categorical evaluation shows each side's mode, and its changes are not regressions.
+    assert!(has_row(&text, &["tone", "categorical", "short", "short", "-"]), "{text}");
+    assert!(text.contains("2 regressed record evaluation(s), 1 changed (categorical)"), "{text}");
+    let changed = ["tone", "\"short\"", "\"long\"", "changed"];
+    assert!(
+        text.lines().any(|l| l.split_whitespace().skip(1).eq(changed.iter().copied())),
+        "{text}"
+    );
     let out = env.ok(&[
         "experiments",
         "compare",
@@ -72,6 +96,10 @@ fn compare_is_a_ci_gate() {
         .map(|r| r["metric"].as_str().unwrap())
         .collect();
     assert_eq!(regressed, ["accuracy", "score"]);
+    assert_eq!(json["changes"][0]["metric"], "tone", "{json}");
+    assert_eq!(json["changes"].as_array().unwrap().len(), 1, "{json}");
+    let tone = json["metrics"].as_array().unwrap().iter().find(|m| m["metric"] == "tone");
+    assert_eq!(tone.unwrap()["baseline_mode"], "short", "{json}");
     assert_eq!(json["failed"], false);
     // Baseline by tag and candidate by name (its latest run); Markdown for a PR comment.
     let md = env.ok(&[
@@ -103,7 +131,7 @@ fn compare_is_a_ci_gate() {
     );
     assert!(
         stderr(&out).contains(
-            "neither experiment has 'acuracy' (metrics: accuracy, score, latency, errors)"
+            "neither experiment has 'acuracy' (metrics: accuracy, score, tone, latency, errors)"
         ),
         "{}",
         stderr(&out)
@@ -116,7 +144,18 @@ fn compare_is_a_ci_gate() {
 fn experiments_list_show_export_delete_and_their_spans() {
     let env = Env::new();
     let (baseline, candidate) = two_runs(&env);
-    let listed = env.json(&["experiments", "list"]);
+    let (_, elsewhere) = two_runs_in(&env, "side-project");
+    // With no project set, every project's experiments, newest first, with their project.
+    let everywhere = env.json(&["experiments", "list"]);
+    let ids: Vec<&str> =
+        everywhere.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), 4, "{everywhere}");
+    assert_eq!(ids[0], elsewhere, "newest first");
+    let table = env.ok(&["experiments", "list", "--limit", "3"]);
+    assert_eq!(table.lines().count(), 4, "a header and three rows: {table}");
+    assert!(table.starts_with("ID") && table.contains("PROJECT"), "{table}");
+    assert!(table.contains("side-project") && table.contains("default-project"), "{table}");
+    let listed = env.json(&["--project", "default-project", "experiments", "list"]);
     let pid = env.api("/api/v2/llm-obs/v1/projects?filter[name]=default-project")["data"][0]["id"]
         .as_str()
         .unwrap()
@@ -127,7 +166,9 @@ fn experiments_list_show_export_delete_and_their_spans() {
         listed.as_array().unwrap().iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(ids, [candidate.as_str(), baseline.as_str()], "newest first");
     let tagged = env.json(&["experiments", "list", "--tag", "stage:baseline"]);
-    assert_eq!(tagged.as_array().unwrap().len(), 1);
+    assert_eq!(tagged.as_array().unwrap().len(), 2, "one per project");
+    let out = env.fails(&["--project", "nowhere", "experiments", "list"], 1);
+    assert!(stderr(&out).contains("no project 'nowhere'"), "{}", stderr(&out));
     let shown = env.ok(&["experiments", "show", &candidate]);
     assert!(shown.contains("qa-bot") && shown.contains("stage:candidate"), "{shown}");
     let rows = env.ok(&["experiments", "export", &candidate]);
@@ -145,9 +186,10 @@ fn experiments_list_show_export_delete_and_their_spans() {
     assert!(table.starts_with("SPAN"), "{table}");
     env.fails(&["traces", "show", "ffffffffffffffffffffffffffffffff"], 1);
     env.fails(&["experiments", "delete", "missing-id", "--yes"], 1);
-    assert_eq!(env.json(&["experiments", "list"]).as_array().unwrap().len(), 2, "nothing deleted");
+    let here = ["--project", "default-project", "experiments", "list"];
+    assert_eq!(env.json(&here).as_array().unwrap().len(), 2, "nothing deleted");
     env.ok(&["experiments", "delete", &baseline, "--yes"]);
-    let left = env.json(&["experiments", "list"]);
+    let left = env.json(&here);
     assert_eq!(
         left.as_array().unwrap().iter().map(|e| e["id"].clone()).collect::<Vec<_>>(),
         [json!(candidate)]

@@ -103,14 +103,14 @@ impl Env {
         })
     }
 
-    /// An SDK client of the server.
-    pub fn client(&self) -> llmobs::Client {
+    /// An SDK client of the server, in `project`.
+    pub fn client_in(&self, project: &str) -> llmobs::Client {
         llmobs::Client::builder()
             .api_key(API_KEY)
             .app_key(APP_KEY)
             .origin(self.origin())
             .cache_ttl(std::time::Duration::ZERO)
-            .project_name("default-project")
+            .project_name(project)
             .build()
             .unwrap()
     }

@@ -104,7 +104,7 @@ pub(crate) async fn queues(
         });
     }
     let body = render("review_queues", context! { queues => rows })?;
-    let place = Place { section: "", crumbs: vec![("Annotation queues", None)] };
+    let place = Place { section: "Annotations", crumbs: vec![("Annotation queues", None)] };
     Ok(page("Annotation queues", &shown, place, body)?)
 }
 
@@ -297,7 +297,7 @@ pub(crate) async fn review(
         },
     )?;
     let place = Place {
-        section: "",
+        section: "Annotations",
         crumbs: vec![("Annotation queues", Some("/llm/annotations".into())), (&queue.name, None)],
     };
     Ok(page(&format!("Review · {}", queue.name), &shown, place, body)?)
