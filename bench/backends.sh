@@ -20,27 +20,9 @@ export SPANS="${SPANS:-50}"
 command -v wrk >/dev/null || { echo "bench/backends.sh needs wrk (apt-get install wrk)" >&2; exit 1; }
 
 cargo build --release --quiet -p llmobs-cli
-source scripts/postgres.sh
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-    stop_postgres
-}
-trap cleanup EXIT
-
-API=bench-api-key-0001 APP=bench-app-key-0001
-start() { # name, store args... (sets $url)
-    local name="$1"; shift
-    LLMOBS_INITIAL_API_KEY=$API LLMOBS_INITIAL_APP_KEY=$APP target/release/llmobs serve \
-        --listen 127.0.0.1:0 --read-cache-ms 0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    pids+=("$!")
-    for _ in $(seq 200); do grep -q '^listening on ' "$work/$name.out" 2>/dev/null && break; sleep 0.05; done
-    url=$(sed -n 's/^listening on //p' "$work/$name.out")
-    [ -n "$url" ] || { echo "$name did not start:" >&2; cat "$work/$name.err" >&2; exit 1; }
-}
+source bench/lib.sh
+with_postgres
+start() { start_server "$@" --read-cache-ms 0; } # name, store args... (sets $url)
 createdb() { psql "$LLMOBS_TEST_DATABASE_URL" -X -q -c "CREATE DATABASE $1" >/dev/null; echo "${LLMOBS_TEST_DATABASE_URL%/*}/$1"; }
 
 start sqlite --data-dir "$work/sqlite"; sqlite=$url

@@ -19,27 +19,9 @@ if [ -z "${LLMOBS_BIN:-}" ]; then
     LLMOBS_BIN=target/release/llmobs
 fi
 
-source scripts/postgres.sh
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-    rm -rf "$work"
-    stop_postgres
-}
-trap cleanup EXIT
-
-API=bench-api-key-0001 APP=bench-app-key-0001
-start() { # name, store args... (sets $url)
-    local name="$1"; shift
-    LLMOBS_INITIAL_API_KEY=$API LLMOBS_INITIAL_APP_KEY=$APP RUST_LOG=warn "$LLMOBS_BIN" serve \
-        --listen 127.0.0.1:0 "$@" >"$work/$name.out" 2>"$work/$name.err" &
-    pids+=("$!")
-    for _ in $(seq 200); do grep -q '^listening on ' "$work/$name.out" 2>/dev/null && break; sleep 0.05; done
-    url=$(sed -n 's/^listening on //p' "$work/$name.out")
-    [ -n "$url" ] || { echo "$name did not start:" >&2; cat "$work/$name.err" >&2; exit 1; }
-}
+source bench/lib.sh
+with_postgres
+start() { start_server "$@"; } # name, store args... (sets $url)
 psql "$LLMOBS_TEST_DATABASE_URL" -X -q -c "CREATE DATABASE bench_datasets" >/dev/null
 start sqlite --data-dir "$work/sqlite"; sqlite=$url
 start postgres --database-url "${LLMOBS_TEST_DATABASE_URL%/*}/bench_datasets"; postgres=$url

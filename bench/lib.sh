@@ -4,6 +4,11 @@
 #   start_llmobs          starts target/release/llmobs on 127.0.0.1:0 with a fresh data
 #                         directory; sets API, APP, origin and work; stops it on exit
 #   run_ddtrace SCRIPT…   runs a Python script with ddtrace pointed at the server
+#   with_postgres         starts a throwaway PostgreSQL (scripts/postgres.sh) and a work
+#                         directory; on exit stops every server started by start_server,
+#                         then PostgreSQL, and removes the directory
+#   start_server NAME ARGS…  starts $LLMOBS_BIN (default target/release/llmobs) serve on
+#                         127.0.0.1:0 with ARGS; sets url
 
 find_ddtrace_python() {
     PYTHON="${DDTRACE_PYTHON:-.ci/venv/bin/python}"
@@ -34,4 +39,25 @@ run_ddtrace() {
         DD_INSTRUMENTATION_TELEMETRY_ENABLED=false DD_REMOTE_CONFIGURATION_ENABLED=false \
         DD_TRACE_AGENT_URL=http://127.0.0.1:9 "$PYTHON" "$repo/$1" "${@:2}" 2>>"$work/ddtrace.err") \
         || { tail -20 "$work/ddtrace.err" >&2; exit 1; }
+}
+
+with_postgres() {
+    source scripts/postgres.sh
+    work="$(mktemp -d)"
+    pids=()
+    API=bench-api-key-0001 APP=bench-app-key-0001
+    trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+          for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+          rm -rf "$work"; stop_postgres' EXIT
+}
+
+start_server() {
+    local name="$1"; shift
+    LLMOBS_INITIAL_API_KEY=$API LLMOBS_INITIAL_APP_KEY=$APP RUST_LOG=warn \
+        "${LLMOBS_BIN:-target/release/llmobs}" serve --listen 127.0.0.1:0 "$@" \
+        >"$work/$name.out" 2>"$work/$name.err" &
+    pids+=("$!")
+    for _ in $(seq 200); do grep -q '^listening on ' "$work/$name.out" 2>/dev/null && break; sleep 0.05; done
+    url=$(sed -n 's/^listening on //p' "$work/$name.out")
+    [ -n "$url" ] || { echo "$name did not start:" >&2; cat "$work/$name.err" >&2; exit 1; }
 }

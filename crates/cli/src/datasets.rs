@@ -27,6 +27,24 @@ pub enum RecordFormat {
     Jsonl,
 }
 
+/// How a CSV file of any header becomes records (as ddtrace's `create_dataset_from_csv`
+/// reads one): without `--input-columns`, the file has the upload's own columns.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct CsvColumns {
+    /// The columns that make a record's input, an object of their text (comma-separated).
+    #[arg(long, value_name = "COLUMNS", value_delimiter = ',')]
+    input_columns: Vec<String>,
+    /// The columns that make its expected output.
+    #[arg(long, value_name = "COLUMNS", value_delimiter = ',', requires = "input_columns")]
+    expected_output_columns: Vec<String>,
+    /// The columns that make its metadata.
+    #[arg(long, value_name = "COLUMNS", value_delimiter = ',', requires = "input_columns")]
+    metadata_columns: Vec<String>,
+    /// The column holding its id (default: the server makes one).
+    #[arg(long, value_name = "COLUMN", requires = "input_columns")]
+    id_column: Option<String>,
+}
+
 /// Dataset commands. Datasets are named within the project (`--project`).
 #[derive(Debug, Subcommand)]
 pub enum DatasetsCommand {
@@ -67,6 +85,8 @@ pub enum DatasetsCommand {
         /// A `key:value` tag for every record (repeatable).
         #[arg(long = "tag", value_name = "KEY:VALUE")]
         tags: Vec<String>,
+        #[command(flatten)]
+        columns: CsvColumns,
     },
     /// Write a dataset's records as CSV or JSON lines (to a file or standard output).
     Export {
@@ -204,7 +224,8 @@ fn check_csv(path: &Path) -> anyhow::Result<()> {
         let found: Vec<&str> = headers.iter().collect();
         return Err(usage(format!(
             "{} has no 'input' column (found: {}); name the columns input, and optionally \
-             id, expected_output, metadata, tags",
+             id, expected_output, metadata, tags, or map yours with --input-columns (and \
+             --expected-output-columns, --metadata-columns, --id-column)",
             path.display(),
             found.join(", ")
         )));
@@ -253,6 +274,73 @@ fn jsonl_row(line: &str, number: usize, path: &Path) -> anyhow::Result<[String; 
         }
     };
     Ok([id, input, optional("expected_output"), optional("metadata"), tags])
+}
+
+/// Converts a CSV file of any header into the upload's CSV, in a temporary file: each
+/// record's input, expected output and metadata are objects of their columns' text.
+/// Every row is read before anything is sent.
+fn mapped_csv(path: &Path, columns: &CsvColumns) -> anyhow::Result<tempfile::NamedTempFile> {
+    let mut reader = csv::Reader::from_path(path)
+        .map_err(|err| usage(format!("cannot read {}: {err}", path.display())))?;
+    let headers = reader
+        .headers()
+        .map_err(|err| usage(format!("{} is not CSV: {err}", path.display())))?
+        .clone();
+    let find = |names: &[String], option: &str| -> anyhow::Result<Vec<(String, usize)>> {
+        names
+            .iter()
+            .map(|name| {
+                headers.iter().position(|h| h == name).map(|i| (name.clone(), i)).ok_or_else(|| {
+                    let found: Vec<&str> = headers.iter().collect();
+                    usage(format!(
+                        "{option}: '{name}' is not a column of {} (columns: {})",
+                        path.display(),
+                        found.join(", ")
+                    ))
+                })
+            })
+            .collect()
+    };
+    let input = find(&columns.input_columns, "--input-columns")?;
+    let expected = find(&columns.expected_output_columns, "--expected-output-columns")?;
+    let metadata = find(&columns.metadata_columns, "--metadata-columns")?;
+    let id = match &columns.id_column {
+        Some(name) => Some(find(std::slice::from_ref(name), "--id-column")?[0].1),
+        None => None,
+    };
+    let object = |columns: &[(String, usize)], row: &csv::StringRecord| {
+        let map: serde_json::Map<String, Value> = columns
+            .iter()
+            .map(|(name, i)| (name.clone(), Value::from(row.get(*i).unwrap_or(""))))
+            .collect();
+        Value::Object(map).to_string()
+    };
+    let out = tempfile::NamedTempFile::new()?;
+    let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(out.reopen()?));
+    writer.write_record(["id", "input", "expected_output", "metadata", "tags"])?;
+    let mut rows = 0;
+    for (index, row) in reader.records().enumerate() {
+        let row = row.map_err(|err| {
+            usage(format!("{} row {}: not CSV: {err}", path.display(), index + 1))
+        })?;
+        let optional = |columns: &[(String, usize)]| {
+            if columns.is_empty() { String::new() } else { object(columns, &row) }
+        };
+        let id = id.and_then(|i| row.get(i)).unwrap_or("").to_owned();
+        writer.write_record([
+            id,
+            object(&input, &row),
+            optional(&expected),
+            optional(&metadata),
+            String::new(),
+        ])?;
+        rows += 1;
+    }
+    if rows == 0 {
+        return Err(usage(format!("{} holds no records", path.display())));
+    }
+    writer.flush()?;
+    Ok(out)
 }
 
 /// Converts a JSON lines file into the upload's CSV, in a temporary file; every line is
@@ -359,8 +447,8 @@ pub fn run(command: DatasetsCommand, ctx: Ctx) -> anyhow::Result<()> {
                 ctx.out.note(&format!("created dataset '{name}'"));
                 ctx.out.one(&dataset, || datasets_table(std::slice::from_ref(&dataset)))
             }
-            DatasetsCommand::Import { name, file, format, deduplicate, tags } => {
-                import(&ctx, &name, &file, format, deduplicate, tags).await
+            DatasetsCommand::Import { name, file, format, deduplicate, tags, columns } => {
+                import(&ctx, &name, &file, format, deduplicate, tags, columns).await
             }
             DatasetsCommand::Export { name, output, format, version } => {
                 let format = match (format, &output) {
@@ -414,6 +502,7 @@ async fn import(
     format: Option<RecordFormat>,
     deduplicate: bool,
     tags: Vec<String>,
+    columns: CsvColumns,
 ) -> anyhow::Result<()> {
     for tag in &tags {
         if !tag.contains(':') {
@@ -423,6 +512,13 @@ async fn import(
     // Check the file before anything is created or sent.
     let converted;
     let upload_path = match format_of(file, format) {
+        RecordFormat::Csv if !columns.input_columns.is_empty() => {
+            converted = mapped_csv(file, &columns)?;
+            converted.path().to_owned()
+        }
+        RecordFormat::Jsonl if !columns.input_columns.is_empty() => {
+            return Err(usage("--input-columns and the other column options read CSV files"));
+        }
         RecordFormat::Csv => {
             check_csv(file)?;
             file.to_owned()

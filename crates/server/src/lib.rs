@@ -50,6 +50,7 @@ mod error;
 mod evaluators;
 mod experimentation;
 mod experiments;
+mod export;
 mod extract;
 mod guard;
 mod intake;

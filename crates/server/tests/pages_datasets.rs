@@ -205,4 +205,15 @@ async fn a_download_larger_than_a_chunk_holds_every_record() {
     let text = jsonl.as_str().unwrap();
     assert_eq!(text.lines().count(), 3 + 2100);
     assert!(text.ends_with("\"tags\":[]}\n"), "{}", &text[text.len() - 200..]);
+    // The API's export streams the same chunks: the same text, and a bad version or
+    // dataset is still a clear error before any record is written.
+    let export = format!("/api/v2/llm-obs/v1/{p}/datasets/{d}/export");
+    let (status, api) = app.call("GET", &format!("{export}?format=jsonl"), Keys::Api, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(api.as_str(), Some(text), "the API export and the download differ");
+    let (status, body) = app.call("GET", &format!("{export}?version=9"), Keys::Api, None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let missing = format!("/api/v2/llm-obs/v1/{p}/datasets/nope/export");
+    let (status, body) = app.call("GET", &missing, Keys::Api, None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
 }

@@ -483,11 +483,7 @@ mod tests {
     #[tokio::test]
     async fn restore_makes_a_new_version_and_clone_copies_the_current_records() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::test_db::open(dir.path()).await;
-        let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
-        let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
-        let (dataset, _) =
-            store.create_dataset(&org, "u", &project, "d", None, None).await.unwrap();
+        let (store, org, project, dataset) = crate::test_db::with_dataset(dir.path()).await;
         let made = store
             .batch_update(
                 &org,
@@ -538,11 +534,7 @@ mod tests {
     #[tokio::test]
     async fn a_deleted_project_frees_its_name_and_hides_its_datasets() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::test_db::open(dir.path()).await;
-        let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
-        let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
-        let (dataset, _) =
-            store.create_dataset(&org, "u", &project, "d", None, None).await.unwrap();
+        let (store, org, project, dataset) = crate::test_db::with_dataset(dir.path()).await;
         assert!(store.delete_projects(&org, &[project.clone(), "nope".into()]).await.is_err());
         assert!(store.project(&org, &project).await.is_ok(), "a failed delete deletes nothing");
         store.delete_projects(&org, std::slice::from_ref(&project)).await.unwrap();

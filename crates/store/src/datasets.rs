@@ -1100,11 +1100,7 @@ mod tests {
     #[tokio::test]
     async fn the_steps_of_a_batch_act_in_turn() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::test_db::open(dir.path()).await;
-        let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
-        let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
-        let (dataset, _) =
-            store.create_dataset(&org, "u", &project, "d", None, None).await.unwrap();
+        let (store, org, project, dataset) = crate::test_db::with_dataset(dir.path()).await;
         let push = |value| store.batch_update(&org, "u", &project, &dataset, batch(value));
         let first = push(json!({
             "insert_records": [
@@ -1187,11 +1183,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
     async fn concurrent_batches_each_make_their_own_version() {
         let dir = tempfile::tempdir().unwrap();
-        let store = crate::test_db::open(dir.path()).await;
-        let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
-        let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
-        let (dataset, _) =
-            store.create_dataset(&org, "u", &project, "d", None, None).await.unwrap();
+        let (store, org, project, dataset) = crate::test_db::with_dataset(dir.path()).await;
         let (writers, per_batch) = (12, 20);
         let start = std::sync::Arc::new(tokio::sync::Barrier::new(12));
         let tasks = (0..writers)

@@ -547,7 +547,9 @@ impl Store {
     /// metrics, `limit` per page after the cursor `after` (see [`crate::encode_cursor`]),
     /// and where the next page starts. `filter` keeps the records with an evaluation of
     /// its label that passes its test and those whose span failed (or not); it runs in
-    /// SQL over the indexed evaluation values, so a page costs the same on any experiment.
+    /// SQL over the indexed evaluation values: when few evaluations pass (at most
+    /// 2,000) their records are read and sorted, otherwise the records are
+    /// walked in order until the page is full, so a page stays bounded either way.
     pub async fn experiment_records(
         &self,
         org: &OrgId,
@@ -568,47 +570,59 @@ impl Store {
                 span_id,
             )),
         };
+        let mut conn = self.read.acquire().await?;
+        // Few matching evaluations: read their records and sort them; many: walk the
+        // records in order, looking each one's evaluation up, until the page is full.
+        let mut few: Option<Vec<String>> = None;
+        if let Some(eval) = &filter.eval {
+            let mut sql = Sql::default();
+            let matching = matching_evaluations(&mut sql, id, &eval.label, &eval.test);
+            let most = sql.bind(Bind::Int(FEW_MATCHES + 1));
+            sql.text = format!("SELECT m.span_id {matching} LIMIT {most}");
+            let mut spans: Vec<String> = (sql.query().fetch_all(&mut *conn).await?.iter())
+                .map(|row| row.try_get(0))
+                .collect::<std::result::Result<_, _>>()?;
+            if spans.len() as i64 <= FEW_MATCHES {
+                spans.sort_unstable();
+                spans.dedup();
+                few = Some(spans);
+            }
+        }
         let mut sql = Sql::default();
         let experiment = sql.bind(Bind::Text(id.to_owned()));
-        sql.text = format!(
-            "SELECT e.span_id, e.start_ns, e.body FROM experiment_spans e \
-             WHERE e.experiment_uuid = {experiment}"
-        );
-        if let Some((at, span_id)) = after {
-            let at = sql.bind(Bind::Int(at));
-            let span_id = sql.bind(Bind::Text(span_id));
+        sql.text = match &few {
+            None => format!(
+                "SELECT e.span_id, e.start_ns, e.body FROM experiment_spans e \
+                 WHERE e.experiment_uuid = {experiment}"
+            ),
+            Some(spans) if spans.is_empty() => return Ok((Vec::new(), None)),
+            // Each candidate by its key, written as row values so SQLite looks each one up
+            // rather than walk every record in start order to find them.
+            Some(spans) => {
+                let keys: Vec<String> = (spans.iter())
+                    .map(|span| format!("({experiment}, {})", sql.bind(Bind::Text(span.clone()))))
+                    .collect();
+                format!(
+                    "SELECT e.span_id, e.start_ns FROM experiment_spans e \
+                     WHERE (e.experiment_uuid, e.span_id) IN (VALUES {})",
+                    keys.join(", ")
+                )
+            }
+        };
+        if let Some(eval) = filter.eval.as_ref().filter(|_| few.is_none()) {
+            let label = sql.bind(Bind::Text(eval.label.clone()));
+            let test = value_test(&mut sql, &eval.test);
             sql.text.push_str(&format!(
-                " AND (e.start_ns > {at} OR (e.start_ns = {at} AND e.span_id > {span_id}))"
+                " AND EXISTS (SELECT 1 FROM experiment_metrics m \
+                 WHERE m.experiment_uuid = e.experiment_uuid AND m.span_id = e.span_id \
+                 AND m.label = {label} AND m.metric_source <> 'summary' AND {test})"
             ));
         }
-        if let Some(eval) = &filter.eval {
-            let label = sql.bind(Bind::Text(eval.label.clone()));
-            let test = match &eval.test {
-                EvalTest::Is(value) => {
-                    format!("m.value_text = {}", sql.bind(Bind::Text(value.clone())))
-                }
-                EvalTest::Failed => "m.failed = 1".to_owned(),
-                EvalTest::Range { min, max } => {
-                    let mut test = "m.value_text IS NULL AND m.value_num IS NOT NULL".to_owned();
-                    if let Some(min) = min {
-                        test.push_str(&format!(
-                            " AND m.value_num >= {}",
-                            sql.bind(Bind::Real(*min))
-                        ));
-                    }
-                    if let Some(max) = max {
-                        test.push_str(&format!(
-                            " AND m.value_num <= {}",
-                            sql.bind(Bind::Real(*max))
-                        ));
-                    }
-                    test
-                }
-            };
+        if let Some((at, span_id)) = after.as_ref().filter(|_| few.is_none()) {
+            let at = sql.bind(Bind::Int(*at));
+            let span_id = sql.bind(Bind::Text(span_id.clone()));
             sql.text.push_str(&format!(
-                " AND e.span_id IN (SELECT m.span_id FROM experiment_metrics m \
-                 WHERE m.experiment_uuid = {experiment} AND m.label = {label} \
-                 AND m.metric_source <> 'summary' AND {test})"
+                " AND (e.start_ns > {at} OR (e.start_ns = {at} AND e.span_id > {span_id}))"
             ));
         }
         if let Some(errors) = filter.errors {
@@ -620,12 +634,29 @@ impl Store {
                  AND s.trace_key = '' AND s.status = 'error')"
             ));
         }
-        let limit_p = sql.bind(Bind::Int(limit as i64 + 1));
-        sql.text.push_str(&format!(" ORDER BY e.start_ns, e.span_id LIMIT {limit_p}"));
-        let mut conn = self.read.acquire().await?;
-        let rows: Vec<(String, i64, String)> = (sql.query().fetch_all(&mut *conn).await?.iter())
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-            .collect::<Result<_>>()?;
+        let rows: Vec<(String, i64, String)> = if few.is_none() {
+            let limit_p = sql.bind(Bind::Int(limit as i64 + 1));
+            sql.text.push_str(&format!(" ORDER BY e.start_ns, e.span_id LIMIT {limit_p}"));
+            (sql.query().fetch_all(&mut *conn).await?.iter())
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                .collect::<Result<_>>()?
+        } else {
+            // No ORDER BY, which would have SQLite walk the records in order instead:
+            // sorted and paged here.
+            let mut keys: Vec<(i64, String)> = (sql.query().fetch_all(&mut *conn).await?.iter())
+                .map(|row| Ok((row.try_get(1)?, row.try_get(0)?)))
+                .collect::<Result<_>>()?;
+            keys.retain(|(at, span)| after.as_ref().is_none_or(|(a, s)| (at, span) > (a, s)));
+            keys.sort_unstable();
+            keys.truncate(limit + 1);
+            let mut bodies = span_bodies(&mut conn, id, keys.iter().map(|(_, s)| s)).await?;
+            (keys.into_iter())
+                .map(|(at, span)| {
+                    let body = bodies.remove(&span).unwrap_or_default();
+                    (span, at, body)
+                })
+                .collect()
+        };
         let more = rows.len() > limit;
         let rows = &rows[..rows.len().min(limit)];
         let mut by_span: std::collections::HashMap<String, Vec<Value>> =
@@ -731,6 +762,63 @@ impl Store {
             )))
         })
     }
+}
+
+/// The bodies of experiment `id`'s spans `spans`, by span id.
+async fn span_bodies<'a>(
+    conn: &mut AnyConnection,
+    id: &str,
+    spans: impl Iterator<Item = &'a String>,
+) -> Result<std::collections::HashMap<String, String>> {
+    let mut sql = Sql::default();
+    let experiment = sql.bind(Bind::Text(id.to_owned()));
+    let spans: Vec<String> = spans.map(|span| sql.bind(Bind::Text(span.clone()))).collect();
+    if spans.is_empty() {
+        return Ok(Default::default());
+    }
+    sql.text = format!(
+        "SELECT span_id, body FROM experiment_spans WHERE experiment_uuid = {experiment} \
+         AND span_id IN ({})",
+        spans.join(", ")
+    );
+    (sql.query().fetch_all(&mut *conn).await?.iter())
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
+}
+
+/// How many evaluations matching a record filter count as few (see
+/// [`Store::experiment_records`]): that many record lookups and a sort cost about what
+/// walking the records in order costs when more match.
+const FEW_MATCHES: i64 = 2000;
+
+/// The SQL test of `test` on the evaluation `m`, its values bound in `sql`.
+fn value_test(sql: &mut Sql, test: &EvalTest) -> String {
+    match test {
+        EvalTest::Is(value) => format!("m.value_text = {}", sql.bind(Bind::Text(value.clone()))),
+        EvalTest::Failed => "m.failed = 1".to_owned(),
+        EvalTest::Range { min, max } => {
+            let mut text = "m.value_text IS NULL AND m.value_num IS NOT NULL".to_owned();
+            if let Some(min) = min {
+                text.push_str(&format!(" AND m.value_num >= {}", sql.bind(Bind::Real(*min))));
+            }
+            if let Some(max) = max {
+                text.push_str(&format!(" AND m.value_num <= {}", sql.bind(Bind::Real(*max))));
+            }
+            text
+        }
+    }
+}
+
+/// `FROM … WHERE` of the evaluations `m` of experiment `id` labelled `label` that pass
+/// `test` (a range of the index by value, migration 0011), its values bound in `sql`.
+fn matching_evaluations(sql: &mut Sql, id: &str, label: &str, test: &EvalTest) -> String {
+    let experiment = sql.bind(Bind::Text(id.to_owned()));
+    let label = sql.bind(Bind::Text(label.to_owned()));
+    let test = value_test(sql, test);
+    format!(
+        "FROM experiment_metrics m WHERE m.experiment_uuid = {experiment} AND m.label = {label} \
+         AND m.metric_source <> 'summary' AND {test}"
+    )
 }
 
 /// Reads an experiment's summary from its metrics and its records' search index entries.

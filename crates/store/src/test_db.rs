@@ -7,7 +7,7 @@ use std::path::Path;
 
 use sqlx::Connection;
 
-use crate::{Database, Store};
+use crate::{Database, OrgId, Store};
 
 /// A fresh store: `t.db` in `dir`, or a new database on the PostgreSQL server.
 ///
@@ -38,4 +38,18 @@ pub async fn fresh(dir: &Path) -> Database {
     conn.close().await.unwrap();
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(base, _)| base);
     Database::Postgres(format!("{base}/{name}"))
+}
+
+/// A fresh store holding org `a` (keys `api-key-a`/`app-key-a`), its project `p` and an
+/// empty dataset `d` in it: (store, org, project id, dataset id).
+///
+/// # Panics
+///
+/// As [`open`].
+pub async fn with_dataset(dir: &Path) -> (Store, OrgId, String, String) {
+    let store = open(dir).await;
+    let org = store.create_org_keys("a", "api-key-a", "app-key-a").await.unwrap().org;
+    let (project, _) = store.project_by_name(&org, "u", "p", None).await.unwrap();
+    let (dataset, _) = store.create_dataset(&org, "u", &project, "d", None, None).await.unwrap();
+    (store, org, project, dataset)
 }

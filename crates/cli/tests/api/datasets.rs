@@ -108,6 +108,50 @@ fn pull_edit_push_makes_one_version_with_exactly_the_file() {
 }
 
 #[test]
+fn a_csv_of_any_header_imports_through_a_column_mapping() {
+    let env = Env::new();
+    let csv = env.write(
+        "faq.csv",
+        "ref,question,lang,answer,source\nq1,\"Capital of France?\",en,Paris,atlas\n\
+         q2,Capital of Peru?,en,Lima,\n",
+    );
+    let map = ["--input-columns", "question,lang", "--expected-output-columns", "answer"];
+    let mut args = vec!["datasets", "import", "faq", csv.to_str().unwrap()];
+    args.extend(map);
+    args.extend(["--metadata-columns", "source", "--id-column", "ref"]);
+    env.ok(&args);
+    let rows = env.ok(&["datasets", "export", "faq", "--format", "jsonl"]);
+    let rows: Vec<Value> = rows.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    let first = rows.iter().find(|r| r["id"] == "q1").expect("the id column is the id");
+    assert_eq!(first["input"], json!({"question": "Capital of France?", "lang": "en"}));
+    assert_eq!(first["expected_output"], json!({"answer": "Paris"}));
+    assert_eq!(first["metadata"], json!({"source": "atlas"}));
+    // A column that is not there is a usage error naming the columns, and nothing is made.
+    let mut args = vec!["datasets", "import", "other", "faq.csv"];
+    args.extend(["--input-columns", "question,colour"]);
+    let out = env.fails(&args, 2);
+    assert!(
+        stderr(&out).contains(
+            "--input-columns: 'colour' is not a column of faq.csv (columns: ref, question, lang, \
+             answer, source)"
+        ),
+        "{}",
+        stderr(&out)
+    );
+    let out = env.fails(&["datasets", "import", "other", "faq.csv", "--metadata-columns", "x"], 2);
+    assert!(stderr(&out).contains("--input-columns"), "{}", stderr(&out));
+    let names: Vec<Value> = env
+        .json(&["datasets", "list"])
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["attributes"]["name"].clone())
+        .collect();
+    assert_eq!(names, [json!("faq")]);
+}
+
+#[test]
 fn bad_dataset_input_is_refused_and_nothing_is_stored() {
     let env = Env::new();
     let csv = env.write("qa.csv", CSV);

@@ -4,11 +4,10 @@
 //! versions, side by side) and `/llm/datasets/{dataset_id}/download` (a version as CSV or
 //! JSON lines, in the API export's format, streamed a chunk of records at a time).
 
-use axum::body::Body;
 use axum::extract::{RawQuery, State};
 use axum::http::HeaderValue;
-use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::header::CONTENT_DISPOSITION;
+use axum::response::{Html, Response};
 use llmobs_core::public::ExportFormat;
 use llmobs_store::{Owned, RawRecord, RecordQuery};
 use minijinja::{Value, context};
@@ -20,9 +19,6 @@ use super::{
 use crate::error::ApiError;
 use crate::extract::Segments;
 use crate::state::AppState;
-
-/// Records read per chunk of a download.
-const DOWNLOAD_CHUNK: usize = 1000;
 
 /// Versions listed on a dataset's page (the newest).
 const VERSIONS_SHOWN: usize = 50;
@@ -205,46 +201,14 @@ pub(crate) async fn download(
     let (_, d) = state.store.dataset(&shown.org, None, &id).await?;
     let viewed = query.get("version").map(|v| version("version", v)).transpose()?;
     let viewed = viewed.filter(|v| *v != 0).unwrap_or(d.current_version);
-    // The first chunk is read before answering, so a bad version is an error page.
-    let chunk = move |after: i64| RecordQuery {
-        version: Some(viewed),
-        after,
-        limit: DOWNLOAD_CHUNK,
-        ..RecordQuery::default()
+    let version = crate::export::Version {
+        org: shown.org.clone(),
+        project_id: d.project_id.clone(),
+        dataset_id: id,
+        version: viewed,
     };
-    let first = state.store.records(&shown.org, &d.project_id, &id, &chunk(0)).await?;
-    let write = move |(records, _): &llmobs_store::RecordPage| -> Result<String, std::io::Error> {
-        let mut out = String::new();
-        for (rid, record) in records {
-            out.push_str(&format.line(rid, record).map_err(std::io::Error::other)?);
-        }
-        Ok(out)
-    };
-    let head = format!(
-        "{}{}",
-        format.header(),
-        write(&first).map_err(|e| ApiError::Internal(e.to_string()))?
-    );
-    let (org, project_id) = (shown.org.clone(), d.project_id.clone());
-    let rest = futures_util::stream::unfold(first.1, move |after| {
-        let (state, org, project_id, id) =
-            (state.clone(), org.clone(), project_id.clone(), id.clone());
-        async move {
-            let after = after?;
-            let page = state.store.records(&org, &project_id, &id, &chunk(after)).await;
-            Some(match page {
-                Ok(page) => (write(&page), page.1),
-                Err(err) => (Err(std::io::Error::other(err.to_string())), None),
-            })
-        }
-    });
-    let stream = futures_util::StreamExt::chain(
-        futures_util::stream::once(async move { Ok::<_, std::io::Error>(head) }),
-        rest,
-    );
-    let mut response = Body::from_stream(stream).into_response();
+    let mut response = crate::export::stream(state, version, format).await?;
     let headers = response.headers_mut();
-    headers.insert(CONTENT_TYPE, HeaderValue::from_static(format.content_type()));
     let disposition = format!("attachment; filename=\"{}\"", file_name(&d.name, viewed, format));
     if let Ok(value) = HeaderValue::from_str(&disposition) {
         headers.insert(CONTENT_DISPOSITION, value);

@@ -4,8 +4,7 @@
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::StatusCode;
-use axum::http::header::CONTENT_TYPE;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, patch, post};
 use llmobs_core::datasets::{
     DATASET_VERSION, DATASETS, DatasetAttributes, DeleteDatasets, UploadResult,
@@ -13,7 +12,7 @@ use llmobs_core::datasets::{
 use llmobs_core::jsonapi::{Document, Request, Resource};
 use llmobs_core::public::{
     CloneDataset, DRAFT_STATE, DatasetUpdate, DatasetVersion, DraftState, ExportFormat, MAX_PAGE,
-    RestoreVersion, export, parse_file_upload,
+    RestoreVersion, parse_file_upload,
 };
 use llmobs_store::{DatasetFilter, FileUpload, encode_cursor};
 
@@ -192,11 +191,12 @@ pub(crate) async fn export_dataset(
     let query = Query::parse(query.as_deref())?;
     let format = ExportFormat::parse(query.get("format"))
         .map_err(|err| ApiError::invalid(err.to_string()))?;
-    let version = query.int("version", 0, 0..=i64::MAX)?;
-    let records = state.store.all_records(&org, &project_id, &dataset_id, Some(version)).await?;
-    let (content_type, text) =
-        export(format, &records).map_err(|err| ApiError::invalid(err.to_string()))?;
-    Ok(([(CONTENT_TYPE, content_type)], text).into_response())
+    let version = match query.int("version", 0, 0..=i64::MAX)? {
+        0 => state.store.dataset(&org, Some(&project_id), &dataset_id).await?.1.current_version,
+        version => version,
+    };
+    let version = crate::export::Version { org, project_id, dataset_id, version };
+    crate::export::stream(state, version, format).await
 }
 
 fn draft(dataset_id: String, found: DraftState) -> JsonApi<Document<Resource<DraftState>>> {
