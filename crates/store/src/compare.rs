@@ -2,7 +2,8 @@
 //! first experiment (the baseline), paged in record id order, each with every compared
 //! experiment's record span and evaluations, optionally only the records whose evaluation
 //! of a label moved against the baseline ([`CompareFilter`]). The join and the filter run
-//! in SQL over the indexed dataset record ids and evaluation values (migration 0009).
+//! in SQL, one join walked in record order over indexes alone (migrations 0009 and 0011),
+//! a bounded window of baseline records per page.
 
 use std::collections::HashMap;
 
@@ -24,6 +25,10 @@ pub struct JoinedRecord {
     pub runs: Vec<Option<Value>>,
 }
 
+/// How many baseline records a filtered page looks at, at most: a page of a filter that
+/// matches few records may hold fewer than asked for, and its next page looks on.
+const COMPARE_WINDOW: i64 = 2000;
+
 /// The SQL condition that an evaluation `om` moved from `bm` this way (as
 /// [`Change::between`] decides).
 fn moved(change: Change) -> &'static str {
@@ -38,7 +43,10 @@ impl Store {
     /// A page of the dataset records of `ids[0]` (the baseline) in record id order, after
     /// the record id `after`, each with every experiment's first record span for it and
     /// that span's evaluations; with `filter`, only records whose evaluation of its label
-    /// moved that way in any other experiment. Every experiment must be the org's.
+    /// moved that way in any other experiment, looking at no more than 2,000
+    /// baseline records per page: a filtered page may hold fewer than `limit` records
+    /// (even none) and still name where the next one looks on. Every experiment must be
+    /// the org's.
     /// Records without a dataset record id (posted without the `dataset_record_id:` tag)
     /// cannot be joined and are left out.
     pub async fn compare_records(
@@ -55,41 +63,65 @@ impl Store {
         let Some((base, others)) = ids.split_first() else {
             return Err(Error::Invalid("compare needs at least one experiment".into()));
         };
+        let mut conn = self.read.acquire().await?;
         let mut sql = Sql::default();
         let base_p = sql.bind(Bind::Text(base.clone()));
         let after_p = sql.bind(Bind::Text(after.unwrap_or("").to_owned()));
-        sql.text = format!(
-            "SELECT DISTINCT b.record_id FROM experiment_spans b WHERE b.experiment_uuid = \
-             {base_p} AND b.record_id <> '' AND b.record_id > {after_p}"
-        );
-        if let Some(filter) = filter.filter(|_| !others.is_empty()) {
-            let label = sql.bind(Bind::Text(filter.label.clone()));
-            let others: Vec<String> =
-                others.iter().map(|id| sql.bind(Bind::Text(id.clone()))).collect();
-            sql.text.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM experiment_spans bs JOIN experiment_metrics bm \
-                 ON bm.experiment_uuid = bs.experiment_uuid AND bm.span_id = bs.span_id \
-                 AND bm.label = {label} AND bm.metric_source <> 'summary' \
-                 JOIN experiment_spans os ON os.experiment_uuid IN ({}) \
-                 AND os.record_id = bs.record_id \
-                 JOIN experiment_metrics om ON om.experiment_uuid = os.experiment_uuid \
-                 AND om.span_id = os.span_id AND om.label = {label} \
-                 AND om.metric_source <> 'summary' \
-                 WHERE bs.experiment_uuid = {base_p} AND bs.record_id = b.record_id AND {})",
-                others.join(", "),
-                moved(filter.change)
-            ));
-        }
+        let filter = filter.filter(|_| !others.is_empty());
+        let record_ids = "SELECT DISTINCT b.record_id AS record_id FROM experiment_spans b \
+                          WHERE b.experiment_uuid = ";
+        sql.text = match filter {
+            None => {
+                format!("{record_ids}{base_p} AND b.record_id <> '' AND b.record_id > {after_p}")
+            }
+            Some(filter) => {
+                // The window of baseline records this page looks at (bounded, so a filter
+                // that matches few records still answers fast), then one join of each
+                // record's spans and evaluations in every experiment, walked in record
+                // order. Written as CROSS JOINs, which SQLite keeps in this order.
+                let window = sql.bind(Bind::Int(COMPARE_WINDOW));
+                let label = sql.bind(Bind::Text(filter.label.clone()));
+                let others: Vec<String> =
+                    others.iter().map(|id| sql.bind(Bind::Text(id.clone()))).collect();
+                format!(
+                    "WITH w AS ({record_ids}{base_p} AND b.record_id <> '' \
+                     AND b.record_id > {after_p} ORDER BY b.record_id LIMIT {window}) \
+                     SELECT DISTINCT w.record_id FROM w CROSS JOIN experiment_spans bs \
+                     CROSS JOIN experiment_metrics bm CROSS JOIN experiment_spans os \
+                     CROSS JOIN experiment_metrics om \
+                     WHERE bs.experiment_uuid = {base_p} AND bs.record_id = w.record_id \
+                     AND bm.experiment_uuid = bs.experiment_uuid AND bm.span_id = bs.span_id \
+                     AND bm.label = {label} AND bm.metric_source <> 'summary' \
+                     AND os.experiment_uuid IN ({}) AND os.record_id = w.record_id \
+                     AND om.experiment_uuid = os.experiment_uuid AND om.span_id = os.span_id \
+                     AND om.label = {label} AND om.metric_source <> 'summary' AND {}",
+                    others.join(", "),
+                    moved(filter.change)
+                )
+            }
+        };
         let limit_p = sql.bind(Bind::Int(limit as i64 + 1));
-        sql.text.push_str(&format!(" ORDER BY b.record_id LIMIT {limit_p}"));
-        let mut conn = self.read.acquire().await?;
+        let order = if filter.is_some() { "w.record_id" } else { "b.record_id" };
+        sql.text.push_str(&format!(" ORDER BY {order} LIMIT {limit_p}"));
         let mut record_ids: Vec<String> = (sql.query().fetch_all(&mut *conn).await?.iter())
             .map(|row| row.try_get(0))
             .collect::<std::result::Result<_, _>>()?;
-        let next = (record_ids.len() > limit).then(|| record_ids[limit - 1].clone());
+        let mut next = (record_ids.len() > limit).then(|| record_ids[limit - 1].clone());
         record_ids.truncate(limit);
+        if filter.is_some() && next.is_none() {
+            // The page is not full: the next one looks on after this window, if it was full.
+            next = sqlx::query_scalar(
+                "SELECT DISTINCT record_id FROM experiment_spans WHERE experiment_uuid = $1 \
+                 AND record_id <> '' AND record_id > $2 ORDER BY record_id LIMIT 1 OFFSET $3",
+            )
+            .bind(base)
+            .bind(after.unwrap_or(""))
+            .bind(COMPARE_WINDOW - 1)
+            .fetch_optional(&mut *conn)
+            .await?;
+        }
         if record_ids.is_empty() {
-            return Ok((Vec::new(), None));
+            return Ok((Vec::new(), next));
         }
         // Every experiment's spans of these records, then their metrics.
         let mut sql = Sql::default();
@@ -240,6 +272,84 @@ mod tests {
         // Another org's experiment cannot be compared.
         let theirs = [s.ea.clone(), s.eb.clone()];
         assert!(s.store.compare_records(&s.a, &theirs, None, None, 10).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_filtered_comparison_looks_at_a_bounded_window_per_page() {
+        let s = setup().await;
+        let other = second_experiment(&s.store, &s.a, &s.ea).await;
+        let n = COMPARE_WINDOW as usize + 5;
+        let names: Vec<String> = (0..n).map(|i| format!("r{i:05}")).collect();
+        // Only the last record regressed, past the first page's window.
+        let base: Vec<(&str, bool, f64)> = names.iter().map(|r| (r.as_str(), true, 0.5)).collect();
+        let mut moved = base.clone();
+        moved[n - 1].1 = false;
+        post(&s.store, &s.a, &s.ea, &base).await;
+        post(&s.store, &s.a, &other, &moved).await;
+        let both = [s.ea.clone(), other.clone()];
+        let f = CompareFilter { label: "exact".into(), change: Change::Regressed };
+        let (page, next) = s.store.compare_records(&s.a, &both, Some(&f), None, 10).await.unwrap();
+        let window_end = names[COMPARE_WINDOW as usize - 1].clone();
+        assert_eq!((ids(&page), next.as_deref()), (vec![], Some(window_end.as_str())));
+        let (page, next) =
+            s.store.compare_records(&s.a, &both, Some(&f), Some(&window_end), 10).await.unwrap();
+        assert_eq!((ids(&page), next), (vec![names[n - 1].as_str()], None));
+        // Unfiltered pages are full pages, whatever the window.
+        let (page, next) = s.store.compare_records(&s.a, &both, None, None, 3).await.unwrap();
+        assert_eq!(
+            (ids(&page), next.as_deref()),
+            (vec!["r00000", "r00001", "r00002"], Some("r00002"))
+        );
+    }
+
+    #[tokio::test]
+    async fn many_or_few_matching_evaluations_page_the_same_records() {
+        let s = setup().await;
+        // More records pass `exact` than count as few; three do not.
+        let n = 2010;
+        let names: Vec<String> = (0..n).map(|i| format!("r{i:05}")).collect();
+        let rows: Vec<(&str, bool, f64)> = (names.iter().enumerate())
+            .map(|(i, r)| (r.as_str(), !matches!(i, 7 | 1500 | 2009), i as f64 / n as f64))
+            .collect();
+        post(&s.store, &s.a, &s.ea, &rows).await;
+        let walk =
+            |filter: RecordFilter, limit: usize| {
+                let (store, org, id) = (&s.store, &s.a, &s.ea);
+                async move {
+                    let mut seen = Vec::new();
+                    let mut cursor: Option<String> = None;
+                    loop {
+                        let (page, next) = store
+                            .experiment_records(org, id, &filter, cursor.as_deref(), limit)
+                            .await
+                            .unwrap();
+                        seen.extend(page.iter().map(|(_, span)| {
+                            span["meta"]["input"]["r"].as_str().unwrap().to_owned()
+                        }));
+                        match next {
+                            Some(next) => cursor = Some(crate::encode_cursor(&next)),
+                            None => return seen,
+                        }
+                    }
+                }
+            };
+        let is = |value: &str| RecordFilter {
+            eval: Some(EvalCondition { label: "exact".into(), test: EvalTest::Is(value.into()) }),
+            errors: None,
+        };
+        assert_eq!(walk(is("false"), 2).await, ["r00007", "r01500", "r02009"]);
+        let passed = walk(is("true"), 500).await;
+        assert_eq!(passed.len(), n - 3);
+        assert!(passed.windows(2).all(|w| w[0] < w[1]), "in start order");
+        assert!(!passed.iter().any(|r| ["r00007", "r01500", "r02009"].contains(&r.as_str())));
+        let top = RecordFilter {
+            eval: Some(EvalCondition {
+                label: "score".into(),
+                test: EvalTest::Range { min: Some(2007.0 / n as f64), max: None },
+            }),
+            errors: None,
+        };
+        assert_eq!(walk(top, 1).await, ["r02007", "r02008", "r02009"]);
     }
 
     #[tokio::test]

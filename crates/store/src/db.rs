@@ -69,6 +69,8 @@ pub struct Store {
     pub(crate) write: AnyPool,
     /// Experiment summaries computed lately, with what they were computed from.
     pub(crate) summaries: crate::experiments::SummaryCache,
+    /// On SQLite, keeps the background checkpointer going while any clone lives.
+    _checkpoints: Option<std::sync::Arc<()>>,
 }
 
 static DRIVERS: Once = Once::new();
@@ -105,13 +107,14 @@ impl Store {
                 // multi-row writes inside a transaction need) stay in memory rather than in
                 // a temporary file; pages of the database file are read through a memory
                 // map, and each connection caches up to 16 MiB of pages (the default is
-                // 2 MiB), which spares reads of pages still in the write-ahead log.
-                let pool = |size: u32| {
+                // 2 MiB), which spares reads of pages still in the write-ahead log. The
+                // writer gets `extra` too (see [`crate::checkpoint`]).
+                let pool = |size: u32, extra: &'static str| {
                     AnyPoolOptions::new()
                         .max_connections(size)
                         .acquire_timeout(Duration::from_secs(30))
                         .test_before_acquire(false)
-                        .after_connect(|conn, _| {
+                        .after_connect(move |conn, _| {
                             Box::pin(async move {
                                 conn.execute(
                                     "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
@@ -119,15 +122,25 @@ impl Store {
                                      PRAGMA temp_store = MEMORY; PRAGMA mmap_size = 268435456; \
                                      PRAGMA cache_size = -16384;",
                                 )
-                                .await
-                                .map(|_| ())
+                                .await?;
+                                if !extra.is_empty() {
+                                    conn.execute(extra).await?;
+                                }
+                                Ok(())
                             })
                         })
                         .connect_with(options.clone())
                 };
-                let write = pool(1).await?;
+                let write = pool(1, crate::checkpoint::WRITER_PRAGMAS).await?;
                 crate::migrate::run(&write, crate::migrate::Backend::Sqlite).await?;
-                Store { read: pool(4).await?, write, summaries: Default::default() }
+                let alive = std::sync::Arc::new(());
+                crate::checkpoint::spawn(pool(1, "").await?, std::sync::Arc::downgrade(&alive));
+                Store {
+                    read: pool(4, "").await?,
+                    write,
+                    summaries: Default::default(),
+                    _checkpoints: Some(alive),
+                }
             }
             Database::Postgres(url) => {
                 let options = AnyConnectOptions::from_str(url)
@@ -139,7 +152,12 @@ impl Store {
                     .connect_with(options)
                     .await?;
                 crate::migrate::run(&pool, crate::migrate::Backend::Postgres).await?;
-                Store { read: pool.clone(), write: pool, summaries: Default::default() }
+                Store {
+                    read: pool.clone(),
+                    write: pool,
+                    summaries: Default::default(),
+                    _checkpoints: None,
+                }
             }
         };
         Ok(store)

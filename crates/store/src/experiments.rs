@@ -219,10 +219,7 @@ impl Events<'_, '_> {
                         .bind(self.now.to_owned())
                 },
                 |q, metric| {
-                    // The body parsed when posted; a metric reads back the same way.
-                    let value = serde_json::from_str(metric.body)
-                        .map(|json| EvalValue::of(&json))
-                        .unwrap_or_default();
+                    let value = eval_value(metric.body);
                     let q = q
                         .bind(source(metric).to_owned())
                         .bind(text(&metric.fields.span_id).to_owned())
@@ -236,6 +233,37 @@ impl Events<'_, '_> {
             .await
     }
 }
+/// The fields of a metric [`EvalValue::of`] reads, and only those: parsing the whole
+/// body into a [`Value`] again cost more than the rest of the metric's write.
+#[derive(serde::Deserialize)]
+struct ValueFields {
+    metric_type: Option<Value>,
+    error: Option<Value>,
+    boolean_value: Option<Value>,
+    score_value: Option<Value>,
+    categorical_value: Option<Value>,
+}
+
+/// A metric's value as [`EvalValue::of`] reads it from the body as posted.
+fn eval_value(body: &str) -> EvalValue {
+    let Ok(fields) = serde_json::from_str::<ValueFields>(body) else {
+        // Not the usual shape (a key given twice, say): read it as a whole, as before.
+        return serde_json::from_str(body).map(|json| EvalValue::of(&json)).unwrap_or_default();
+    };
+    let mut metric = Map::new();
+    let mut put = |key: &str, value: Option<Value>| {
+        if let Some(value) = value {
+            metric.insert(key.to_owned(), value);
+        }
+    };
+    put("metric_type", fields.metric_type);
+    put("error", fields.error);
+    put("boolean_value", fields.boolean_value);
+    put("score_value", fields.score_value);
+    put("categorical_value", fields.categorical_value);
+    EvalValue::of(&Value::Object(metric))
+}
+
 /// Fails with not-found unless the org has the experiment.
 async fn check_experiment(conn: &mut AnyConnection, org: &OrgId, id: &str) -> Result<()> {
     sqlx::query_scalar::<_, String>(
@@ -519,7 +547,9 @@ impl Store {
     /// metrics, `limit` per page after the cursor `after` (see [`crate::encode_cursor`]),
     /// and where the next page starts. `filter` keeps the records with an evaluation of
     /// its label that passes its test and those whose span failed (or not); it runs in
-    /// SQL over the indexed evaluation values, so a page costs the same on any experiment.
+    /// SQL over the indexed evaluation values: when few evaluations pass (at most
+    /// 2,000) their records are read and sorted, otherwise the records are
+    /// walked in order until the page is full, so a page stays bounded either way.
     pub async fn experiment_records(
         &self,
         org: &OrgId,
@@ -540,47 +570,59 @@ impl Store {
                 span_id,
             )),
         };
+        let mut conn = self.read.acquire().await?;
+        // Few matching evaluations: read their records and sort them; many: walk the
+        // records in order, looking each one's evaluation up, until the page is full.
+        let mut few: Option<Vec<String>> = None;
+        if let Some(eval) = &filter.eval {
+            let mut sql = Sql::default();
+            let matching = matching_evaluations(&mut sql, id, &eval.label, &eval.test);
+            let most = sql.bind(Bind::Int(FEW_MATCHES + 1));
+            sql.text = format!("SELECT m.span_id {matching} LIMIT {most}");
+            let mut spans: Vec<String> = (sql.query().fetch_all(&mut *conn).await?.iter())
+                .map(|row| row.try_get(0))
+                .collect::<std::result::Result<_, _>>()?;
+            if spans.len() as i64 <= FEW_MATCHES {
+                spans.sort_unstable();
+                spans.dedup();
+                few = Some(spans);
+            }
+        }
         let mut sql = Sql::default();
         let experiment = sql.bind(Bind::Text(id.to_owned()));
-        sql.text = format!(
-            "SELECT e.span_id, e.start_ns, e.body FROM experiment_spans e \
-             WHERE e.experiment_uuid = {experiment}"
-        );
-        if let Some((at, span_id)) = after {
-            let at = sql.bind(Bind::Int(at));
-            let span_id = sql.bind(Bind::Text(span_id));
+        sql.text = match &few {
+            None => format!(
+                "SELECT e.span_id, e.start_ns, e.body FROM experiment_spans e \
+                 WHERE e.experiment_uuid = {experiment}"
+            ),
+            Some(spans) if spans.is_empty() => return Ok((Vec::new(), None)),
+            // Each candidate by its key, written as row values so SQLite looks each one up
+            // rather than walk every record in start order to find them.
+            Some(spans) => {
+                let keys: Vec<String> = (spans.iter())
+                    .map(|span| format!("({experiment}, {})", sql.bind(Bind::Text(span.clone()))))
+                    .collect();
+                format!(
+                    "SELECT e.span_id, e.start_ns FROM experiment_spans e \
+                     WHERE (e.experiment_uuid, e.span_id) IN (VALUES {})",
+                    keys.join(", ")
+                )
+            }
+        };
+        if let Some(eval) = filter.eval.as_ref().filter(|_| few.is_none()) {
+            let label = sql.bind(Bind::Text(eval.label.clone()));
+            let test = value_test(&mut sql, &eval.test);
             sql.text.push_str(&format!(
-                " AND (e.start_ns > {at} OR (e.start_ns = {at} AND e.span_id > {span_id}))"
+                " AND EXISTS (SELECT 1 FROM experiment_metrics m \
+                 WHERE m.experiment_uuid = e.experiment_uuid AND m.span_id = e.span_id \
+                 AND m.label = {label} AND m.metric_source <> 'summary' AND {test})"
             ));
         }
-        if let Some(eval) = &filter.eval {
-            let label = sql.bind(Bind::Text(eval.label.clone()));
-            let test = match &eval.test {
-                EvalTest::Is(value) => {
-                    format!("m.value_text = {}", sql.bind(Bind::Text(value.clone())))
-                }
-                EvalTest::Failed => "m.failed = 1".to_owned(),
-                EvalTest::Range { min, max } => {
-                    let mut test = "m.value_text IS NULL AND m.value_num IS NOT NULL".to_owned();
-                    if let Some(min) = min {
-                        test.push_str(&format!(
-                            " AND m.value_num >= {}",
-                            sql.bind(Bind::Real(*min))
-                        ));
-                    }
-                    if let Some(max) = max {
-                        test.push_str(&format!(
-                            " AND m.value_num <= {}",
-                            sql.bind(Bind::Real(*max))
-                        ));
-                    }
-                    test
-                }
-            };
+        if let Some((at, span_id)) = after.as_ref().filter(|_| few.is_none()) {
+            let at = sql.bind(Bind::Int(*at));
+            let span_id = sql.bind(Bind::Text(span_id.clone()));
             sql.text.push_str(&format!(
-                " AND e.span_id IN (SELECT m.span_id FROM experiment_metrics m \
-                 WHERE m.experiment_uuid = {experiment} AND m.label = {label} \
-                 AND m.metric_source <> 'summary' AND {test})"
+                " AND (e.start_ns > {at} OR (e.start_ns = {at} AND e.span_id > {span_id}))"
             ));
         }
         if let Some(errors) = filter.errors {
@@ -592,12 +634,29 @@ impl Store {
                  AND s.trace_key = '' AND s.status = 'error')"
             ));
         }
-        let limit_p = sql.bind(Bind::Int(limit as i64 + 1));
-        sql.text.push_str(&format!(" ORDER BY e.start_ns, e.span_id LIMIT {limit_p}"));
-        let mut conn = self.read.acquire().await?;
-        let rows: Vec<(String, i64, String)> = (sql.query().fetch_all(&mut *conn).await?.iter())
-            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
-            .collect::<Result<_>>()?;
+        let rows: Vec<(String, i64, String)> = if few.is_none() {
+            let limit_p = sql.bind(Bind::Int(limit as i64 + 1));
+            sql.text.push_str(&format!(" ORDER BY e.start_ns, e.span_id LIMIT {limit_p}"));
+            (sql.query().fetch_all(&mut *conn).await?.iter())
+                .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+                .collect::<Result<_>>()?
+        } else {
+            // No ORDER BY, which would have SQLite walk the records in order instead:
+            // sorted and paged here.
+            let mut keys: Vec<(i64, String)> = (sql.query().fetch_all(&mut *conn).await?.iter())
+                .map(|row| Ok((row.try_get(1)?, row.try_get(0)?)))
+                .collect::<Result<_>>()?;
+            keys.retain(|(at, span)| after.as_ref().is_none_or(|(a, s)| (at, span) > (a, s)));
+            keys.sort_unstable();
+            keys.truncate(limit + 1);
+            let mut bodies = span_bodies(&mut conn, id, keys.iter().map(|(_, s)| s)).await?;
+            (keys.into_iter())
+                .map(|(at, span)| {
+                    let body = bodies.remove(&span).unwrap_or_default();
+                    (span, at, body)
+                })
+                .collect()
+        };
         let more = rows.len() > limit;
         let rows = &rows[..rows.len().min(limit)];
         let mut by_span: std::collections::HashMap<String, Vec<Value>> =
@@ -705,6 +764,63 @@ impl Store {
     }
 }
 
+/// The bodies of experiment `id`'s spans `spans`, by span id.
+async fn span_bodies<'a>(
+    conn: &mut AnyConnection,
+    id: &str,
+    spans: impl Iterator<Item = &'a String>,
+) -> Result<std::collections::HashMap<String, String>> {
+    let mut sql = Sql::default();
+    let experiment = sql.bind(Bind::Text(id.to_owned()));
+    let spans: Vec<String> = spans.map(|span| sql.bind(Bind::Text(span.clone()))).collect();
+    if spans.is_empty() {
+        return Ok(Default::default());
+    }
+    sql.text = format!(
+        "SELECT span_id, body FROM experiment_spans WHERE experiment_uuid = {experiment} \
+         AND span_id IN ({})",
+        spans.join(", ")
+    );
+    (sql.query().fetch_all(&mut *conn).await?.iter())
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect()
+}
+
+/// How many evaluations matching a record filter count as few (see
+/// [`Store::experiment_records`]): that many record lookups and a sort cost about what
+/// walking the records in order costs when more match.
+const FEW_MATCHES: i64 = 2000;
+
+/// The SQL test of `test` on the evaluation `m`, its values bound in `sql`.
+fn value_test(sql: &mut Sql, test: &EvalTest) -> String {
+    match test {
+        EvalTest::Is(value) => format!("m.value_text = {}", sql.bind(Bind::Text(value.clone()))),
+        EvalTest::Failed => "m.failed = 1".to_owned(),
+        EvalTest::Range { min, max } => {
+            let mut text = "m.value_text IS NULL AND m.value_num IS NOT NULL".to_owned();
+            if let Some(min) = min {
+                text.push_str(&format!(" AND m.value_num >= {}", sql.bind(Bind::Real(*min))));
+            }
+            if let Some(max) = max {
+                text.push_str(&format!(" AND m.value_num <= {}", sql.bind(Bind::Real(*max))));
+            }
+            text
+        }
+    }
+}
+
+/// `FROM … WHERE` of the evaluations `m` of experiment `id` labelled `label` that pass
+/// `test` (a range of the index by value, migration 0011), its values bound in `sql`.
+fn matching_evaluations(sql: &mut Sql, id: &str, label: &str, test: &EvalTest) -> String {
+    let experiment = sql.bind(Bind::Text(id.to_owned()));
+    let label = sql.bind(Bind::Text(label.to_owned()));
+    let test = value_test(sql, test);
+    format!(
+        "FROM experiment_metrics m WHERE m.experiment_uuid = {experiment} AND m.label = {label} \
+         AND m.metric_source <> 'summary' AND {test}"
+    )
+}
+
 /// Reads an experiment's summary from its metrics and its records' search index entries.
 async fn summarize(conn: &mut AnyConnection, org: &OrgId, id: &str) -> Result<ExperimentSummary> {
     use futures_util::TryStreamExt as _;
@@ -782,6 +898,30 @@ pub(crate) mod tests {
 
     use super::*;
     use crate::batch::CHUNK;
+
+    #[test]
+    fn metric_values_read_as_from_the_whole_body() {
+        let bodies = [
+            r#"{"label":"a","metric_type":"boolean","boolean_value":true,"tags":["x:1"]}"#,
+            r#"{"metric_type":"score","score_value":0.25,"error":null}"#,
+            r#"{"metric_type":"score","score_value":"high","error":{"message":"boom"}}"#,
+            r#"{"metric_type":"categorical","categorical_value":"good","error":{}}"#,
+            r#"{"metric_type":"categorical","categorical_value":{"k":[1,2]}}"#,
+            r#"{"metric_type":"categorical","categorical_value":null}"#,
+            r#"{"metric_type":"boolean","boolean_value":1}"#,
+            r#"{"metric_type":7,"score_value":1}"#,
+            r#"{"metric_type":"score","score_value":1,"score_value":2}"#,
+            r#"{"metric_type":"score"}"#,
+            r#"[1]"#,
+            r#"not json"#,
+        ];
+        for body in bodies {
+            let whole = serde_json::from_str(body).map(|json| EvalValue::of(&json));
+            assert_eq!(eval_value(body), whole.unwrap_or_default(), "{body}");
+        }
+        assert_eq!(eval_value(bodies[0]).text.as_deref(), Some("true"));
+        assert_eq!(eval_value(bodies[8]).number, Some(2.0), "the last of a key given twice");
+    }
 
     pub(crate) struct Setup {
         pub(crate) store: Store,

@@ -43,6 +43,7 @@
 
 mod annotations;
 mod batch;
+mod checkpoint;
 mod compare;
 mod dataset_admin;
 mod datasets;

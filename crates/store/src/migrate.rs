@@ -23,6 +23,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "patterns", include_str!("../migrations/0006_patterns.sql")),
     (7, "span_text_bulk", include_str!("../migrations/0007_span_text_bulk.sql")),
     (9, "record_values", include_str!("../migrations/0009_record_values.sql")),
+    (11, "record_filter_indexes", include_str!("../migrations/0011_record_filter_indexes.sql")),
 ];
 
 /// How many migrations there are.

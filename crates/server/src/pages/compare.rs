@@ -226,6 +226,9 @@ pub(crate) async fn compare(
     }
     let chosen: Vec<(&str, &String)> = ids.iter().map(|id| ("experiment", id)).collect();
     let clear = format!("{PATH}?{}", serde_urlencoded::to_string(&chosen).unwrap_or_default());
+    // A filtered page looks at a bounded window of records: when it is not full but has a
+    // next page, say how far it looked.
+    let looked_to = (filter.is_some() && joined.len() < PAGE).then(|| next.clone()).flatten();
     let next = next.map(|cursor| {
         let mut keys = keys.clone();
         keys.push(("cursor", cursor));
@@ -247,6 +250,7 @@ pub(crate) async fn compare(
             ids_count => ids.len(), ids => ids.clone(), labels => label_names, changes,
             eval => query.get("eval").unwrap_or_default(), change => query.get("change").unwrap_or_default(),
             filtered => filter.is_some(), clear, next => next.unwrap_or_default(),
+            looked_to => looked_to.unwrap_or_default(),
         },
     )?;
     let crumb = project_crumb(&state, &shown.org, &experiments[0].project_id).await?;
