@@ -1,9 +1,12 @@
 """The web UI of a server started with ``llmobs serve --demo --ui-loopback-open false``, in a
 real Chromium: sign in and out, click from ``/`` to a prompt, its diff and render preview,
-move and remove a label, deploy a version to an environment, and from a dataset to its version diff and downloads. Every number asserted
-follows from what ``--demo`` writes (``crates/server/src/demo.rs``)."""
+move and remove a label, deploy a version to an environment, and from a dataset to its
+version diff and downloads. Every number asserted follows from what ``--demo`` writes
+(``crates/server/src/demo.rs``)."""
 
 from __future__ import annotations
+
+import time
 
 import pytest
 
@@ -38,9 +41,17 @@ def sign_in(page: Watched, server: Server, with_app_key: bool = True) -> None:
 
 
 def test_the_server_says_demo_and_asks_to_sign_in(demo_server):
-    lines = "\n".join(demo_server.stdout_lines)
-    assert "sign in with an API key" in lines, lines
-    assert "demo project 'demo' written" in lines, lines
+    # The server prints these after its "listening on" line, which is all start() waits for.
+    wanted = ["sign in with an API key", "demo project 'demo' written"]
+    deadline = time.monotonic() + 30
+    lines = ""
+    while time.monotonic() < deadline:
+        lines = "\n".join(demo_server.stdout_lines)
+        if all(w in lines for w in wanted):
+            break
+        time.sleep(0.05)
+    for w in wanted:
+        assert w in lines, lines
 
 
 def test_sign_in_and_out(demo_page, demo_server):
