@@ -467,6 +467,80 @@ impl Store {
         Ok(version)
     }
 
+    /// Puts `label` on version `number`, moving it off any other version, and keeps the
+    /// version's other labels (the API's version update replaces the whole set). Unknown
+    /// prompt: [`NotFound::Prompt`]; unknown version: [`NotFound::Version`].
+    pub async fn add_label(
+        &self,
+        org: &OrgId,
+        prompt_id: &str,
+        number: i64,
+        label: &str,
+    ) -> Result<()> {
+        let (mut tx, uuid) = self.locked_version(org, prompt_id, Some(number)).await?;
+        move_labels(&mut tx, &uuid, number, &[label.to_owned()]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Takes `label` off the version that carries it, keeping that version's other labels.
+    /// Answers that version's number, or `None` when no version carries the label. Unknown
+    /// prompt: [`NotFound::Prompt`].
+    pub async fn remove_label(
+        &self,
+        org: &OrgId,
+        prompt_id: &str,
+        label: &str,
+    ) -> Result<Option<i64>> {
+        let (mut tx, uuid) = self.locked_version(org, prompt_id, None).await?;
+        let carrier: Option<i64> = sqlx::query_scalar(
+            "DELETE FROM prompt_labels WHERE prompt_uuid = $1 AND label = $2 RETURNING version",
+        )
+        .bind(&uuid)
+        .bind(label)
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(carrier)
+    }
+
+    /// Makes version `number` the one `environment` serves (moving it off any other
+    /// version; an unknown name is created), and keeps the environments the version already
+    /// served (the API's version update replaces the whole set). Unknown prompt:
+    /// [`NotFound::Prompt`]; unknown version: [`NotFound::Version`].
+    pub async fn add_environment(
+        &self,
+        org: &OrgId,
+        prompt_id: &str,
+        number: i64,
+        environment: &str,
+    ) -> Result<()> {
+        let (mut tx, uuid) = self.locked_version(org, prompt_id, Some(number)).await?;
+        deploy(&mut tx, org, &uuid, number, &[environment.to_owned()]).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A write transaction holding the live prompt's lock (and its UUID), after checking
+    /// that version `number`, when given, exists.
+    async fn locked_version(
+        &self,
+        org: &OrgId,
+        prompt_id: &str,
+        number: Option<i64>,
+    ) -> Result<(sqlx::Transaction<'static, sqlx::Any>, String)> {
+        let mut tx = self.write.begin().await?;
+        let uuid = live_uuid(&mut tx, org, prompt_id).await?;
+        let uuid = uuid.ok_or(Error::NotFound(NotFound::Prompt))?;
+        lock_prompt(&mut tx, &uuid).await?;
+        if let Some(number) = number
+            && version_row(&mut tx, &uuid, number).await?.is_none()
+        {
+            return Err(Error::NotFound(NotFound::Version));
+        }
+        Ok((tx, uuid))
+    }
+
     /// Soft-deletes a prompt. Deleting an already deleted prompt succeeds again with a new
     /// `deleted_at`; a never-existing id is [`NotFound::Prompt`].
     pub async fn delete_prompt(&self, org: &OrgId, prompt_id: &str) -> Result<Deleted> {

@@ -1,8 +1,8 @@
 //! A prompt's pages: `/llm/prompts/{prompt_id}` (its versions with their labels, which
 //! environment and label resolve to which version, one version's template with a render
 //! preview, the label and deployment forms), `/llm/prompts/{prompt_id}/diff` (a line diff of
-//! two versions' templates), and the writes, each the API's version update behind the UI's
-//! write checks: `POST /llm/prompts/{prompt_id}/labels` (moves a label onto a version),
+//! two versions' templates), and the writes, each one store call (the same steps as the
+//! API's version update, under the prompt's lock) behind the UI's write checks: `POST /llm/prompts/{prompt_id}/labels` (moves a label onto a version),
 //! `POST /llm/prompts/{prompt_id}/labels/remove` (takes a label off the prompt) and
 //! `POST /llm/prompts/{prompt_id}/environments` (deploys a version to an environment).
 //!
@@ -17,7 +17,7 @@ use axum::response::{Html, IntoResponse, Response};
 use llmobs_core::diff::{Change, diff_lines, template_text};
 use llmobs_core::prompts::{ChatItem, Template, check_environment, normalize_labels};
 use llmobs_core::render::{Vars, placeholder_names, render as render_template, variables};
-use llmobs_store::VersionUpdate;
+use llmobs_store::{Error as StoreError, NotFound};
 use minijinja::{Value, context};
 
 use super::access::{Access, FormFields, form_writer};
@@ -229,7 +229,7 @@ pub(crate) async fn diff(
 }
 
 /// `POST /llm/prompts/{prompt_id}/labels`: moves `label` onto `version` (keeping that
-/// version's other labels), through the store call of the API's version update; then back
+/// version's other labels), through `Store::add_label`; then back
 /// to the prompt's page. Needs a session with an application key and its CSRF token.
 #[utoipa::path(post, path = "/llm/prompts/{prompt_id}/labels", tag = "pages",
     params(("prompt_id" = String, Path)),
@@ -251,21 +251,23 @@ pub(crate) async fn move_label(
     let version = number("version", form.get("version").unwrap_or(""))?;
     let moved = normalize_labels(&[label.to_owned()], state.config.strict_labels)
         .map_err(|err| ApiError::invalid(err.to_string()))?;
-    let versions = state.store.list_live_versions(&caller.org, &prompt_id).await?;
-    let target = versions.iter().find(|v| v.version == version).ok_or_else(|| {
-        ApiError::NotFound(format!("prompt '{prompt_id}' has no version {version}"))
-    })?;
-    let mut labels = target.labels.clone();
-    labels.extend(moved.into_iter().filter(|l| !target.labels.contains(l)));
-    let update = VersionUpdate { labels: Some(labels), ..VersionUpdate::default() };
-    state.store.update_version(&caller.org, &prompt_id, version, update).await?;
+    for label in &moved {
+        state.store.add_label(&caller.org, &prompt_id, version, label).await.map_err(|err| {
+            match err {
+                StoreError::NotFound(_) => {
+                    ApiError::NotFound(format!("prompt '{prompt_id}' has no version {version}"))
+                }
+                other => other.into(),
+            }
+        })?;
+    }
     state.reads.invalidate(&caller.org.0, &prompt_id);
     see_other(&format!("{}?moved={}", prompt_path(&prompt_id), urlencode(label)))
 }
 
 /// `POST /llm/prompts/{prompt_id}/labels/remove`: takes `label` off the version that
-/// carries it (keeping that version's other labels), through the store call of the API's
-/// version update; then back to the prompt's page. Needs a session with an application key
+/// carries it (keeping that version's other labels), through `Store::remove_label`; then
+/// back to the prompt's page. Needs a session with an application key
 /// and its CSRF token.
 #[utoipa::path(post, path = "/llm/prompts/{prompt_id}/labels/remove", tag = "pages",
     params(("prompt_id" = String, Path)),
@@ -283,28 +285,26 @@ pub(crate) async fn remove_label(
     let form = FormFields::parse(&body)?;
     let caller = form_writer(&state, &headers, &form).await?;
     let label = form.get("label").unwrap_or("");
-    let versions = state.store.list_live_versions(&caller.org, &prompt_id).await?;
-    if versions.is_empty() {
-        return Err(ApiError::NotFound(format!("prompt '{prompt_id}' not found")).into());
+    let removed = state.store.remove_label(&caller.org, &prompt_id, label).await;
+    match removed.map_err(|err| not_found_prompt(err, &prompt_id))? {
+        Some(_) => {}
+        None => {
+            return Err(ApiError::bad_request(
+                format!("label: prompt '{prompt_id}' has no label '{label}'"),
+                "pick one of the labels listed on the prompt's page; it may have been removed \
+                 already",
+            )
+            .into());
+        }
     }
-    let carrier = versions.iter().find(|v| v.labels.iter().any(|l| l == label));
-    let carrier = carrier.ok_or_else(|| {
-        ApiError::bad_request(
-            format!("label: prompt '{prompt_id}' has no label '{label}'"),
-            "pick one of the labels listed on the prompt's page; it may have been removed already",
-        )
-    })?;
-    let labels = (carrier.labels.iter()).filter(|l| *l != label).cloned().collect();
-    let update = VersionUpdate { labels: Some(labels), ..VersionUpdate::default() };
-    state.store.update_version(&caller.org, &prompt_id, carrier.version, update).await?;
     state.reads.invalidate(&caller.org.0, &prompt_id);
     see_other(&format!("{}?removed={}", prompt_path(&prompt_id), urlencode(label)))
 }
 
 /// `POST /llm/prompts/{prompt_id}/environments`: makes `version` the one `environment`
 /// serves (moving the environment off any other version; the version keeps the
-/// environments it already served; an unknown name is created), through the store call of
-/// the API's version update; then back to the prompt's page showing that version. Needs a
+/// environments it already served; an unknown name is created), through
+/// `Store::add_environment`; then back to the prompt's page showing that version. Needs a
 /// session with an application key and its CSRF token.
 #[utoipa::path(post, path = "/llm/prompts/{prompt_id}/environments", tag = "pages",
     params(("prompt_id" = String, Path)),
@@ -329,30 +329,27 @@ pub(crate) async fn deploy(
         )
     })?;
     let version = number("version", form.get("version").unwrap_or(""))?;
-    let versions = state.store.list_live_versions(&caller.org, &prompt_id).await?;
-    if versions.is_empty() {
-        return Err(ApiError::NotFound(format!("prompt '{prompt_id}' not found")).into());
-    }
-    if !versions.iter().any(|v| v.version == version) {
-        return Err(ApiError::bad_request(
+    let deployed = state.store.add_environment(&caller.org, &prompt_id, version, environment);
+    deployed.await.map_err(|err| match err {
+        StoreError::NotFound(NotFound::Version) => ApiError::bad_request(
             format!("version: prompt '{prompt_id}' has no version {version}"),
             "pick a version listed on the prompt's page",
-        )
-        .into());
-    }
-    // The version update replaces the environments a version serves: send its current
-    // ones plus the new one.
-    let deployed = state.store.prompt_environments(&caller.org, &prompt_id).await?;
-    let mut env_ids: Vec<String> =
-        (deployed.into_iter()).filter(|(_, n)| *n == version).map(|(name, _)| name).collect();
-    if !env_ids.iter().any(|name| name == environment) {
-        env_ids.push(environment.to_owned());
-    }
-    let update = VersionUpdate { env_ids: Some(env_ids), ..VersionUpdate::default() };
-    state.store.update_version(&caller.org, &prompt_id, version, update).await?;
+        ),
+        other => not_found_prompt(other, &prompt_id),
+    })?;
     state.reads.invalidate(&caller.org.0, &prompt_id);
     let path = prompt_path(&prompt_id);
     see_other(&format!("{path}?version={version}&deployed={}", urlencode(environment)))
+}
+
+/// A store error as a page answers it: an unknown prompt is a 404 that names it.
+fn not_found_prompt(err: StoreError, prompt_id: &str) -> ApiError {
+    match err {
+        StoreError::NotFound(NotFound::Prompt) => {
+            ApiError::NotFound(format!("prompt '{prompt_id}' not found"))
+        }
+        other => other.into(),
+    }
 }
 
 /// A 303 to `to` (the page to show after a form's write).
