@@ -122,37 +122,145 @@ fn member<'a>(object: &'a [u8], key: &str) -> Result<Option<&'a RawValue>, serde
 }
 
 /// The spans of an intake body, each as the JSON text received: the body is a list of
-/// event wrappers (or one), each with `spans`.
+/// event wrappers (or one), each with `spans`. One pass over the body: each span's text is
+/// read once, as it is found.
 fn spans_of(body: &[u8]) -> Result<Vec<&RawValue>, ApiError> {
-    let wrappers: Vec<&RawValue> = match first(body) {
-        Some(b'[') => serde_json::from_slice(body).map_err(malformed)?,
-        Some(b'{') => vec![serde_json::from_slice(body).map_err(malformed)?],
-        _ => {
-            serde_json::from_slice::<de::IgnoredAny>(body).map_err(malformed)?;
-            return Err(ApiError::invalid(
-                "span intake takes a list of events, each with a 'spans' list",
-            ));
+    let shape = std::cell::RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let read = Body { shape: &shape }
+        .deserialize(&mut deserializer)
+        .and_then(|spans| deserializer.end().map(|()| spans));
+    read.map_err(|err| match shape.take() {
+        // A value of the wrong type where the message was set: the body's shape is wrong.
+        Some(message) if err.classify() == serde_json::error::Category::Data => {
+            ApiError::invalid(message)
         }
-    };
-    let mut spans = Vec::new();
-    for (index, wrapper) in wrappers.into_iter().enumerate() {
-        let wrapper = wrapper.get().as_bytes();
-        if first(wrapper) != Some(b'{') {
-            return Err(ApiError::invalid(format!("event {index} is not an object")));
-        }
-        let items = match member(wrapper, "spans").map_err(malformed)? {
-            Some(items) if first(items.get().as_bytes()) == Some(b'[') => items,
-            _ => return Err(ApiError::invalid(format!("event {index} has no 'spans' list"))),
-        };
-        let items: Vec<&RawValue> = serde_json::from_str(items.get()).map_err(malformed)?;
-        for (n, span) in items.into_iter().enumerate() {
-            if first(span.get().as_bytes()) != Some(b'{') {
-                return Err(ApiError::invalid(format!("event {index}: span {n} is not an object")));
-            }
-            spans.push(span);
-        }
+        _ => malformed(err),
+    })
+}
+
+/// The shapes `spans_of` walks, top down. Each sets `shape` to what to tell the client
+/// before it asks for a value of one type, and clears it once the value has that type, so
+/// a type error while it is set is that message.
+struct Body<'c> {
+    shape: &'c std::cell::RefCell<Option<String>>,
+}
+
+struct Wrapper<'c, 'v, 's> {
+    shape: &'c std::cell::RefCell<Option<String>>,
+    index: usize,
+    spans: &'v mut Vec<&'s RawValue>,
+}
+
+struct Spans<'c, 'v, 's> {
+    shape: &'c std::cell::RefCell<Option<String>>,
+    index: usize,
+    spans: &'v mut Vec<&'s RawValue>,
+}
+
+impl<'c> Body<'c> {
+    fn wrapper<'v, 's>(
+        &self,
+        index: usize,
+        spans: &'v mut Vec<&'s RawValue>,
+    ) -> Wrapper<'c, 'v, 's> {
+        *self.shape.borrow_mut() = Some(format!("event {index} is not an object"));
+        Wrapper { shape: self.shape, index, spans }
     }
-    Ok(spans)
+}
+
+impl<'s> DeserializeSeed<'s> for Body<'_> {
+    type Value = Vec<&'s RawValue>;
+    fn deserialize<D: Deserializer<'s>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        *self.shape.borrow_mut() =
+            Some("span intake takes a list of events, each with a 'spans' list".to_owned());
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'s> Visitor<'s> for Body<'_> {
+    type Value = Vec<&'s RawValue>;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of event wrappers")
+    }
+    fn visit_seq<A: de::SeqAccess<'s>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut spans = Vec::new();
+        let mut index = 0;
+        while seq.next_element_seed(self.wrapper(index, &mut spans))?.is_some() {
+            index += 1;
+        }
+        Ok(spans)
+    }
+    fn visit_map<A: MapAccess<'s>>(self, map: A) -> Result<Self::Value, A::Error> {
+        let mut spans = Vec::new();
+        self.wrapper(0, &mut spans).visit_map(map)?;
+        Ok(spans)
+    }
+}
+
+impl<'s> DeserializeSeed<'s> for Wrapper<'_, '_, 's> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'s>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'s> Visitor<'s> for Wrapper<'_, '_, 's> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("an event wrapper object")
+    }
+    fn visit_map<A: MapAccess<'s>>(self, mut map: A) -> Result<(), A::Error> {
+        let no_spans = format!("event {} has no 'spans' list", self.index);
+        let start = self.spans.len();
+        let mut found = false;
+        while let Some(key) = map.next_key::<Cow<'s, str>>()? {
+            if key == "spans" {
+                // As with any repeated key, the last `spans` is the one kept.
+                self.spans.truncate(start);
+                *self.shape.borrow_mut() = Some(no_spans.clone());
+                let spans = Spans { shape: self.shape, index: self.index, spans: self.spans };
+                map.next_value_seed(spans)?;
+                found = true;
+            } else {
+                map.next_value::<de::IgnoredAny>()?;
+            }
+        }
+        if !found {
+            *self.shape.borrow_mut() = Some(no_spans);
+            return Err(de::Error::custom("no spans"));
+        }
+        *self.shape.borrow_mut() = None;
+        Ok(())
+    }
+}
+
+impl<'s> DeserializeSeed<'s> for Spans<'_, '_, 's> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'s>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'s> Visitor<'s> for Spans<'_, '_, 's> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a list of spans")
+    }
+    fn visit_seq<A: de::SeqAccess<'s>>(self, mut seq: A) -> Result<(), A::Error> {
+        *self.shape.borrow_mut() = None;
+        let mut n = 0;
+        while let Some(span) = seq.next_element::<&'s RawValue>()? {
+            if first(span.get().as_bytes()) != Some(b'{') {
+                *self.shape.borrow_mut() =
+                    Some(format!("event {}: span {n} is not an object", self.index));
+                return Err(de::Error::custom("span is not an object"));
+            }
+            self.spans.push(span);
+            n += 1;
+        }
+        Ok(())
+    }
 }
 
 /// The metrics of an eval-metric body, `data.attributes.metrics`, each as the JSON text

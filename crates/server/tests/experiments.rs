@@ -487,6 +487,10 @@ async fn bodies_of_the_wrong_shape_get_the_same_answers_as_ever() {
         ("[{\"spans\": [{}]}, {\"no_spans\": 1}]", "event 1 has no 'spans' list"),
         ("[{\"spans\": null}]", "event 0 has no 'spans' list"),
         ("{\"spans\": [{}, 3]}", "event 0: span 1 is not an object"),
+        ("[{\"spans\": [{}]}, 7]", "event 1 is not an object"),
+        // The last of a repeated key counts, as for any JSON object here.
+        ("[{\"spans\": [{}], \"spans\": 5}]", "event 0 has no 'spans' list"),
+        ("[{\"spans\": [{}], \"x\": [1, {\"a\": }]}]", "malformed JSON body: "),
         ("[{\"spans\": [{\"span_id\": \"a\", \"x\": 1e400}]}]", "malformed JSON body: "),
         ("[{\"spans\": []}] x", "malformed JSON body: trailing characters"),
     ] {
