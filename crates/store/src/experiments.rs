@@ -219,7 +219,7 @@ impl Events<'_, '_> {
                         .bind(self.now.to_owned())
                 },
                 |q, metric| {
-                    let value = eval_value(metric.body);
+                    let value = eval_value(metric);
                     let q = q
                         .bind(source(metric).to_owned())
                         .bind(text(&metric.fields.span_id).to_owned())
@@ -233,35 +233,25 @@ impl Events<'_, '_> {
             .await
     }
 }
-/// The fields of a metric [`EvalValue::of`] reads, and only those: parsing the whole
-/// body into a [`Value`] again cost more than the rest of the metric's write.
-#[derive(serde::Deserialize)]
-struct ValueFields {
-    metric_type: Option<Value>,
-    error: Option<Value>,
-    boolean_value: Option<Value>,
-    score_value: Option<Value>,
-    categorical_value: Option<Value>,
-}
-
-/// A metric's value as [`EvalValue::of`] reads it from the body as posted.
-fn eval_value(body: &str) -> EvalValue {
-    let Ok(fields) = serde_json::from_str::<ValueFields>(body) else {
-        // Not the usual shape (a key given twice, say): read it as a whole, as before.
-        return serde_json::from_str(body).map(|json| EvalValue::of(&json)).unwrap_or_default();
-    };
-    let mut metric = Map::new();
-    let mut put = |key: &str, value: Option<Value>| {
+/// A metric's value as [`EvalValue::of`] reads it, from the fields read as it arrived.
+fn eval_value(metric: &Event) -> EvalValue {
+    let fields = &metric.fields;
+    let mut object = Map::new();
+    if let Some(metric_type) = &fields.metric_type {
+        object.insert("metric_type".to_owned(), Value::String(metric_type.to_string()));
+    }
+    let values = &fields.values;
+    for (key, value) in [
+        ("error", &values.error),
+        ("boolean_value", &values.boolean_value),
+        ("score_value", &values.score_value),
+        ("categorical_value", &values.categorical_value),
+    ] {
         if let Some(value) = value {
-            metric.insert(key.to_owned(), value);
+            object.insert(key.to_owned(), value.clone());
         }
-    };
-    put("metric_type", fields.metric_type);
-    put("error", fields.error);
-    put("boolean_value", fields.boolean_value);
-    put("score_value", fields.score_value);
-    put("categorical_value", fields.categorical_value);
-    EvalValue::of(&Value::Object(metric))
+    }
+    EvalValue::of(&Value::Object(object))
 }
 
 /// Fails with not-found unless the org has the experiment.
@@ -915,12 +905,19 @@ pub(crate) mod tests {
             r#"[1]"#,
             r#"not json"#,
         ];
+        // What the store reads of a metric as it arrives, then its value.
+        let read = |body: &str| {
+            let raw: Box<RawValue> = serde_json::from_str(body).ok()?;
+            let metric = event(&raw, "metrics", 0).ok()?;
+            Some(eval_value(&metric))
+        };
         for body in bodies {
-            let whole = serde_json::from_str(body).map(|json| EvalValue::of(&json));
-            assert_eq!(eval_value(body), whole.unwrap_or_default(), "{body}");
+            let whole = serde_json::from_str::<Value>(body).ok().filter(Value::is_object);
+            assert_eq!(read(body), whole.map(|json| EvalValue::of(&json)), "{body}");
         }
-        assert_eq!(eval_value(bodies[0]).text.as_deref(), Some("true"));
-        assert_eq!(eval_value(bodies[8]).number, Some(2.0), "the last of a key given twice");
+        assert_eq!(read(bodies[0]).unwrap().text.as_deref(), Some("true"));
+        assert_eq!(read(bodies[8]).unwrap().number, Some(2.0), "the last of a key given twice");
+        assert!(read(bodies[2]).unwrap().failed);
     }
 
     pub(crate) struct Setup {

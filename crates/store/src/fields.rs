@@ -1,7 +1,8 @@
 //! The few fields the store reads of a span or metric that it keeps as the text it
 //! received.
 //!
-//! One pass over the text pulls them out without building the JSON, and checks the rest
+//! One pass over the text pulls them out without building the JSON (only a metric's
+//! value fields, usually a word or a number, are built as values), and checks the rest
 //! the way building it would (numbers in range, valid escapes, nesting within
 //! serde_json's limit), so every stored body reads back. A key given twice counts once,
 //! the last time, as in a parsed object; a field of the wrong type reads as absent.
@@ -36,6 +37,19 @@ pub(crate) struct Fields<'a> {
     pub metric_source: Option<Cow<'a, str>>,
     /// `timestamp_ms`, if an integer that fits `i64`.
     pub timestamp_ms: Option<i64>,
+    /// A metric's `error`, `boolean_value`, `score_value` and `categorical_value`, as
+    /// given: what [`EvalValue::of`](llmobs_core::summary::EvalValue::of) reads of it.
+    pub values: MetricValues,
+}
+
+/// The value fields of a metric, each as given (usually small), read in the same pass as
+/// the rest so that the store does not parse a metric twice.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub(crate) struct MetricValues {
+    pub error: Option<serde_json::Value>,
+    pub boolean_value: Option<serde_json::Value>,
+    pub score_value: Option<serde_json::Value>,
+    pub categorical_value: Option<serde_json::Value>,
 }
 
 /// A text field, or `""`.
@@ -105,6 +119,12 @@ impl<'de> Deserialize<'de> for Top<'de> {
                             fields.metric_source = map.next_value::<Scalar>()?.text()
                         }
                         Key::TimestampMs => fields.timestamp_ms = map.next_value::<Scalar>()?.int(),
+                        Key::Error => fields.values.error = Some(map.next_value()?),
+                        Key::BooleanValue => fields.values.boolean_value = Some(map.next_value()?),
+                        Key::ScoreValue => fields.values.score_value = Some(map.next_value()?),
+                        Key::CategoricalValue => {
+                            fields.values.categorical_value = Some(map.next_value()?)
+                        }
                         Key::Other => {
                             map.next_value::<Checked>()?;
                         }
@@ -133,6 +153,10 @@ enum Key {
     MetricType,
     MetricSource,
     TimestampMs,
+    Error,
+    BooleanValue,
+    ScoreValue,
+    CategoricalValue,
     Other,
 }
 
@@ -155,6 +179,10 @@ impl<'de> Deserialize<'de> for Key {
                     "metric_type" => Key::MetricType,
                     "metric_source" => Key::MetricSource,
                     "timestamp_ms" => Key::TimestampMs,
+                    "error" => Key::Error,
+                    "boolean_value" => Key::BooleanValue,
+                    "score_value" => Key::ScoreValue,
+                    "categorical_value" => Key::CategoricalValue,
                     _ => Key::Other,
                 })
             }
