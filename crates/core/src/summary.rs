@@ -118,19 +118,31 @@ impl EvalValue {
     /// The value of a metric as posted (`metric_type`, `{type}_value`, `error`).
     pub fn of(metric: &Value) -> EvalValue {
         let metric_type = metric.get("metric_type").and_then(Value::as_str).unwrap_or("");
-        let failed = metric
-            .get("error")
-            .is_some_and(|e| !e.is_null() && e != &Value::Object(Default::default()));
-        let (text, number) =
-            match (metric_type, metric.get(format!("{metric_type}_value").as_str())) {
-                ("boolean", Some(Value::Bool(value))) => {
-                    (Some(value.to_string()), Some(f64::from(u8::from(*value))))
-                }
-                ("score", Some(value)) => (None, value.as_f64().filter(|v| v.is_finite())),
-                ("categorical", Some(Value::String(value))) => (Some(value.clone()), None),
-                ("categorical", Some(value)) if !value.is_null() => (Some(value.to_string()), None),
-                _ => (None, None),
-            };
+        let value = metric.get(format!("{metric_type}_value").as_str());
+        EvalValue::from_fields(metric_type, value, metric.get("error"))
+    }
+
+    /// The value of a metric from its fields: `metric_type`, its `{metric_type}_value`
+    /// and `error`, each if given.
+    pub fn from_fields(
+        metric_type: &str,
+        value: Option<&Value>,
+        error: Option<&Value>,
+    ) -> EvalValue {
+        let failed = error.is_some_and(|e| match e {
+            Value::Null => false,
+            Value::Object(object) => !object.is_empty(),
+            _ => true,
+        });
+        let (text, number) = match (metric_type, value) {
+            ("boolean", Some(Value::Bool(value))) => {
+                (Some(value.to_string()), Some(f64::from(u8::from(*value))))
+            }
+            ("score", Some(value)) => (None, value.as_f64().filter(|v| v.is_finite())),
+            ("categorical", Some(Value::String(value))) => (Some(value.clone()), None),
+            ("categorical", Some(value)) if !value.is_null() => (Some(value.to_string()), None),
+            _ => (None, None),
+        };
         EvalValue { text, number, failed }
     }
 }

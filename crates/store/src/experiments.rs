@@ -236,22 +236,15 @@ impl Events<'_, '_> {
 /// A metric's value as [`EvalValue::of`] reads it, from the fields read as it arrived.
 fn eval_value(metric: &Event) -> EvalValue {
     let fields = &metric.fields;
-    let mut object = Map::new();
-    if let Some(metric_type) = &fields.metric_type {
-        object.insert("metric_type".to_owned(), Value::String(metric_type.to_string()));
-    }
     let values = &fields.values;
-    for (key, value) in [
-        ("error", &values.error),
-        ("boolean_value", &values.boolean_value),
-        ("score_value", &values.score_value),
-        ("categorical_value", &values.categorical_value),
-    ] {
-        if let Some(value) = value {
-            object.insert(key.to_owned(), value.clone());
-        }
-    }
-    EvalValue::of(&Value::Object(object))
+    let metric_type = text(&fields.metric_type);
+    let value = match metric_type {
+        "boolean" => values.boolean_value.as_ref(),
+        "score" => values.score_value.as_ref(),
+        "categorical" => values.categorical_value.as_ref(),
+        _ => None,
+    };
+    EvalValue::from_fields(metric_type, value, values.error.as_ref())
 }
 
 /// Fails with not-found unless the org has the experiment.
