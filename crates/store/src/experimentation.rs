@@ -114,9 +114,7 @@ const EXPERIMENTS: Entity = Entity {
 };
 
 const RUNS: Entity = Entity {
-    from: "FROM (SELECT m.experiment_uuid, m.run_id, MIN(m.received_at) AS created_at \
-           FROM experiment_metrics m GROUP BY m.experiment_uuid, m.run_id) x \
-           JOIN experiments e ON e.uuid = x.experiment_uuid \
+    from: "FROM experiment_runs x JOIN experiments e ON e.uuid = x.experiment_uuid \
            WHERE e.org_uuid = $1 AND e.deleted_at IS NULL",
     text: &["e.name", "e.experiment"],
     fields: &[
@@ -332,8 +330,8 @@ impl Store {
             let experiment = run["experiment_id"].as_str().unwrap_or_default().to_owned();
             let created = run["created_at"].as_str().unwrap_or_default().to_owned();
             let earlier: i64 = sqlx::query_scalar(
-                "SELECT COUNT(*) FROM (SELECT run_id FROM experiment_metrics \
-                 WHERE experiment_uuid = $1 GROUP BY run_id HAVING MIN(received_at) < $2) x",
+                "SELECT COUNT(*) FROM experiment_runs WHERE experiment_uuid = $1 \
+                 AND created_at < $2",
             )
             .bind(&experiment)
             .bind(&created)
@@ -497,5 +495,51 @@ fn check_fields(query: &Query) -> Result<()> {
             "data.attributes.filter.query: '{name}' is not a field: use {} or free text",
             SEARCH_FIELDS.join(", ")
         ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use llmobs_core::experimentation::{EntitySearch, SortKey};
+    use llmobs_core::experiments::PostEvents;
+    use serde_json::json;
+
+    use crate::experiments::tests::{raw, setup};
+
+    #[tokio::test]
+    async fn runs_are_listed_and_numbered_by_their_first_evaluation() {
+        let s = setup().await;
+        for (run, label) in [("first", "a"), ("second", "a"), ("first", "b")] {
+            let metric = raw(json!({"span_id": "s1", "timestamp_ms": 1, "label": label,
+                "metric_type": "score", "score_value": 0.5}));
+            let events = PostEvents {
+                scope: Some("experiments".into()),
+                metrics: vec![metric],
+                tags: vec![format!("run_id:{run}")],
+                spans: Vec::new(),
+            };
+            s.store.post_events(&s.a, &s.ea, events).await.unwrap();
+            // Distinct arrival times, which is what numbers runs.
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        let search = EntitySearch {
+            scopes: vec!["experiment_runs"],
+            query: llmobs_core::search::parse("").unwrap(),
+            deleted: None,
+            version: None,
+            sort: (SortKey::CreatedAt, false),
+            limit: 10,
+            offset: 0,
+            preview: None,
+        };
+        let found = s.store.search_entities(&s.a, &search).await.unwrap();
+        let runs: Vec<(String, i64)> = (found[0].items.iter())
+            .map(|r| (r["id"].as_str().unwrap().to_owned(), r["run_number"].as_i64().unwrap()))
+            .collect();
+        assert_eq!(runs, [("first".to_owned(), 1), ("second".to_owned(), 2)]);
+        assert_eq!(found[0].total, 2);
+        // Another org sees none of them.
+        let theirs = s.store.search_entities(&s.b, &search).await.unwrap();
+        assert!(theirs[0].items.is_empty());
     }
 }

@@ -230,8 +230,40 @@ impl Events<'_, '_> {
                     bind_number(q, value.number).bind(i64::from(value.failed))
                 },
             )
-            .await
+            .await?;
+        if !self.metrics.is_empty() {
+            sqlx::query(
+                "INSERT INTO experiment_runs (experiment_uuid, run_id, created_at) \
+                 VALUES ($1, $2, $3) ON CONFLICT (experiment_uuid, run_id) DO NOTHING",
+            )
+            .bind(self.experiment)
+            .bind(self.run_id)
+            .bind(self.now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        count_writes(conn, &[self.experiment]).await
     }
+}
+
+/// Counts one more write of each of `experiments` (their spans or evaluations) in
+/// `experiment_writes`, which tells whether a cached summary still holds. Called last in
+/// a write's transaction, in key order, so that on PostgreSQL the row stays locked only
+/// until the commit and two writes cannot wait on each other for it.
+pub(crate) async fn count_writes(conn: &mut AnyConnection, experiments: &[&str]) -> Result<()> {
+    let mut experiments = experiments.to_vec();
+    experiments.sort_unstable();
+    experiments.dedup();
+    for experiment in experiments {
+        sqlx::query(
+            "INSERT INTO experiment_writes (experiment_uuid, writes) VALUES ($1, 1) \
+             ON CONFLICT (experiment_uuid) DO UPDATE SET writes = experiment_writes.writes + 1",
+        )
+        .bind(experiment)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 /// A metric's value as [`EvalValue::of`] reads it, from the fields read as it arrived.
 fn eval_value(metric: &Event) -> EvalValue {
@@ -472,17 +504,12 @@ impl Store {
             .map(|(_, span)| crate::spans::Indexed { org: &org.0, experiment: id, body: span.body })
             .collect();
         let write = Events { index, experiment: id, run_id, spans, metrics, now: &now };
-        if Insert::statements(write.spans.len())
-            + Insert::statements(write.metrics.len())
-            + crate::spans::statements(write.index.len())
-            > 1
-        {
-            let mut tx = conn.begin().await?;
-            write.write(&mut tx).await?;
-            tx.commit().await?;
-        } else {
-            write.write(&mut conn).await?;
+        if write.spans.is_empty() && write.metrics.is_empty() {
+            return Ok(posted);
         }
+        let mut tx = conn.begin().await?;
+        write.write(&mut tx).await?;
+        tx.commit().await?;
         Ok(posted)
     }
 
@@ -700,20 +727,18 @@ impl Store {
     /// metrics and the search index of its records, keeping only numbers. Records stored
     /// before the search index existed (migration 0004) are not counted.
     ///
-    /// A summary is kept in memory with the time of the experiment's last stored metric
-    /// and span (two index lookups); it is read again only when either changed, so a page
-    /// of a 100,000-record experiment does not re-read every evaluation on every view.
+    /// A summary is kept in memory with the count of the experiment's writes
+    /// (`experiment_writes`, one lookup); it is read again only when that changed, so a
+    /// page of a 100,000-record experiment does not re-read every evaluation on every view.
     pub async fn experiment_summary(&self, org: &OrgId, id: &str) -> Result<ExperimentSummary> {
         self.experiment(org, id).await?;
         let mut conn = self.read.acquire().await?;
-        let (metrics, spans): (Option<String>, Option<String>) = sqlx::query_as(
-            "SELECT (SELECT MAX(received_at) FROM experiment_metrics WHERE experiment_uuid = $1), \
-             (SELECT MAX(received_at) FROM experiment_spans WHERE experiment_uuid = $1)",
-        )
-        .bind(id)
-        .fetch_one(&mut *conn)
-        .await?;
-        let token = format!("{}|{}", metrics.unwrap_or_default(), spans.unwrap_or_default());
+        let writes: Option<i64> =
+            sqlx::query_scalar("SELECT writes FROM experiment_writes WHERE experiment_uuid = $1")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let token = writes.unwrap_or(0).to_string();
         if let Some(summary) = self.summaries.get(id, &token) {
             return Ok(summary);
         }

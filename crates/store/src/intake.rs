@@ -15,7 +15,7 @@ use sqlx::{AnyConnection, Connection};
 
 use crate::batch::{Col, Insert, dedupe};
 use crate::error::{Error, Result};
-use crate::experiments::{Event, event, upsert_spans};
+use crate::experiments::{Event, count_writes, event, upsert_spans};
 use crate::fields::text;
 use crate::keys::{DEFAULT_ORG, OrgId};
 use crate::{Store, time};
@@ -84,6 +84,7 @@ impl<'e, 'a> IntakeSpans<'e, 'a> {
 
     async fn write(&self, conn: &mut AnyConnection) -> Result<()> {
         upsert_spans(conn, &self.attached, self.now).await?;
+        let experiments: Vec<&str> = self.attached.iter().map(|(id, _)| *id).collect();
         crate::spans::index(conn, &self.index).await?;
         for (org, rows) in self.by_org() {
             let rows: Vec<&&Event> = rows.iter().collect();
@@ -100,7 +101,7 @@ impl<'e, 'a> IntakeSpans<'e, 'a> {
                 )
                 .await?;
         }
-        Ok(())
+        count_writes(conn, &experiments).await
     }
 }
 impl Store {
@@ -169,7 +170,8 @@ impl Store {
         let spans = IntakeSpans { index, attached, loose, now: &now };
         let loose_statements: usize =
             spans.by_org().iter().map(|(_, rows)| Insert::statements(rows.len())).sum();
-        if Insert::statements(spans.attached.len())
+        // Attached spans also count a write of their experiments: two statements at least.
+        if Insert::statements(spans.attached.len()) * 2
             + loose_statements
             + crate::spans::statements(spans.index.len())
             > 1

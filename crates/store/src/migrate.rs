@@ -24,6 +24,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "span_text_bulk", include_str!("../migrations/0007_span_text_bulk.sql")),
     (9, "record_values", include_str!("../migrations/0009_record_values.sql")),
     (11, "record_filter_indexes", include_str!("../migrations/0011_record_filter_indexes.sql")),
+    (12, "experiment_writes", include_str!("../migrations/0012_experiment_writes.sql")),
 ];
 
 /// How many migrations there are.
