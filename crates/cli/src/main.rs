@@ -29,13 +29,6 @@ use clap::{Parser, Subcommand};
 use crate::output::Out;
 use crate::settings::{GlobalArgs, Settings};
 
-/// mimalloc instead of the system allocator: a request allocates and frees many small
-/// buffers (JSON values, bound SQL arguments, response bodies), and glibc's allocator spent
-/// about a tenth of the server's CPU on them under load (measured in `bench/server.sh` and
-/// `bench/runner.sh`; figures in the README).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Self-hosted LLM Observability: prompts, datasets and experiments, wire-compatible
 /// with Datadog's API.
 ///

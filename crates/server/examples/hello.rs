@@ -1,14 +1,10 @@
 //! A bare axum "hello" server: the throughput ceiling `bench/server.sh` compares the
-//! prompt read path against. Same runtime, HTTP stack and allocator as `llmobs serve`,
-//! no work.
+//! prompt read path against. Same runtime and HTTP stack as `llmobs serve`, no work.
 //!
 //! `cargo run --release -p llmobs-server --example hello -- 127.0.0.1:0`
 
 use axum::Router;
 use axum::routing::get;
-
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::io::Result<()> {
     let addr = std::env::args().nth(1).unwrap_or_else(|| "127.0.0.1:0".to_owned());
