@@ -104,9 +104,11 @@ pub fn router(state: AppState) -> Router {
         // Serve under the prefix and at the root, so a proxy may strip it or keep it.
         prefix => Router::new().nest(prefix, api.clone()).merge(api),
     };
-    app.layer(DefaultBodyLimit::max(max_body_bytes))
+    // One layer of both, as each `Router::layer` wraps every route once more.
+    let request = tower::ServiceBuilder::new()
         .layer(axum::middleware::from_fn_with_state(state.clone(), log::request))
-        .with_state(state)
+        .layer(DefaultBodyLimit::max(max_body_bytes));
+    app.layer(request).with_state(state)
 }
 
 /// How long `/readyz` waits for the database.
