@@ -11,6 +11,7 @@ use std::sync::Arc;
 use clap::{Subcommand, ValueEnum};
 use llmobs::wire::{DatasetAttributes, ExportFormat, Resource};
 use llmobs::{DatasetRecord, FileUpload, PullDataset, RecordUpdate};
+use llmobs_core::datasets::{ColumnMap, ColumnRole};
 use serde_json::{Value, json};
 
 use crate::output::{Table, progress_bar};
@@ -286,35 +287,28 @@ fn mapped_csv(path: &Path, columns: &CsvColumns) -> anyhow::Result<tempfile::Nam
         .headers()
         .map_err(|err| usage(format!("{} is not CSV: {err}", path.display())))?
         .clone();
-    let find = |names: &[String], option: &str| -> anyhow::Result<Vec<(String, usize)>> {
-        names
-            .iter()
-            .map(|name| {
-                headers.iter().position(|h| h == name).map(|i| (name.clone(), i)).ok_or_else(|| {
-                    let found: Vec<&str> = headers.iter().collect();
-                    usage(format!(
-                        "{option}: '{name}' is not a column of {} (columns: {})",
-                        path.display(),
-                        found.join(", ")
-                    ))
-                })
-            })
-            .collect()
-    };
-    let input = find(&columns.input_columns, "--input-columns")?;
-    let expected = find(&columns.expected_output_columns, "--expected-output-columns")?;
-    let metadata = find(&columns.metadata_columns, "--metadata-columns")?;
-    let id = match &columns.id_column {
-        Some(name) => Some(find(std::slice::from_ref(name), "--id-column")?[0].1),
-        None => None,
-    };
-    let object = |columns: &[(String, usize)], row: &csv::StringRecord| {
-        let map: serde_json::Map<String, Value> = columns
-            .iter()
-            .map(|(name, i)| (name.clone(), Value::from(row.get(*i).unwrap_or(""))))
-            .collect();
-        Value::Object(map).to_string()
-    };
+    let map = ColumnMap::new(
+        &headers,
+        &columns.input_columns,
+        &columns.expected_output_columns,
+        &columns.metadata_columns,
+        columns.id_column.as_deref(),
+    )
+    .map_err(|missing| {
+        let option = match missing.role {
+            ColumnRole::Input => "--input-columns",
+            ColumnRole::ExpectedOutput => "--expected-output-columns",
+            ColumnRole::Metadata => "--metadata-columns",
+            ColumnRole::Id => "--id-column",
+        };
+        let found: Vec<&str> = headers.iter().collect();
+        usage(format!(
+            "{option}: '{}' is not a column of {} (columns: {})",
+            missing.column,
+            path.display(),
+            found.join(", ")
+        ))
+    })?;
     let out = tempfile::NamedTempFile::new()?;
     let mut writer = csv::Writer::from_writer(std::io::BufWriter::new(out.reopen()?));
     writer.write_record(["id", "input", "expected_output", "metadata", "tags"])?;
@@ -323,15 +317,16 @@ fn mapped_csv(path: &Path, columns: &CsvColumns) -> anyhow::Result<tempfile::Nam
         let row = row.map_err(|err| {
             usage(format!("{} row {}: not CSV: {err}", path.display(), index + 1))
         })?;
-        let optional = |columns: &[(String, usize)]| {
-            if columns.is_empty() { String::new() } else { object(columns, &row) }
+        let cell = |i: usize| row.get(i);
+        let object = |role| match map.has(role) {
+            true => Value::Object(map.object(role, cell)).to_string(),
+            false => String::new(),
         };
-        let id = id.and_then(|i| row.get(i)).unwrap_or("").to_owned();
         writer.write_record([
-            id,
-            object(&input, &row),
-            optional(&expected),
-            optional(&metadata),
+            map.id(cell).unwrap_or("").to_owned(),
+            object(ColumnRole::Input),
+            object(ColumnRole::ExpectedOutput),
+            object(ColumnRole::Metadata),
             String::new(),
         ])?;
         rows += 1;

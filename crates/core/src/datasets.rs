@@ -2,14 +2,18 @@
 //!
 //! Bodies are JSON:API documents ([`crate::jsonapi`]); these are their `attributes`.
 //! Record values (`input`, `expected_output`, `metadata`) are arbitrary JSON. The CSV file
-//! of a bulk upload (E6) is read by [`parse_upload`].
+//! of a bulk upload (E6) is read by [`parse_upload`]; a CSV file of any header is mapped
+//! onto records by a [`ColumnMap`].
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::jsonapi::Author;
 
+mod columns;
 mod upload;
+
+pub use columns::{ColumnMap, ColumnRole, MissingColumn};
 
 pub(crate) use upload::CsvRows;
 pub use upload::{UploadError, UploadRow, parse_upload};

@@ -161,10 +161,9 @@ async fn csv_imports_stream_into_one_upload() {
     // Bad files are refused before any request.
     let mut missing = CsvImport::new(&path, "nope", ["absent"]);
     missing.delimiter = b'|';
-    assert_eq!(
-        client.create_dataset_from_csv(&missing).await.unwrap_err().kind(),
-        ErrorKind::Validation
-    );
+    let err = client.create_dataset_from_csv(&missing).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Validation);
+    assert!(err.to_string().contains("input column 'absent' is not in the CSV header"), "{err}");
     let empty = dir.path().join("empty.csv");
     std::fs::write(&empty, "").unwrap();
     let err =

@@ -5,13 +5,14 @@ use std::borrow::Borrow;
 use std::io::Write as _;
 use std::path::Path;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::Dataset;
 use super::new_id;
 use super::options::CsvImport;
 use super::upload::{multipart_head, multipart_tail, upload_writer};
 use crate::{Client, Error, Result};
+use llmobs_core::datasets::{ColumnMap, ColumnRole};
 use llmobs_core::pyjson;
 
 fn csv_error(path: &Path, err: csv::Error) -> Error {
@@ -76,25 +77,24 @@ fn convert_csv(import: &CsvImport) -> Result<(tempfile::NamedTempFile, usize)> {
             detail: "CSV file appears to be empty or header is missing.".into(),
         });
     }
-    let find = |columns: &[String], what: &str| -> Result<Vec<(String, usize)>> {
-        columns
-            .iter()
-            .map(|column| {
-                headers.iter().position(|h| h == column).map(|i| (column.clone(), i)).ok_or_else(
-                    || Error::Csv {
-                        detail: format!("{what} column '{column}' is not in the CSV header"),
-                    },
-                )
-            })
-            .collect()
-    };
-    let input = find(&import.input_columns, "input")?;
-    let expected = find(&import.expected_output_columns, "expected output")?;
-    let metadata = find(&import.metadata_columns, "metadata")?;
-    let id_column = match &import.id_column {
-        Some(column) => Some(find(std::slice::from_ref(column), "id")?[0].1),
-        None => None,
-    };
+    let columns = ColumnMap::new(
+        &headers,
+        &import.input_columns,
+        &import.expected_output_columns,
+        &import.metadata_columns,
+        import.id_column.as_deref(),
+    )
+    .map_err(|missing| {
+        let what = match missing.role {
+            ColumnRole::Input => "input",
+            ColumnRole::ExpectedOutput => "expected output",
+            ColumnRole::Metadata => "metadata",
+            ColumnRole::Id => "id",
+        };
+        Error::Csv {
+            detail: format!("{what} column '{}' is not in the CSV header", missing.column),
+        }
+    })?;
     let mut file = tempfile::NamedTempFile::new()
         .map_err(|source| Error::Io { path: std::env::temp_dir(), source })?;
     let temp_path = file.path().to_owned();
@@ -108,22 +108,16 @@ fn convert_csv(import: &CsvImport) -> Result<(tempfile::NamedTempFile, usize)> {
         csv.write_record(["input", "expected_output", "metadata", "id"]).map_err(wire)?;
         let mut row = csv::StringRecord::new();
         let mut cells: [String; 3] = Default::default();
-        let object = |columns: &[(String, usize)], row: &csv::StringRecord, out: &mut String| {
+        let object = |role: ColumnRole, row: &csv::StringRecord, out: &mut String| {
             out.clear();
-            let map: Map<String, Value> = columns
-                .iter()
-                .map(|(name, i)| {
-                    (name.clone(), Value::String(row.get(*i).unwrap_or("").to_owned()))
-                })
-                .collect();
-            pyjson::write(out, &Value::Object(map), false);
+            pyjson::write(out, &Value::Object(columns.object(role, |i| row.get(i))), false);
         };
         while reader.read_record(&mut row).map_err(|err| csv_error(path, err))? {
-            object(&input, &row, &mut cells[0]);
-            object(&expected, &row, &mut cells[1]);
-            object(&metadata, &row, &mut cells[2]);
-            let id = match id_column {
-                Some(i) => row.get(i).unwrap_or("").to_owned(),
+            object(ColumnRole::Input, &row, &mut cells[0]);
+            object(ColumnRole::ExpectedOutput, &row, &mut cells[1]);
+            object(ColumnRole::Metadata, &row, &mut cells[2]);
+            let id = match columns.id(|i| row.get(i)) {
+                Some(id) => id.to_owned(),
                 None => new_id(),
             };
             csv.write_record([&cells[0], &cells[1], &cells[2], &id]).map_err(wire)?;
