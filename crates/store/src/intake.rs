@@ -170,8 +170,10 @@ impl Store {
         let spans = IntakeSpans { index, attached, loose, now: &now };
         let loose_statements: usize =
             spans.by_org().iter().map(|(_, rows)| Insert::statements(rows.len())).sum();
-        // Attached spans also count a write of their experiments: two statements at least.
-        if Insert::statements(spans.attached.len()) * 2
+        // Attached spans also count a write of their experiments (`count_writes`).
+        let counted = usize::from(!spans.attached.is_empty());
+        if Insert::statements(spans.attached.len())
+            + counted
             + loose_statements
             + crate::spans::statements(spans.index.len())
             > 1
