@@ -1,9 +1,10 @@
 """``kill -9`` under concurrent writes, on SQLite and on PostgreSQL: every write the server
 acknowledged (a 2xx answer) is there after a restart, and SQLite's integrity check passes.
 
-Writers create prompts, insert dataset records and send spans, on keep-alive connections,
-while the server is killed without warning; a write whose answer never arrived may or may
-not be stored, and is not counted.
+Writers create prompts, insert dataset records, send spans and post experiment events (which
+SQLite acknowledges once they are in its ingest journal, before they reach their tables), on
+keep-alive connections, while the server is killed without warning; a write whose answer
+never arrived may or may not be stored, and is not counted.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ import time
 
 from harness import PROMPTS, V1, V2, pct
 
-ROUNDS = 3
-WRITE_SECONDS = 2.0
+# Seconds of writes before each kill. The short round ends inside the first second of the
+# burst, which SQLite keeps in its ingest journal: events acknowledged then are not yet in
+# their tables when the server dies.
+ROUND_SECONDS = (2.0, 0.6, 2.0)
 WRITERS = 6
 ML_APP = "kill9"
 
@@ -57,6 +60,17 @@ class Writer(threading.Thread):
                      "create_new_version": i % 2 == 0}
             path = f"{V2}/{self.ids['project']}/datasets/{self.ids['dataset']}/batch_update"
             return key, self.send("POST", path, {"data": {"type": "datasets", "attributes": attrs}})
+        if self.kind == "event":
+            span = {"trace_id": key, "span_id": key, "parent_id": "undefined", "name": key,
+                    "start_ns": time.time_ns(), "duration": 1000, "status": "ok",
+                    "meta": {"span": {"kind": "experiment"}, "input": {"k": key}}, "metrics": {},
+                    "tags": [f"experiment_id:{self.ids['experiment']}"]}
+            metric = {"metric_source": "custom", "span_id": key, "trace_id": key,
+                      "timestamp_ms": int(time.time() * 1000), "metric_type": "score", "label": "acc",
+                      "score_value": 1.0}
+            attrs = {"scope": "experiments", "metrics": [metric], "spans": [span], "tags": ["run_id:kill9"]}
+            path = f"{V1}/experiments/{self.ids['experiment']}/events"
+            return key, self.send("POST", path, {"data": {"type": "experiments", "attributes": attrs}})
         span = {"trace_id": key, "span_id": key, "parent_id": "undefined", "name": key,
                 "start_ns": time.time_ns(), "duration": 1000, "status": "ok",
                 "meta": {"span": {"kind": "llm"}}, "metrics": {}, "tags": [f"ml_app:{ML_APP}"],
@@ -98,6 +112,14 @@ def integrity_check(srv) -> None:
         conn.close()
 
 
+def journal_rows(srv) -> int:
+    conn = sqlite3.connect(str(srv.data_dir / "llmobs.db"), timeout=30)
+    try:
+        return conn.execute("SELECT COUNT(*) FROM ingest_journal").fetchone()[0]
+    finally:
+        conn.close()
+
+
 def test_acknowledged_writes_survive_kill_9(backend, tmp_path):
     srv = backend.server(tmp_path / "server").start()
     try:
@@ -106,13 +128,18 @@ def test_acknowledged_writes_survive_kill_9(backend, tmp_path):
                   json_body={"data": {"type": "datasets", "attributes": {"name": "kill9"}}})
         assert r.status == 200, r
         ids["dataset"] = r.json()["data"]["id"]
-        acked = {"prompt": [], "record": [], "span": []}
-        kinds = ["prompt", "record", "span"]
-        for round_ in range(ROUNDS):
+        r = srv.x("POST", f"{V1}/experiments", json_body={"data": {"type": "experiments", "attributes": {
+            "name": "kill9", "dataset_id": ids["dataset"], "project_id": ids["project"]}}})
+        assert r.status in (200, 201), r
+        ids["experiment"] = r.json()["data"]["id"]
+        acked = {"prompt": [], "record": [], "span": [], "event": []}
+        kinds = ["prompt", "record", "span", "event"]
+        journaled: list[int] = []
+        for round_, seconds in enumerate(ROUND_SECONDS):
             writers = [Writer(srv, kinds[n % len(kinds)], f"r{round_}w{n}", ids) for n in range(WRITERS)]
             for w in writers:
                 w.start()
-            time.sleep(WRITE_SECONDS)
+            time.sleep(seconds)
             srv.proc.kill()  # SIGKILL, mid-write
             srv.proc.wait()
             for w in writers:
@@ -122,16 +149,23 @@ def test_acknowledged_writes_survive_kill_9(backend, tmp_path):
             srv.stop()
             if backend.name == "sqlite":
                 integrity_check(srv)
+                journaled.append(journal_rows(srv))
             srv.start()
         counts = {k: len(v) for k, v in acked.items()}
-        print(f"{backend.name}: acknowledged before {ROUNDS} kill -9 rounds: {counts}")
+        print(f"{backend.name}: acknowledged before {len(ROUND_SECONDS)} kill -9 rounds: {counts}; "
+              f"ingest journal rows left at each kill: {journaled}")
+        if backend.name == "sqlite":
+            assert any(journaled), "no kill left acknowledged events in the ingest journal"
         assert all(counts.values()), f"a kind of write was never acknowledged: {counts}"
         missing_prompts = [p for p in acked["prompt"] if srv.api("GET", f"/{pct(p)}", app_key=None).status != 200]
         missing_records = set(acked["record"]) - stored_records(srv, ids)
         missing_spans = set(acked["span"]) - stored_spans(srv)
+        stored_events = {s["span_id"] for s in srv.experiment_events(ids["experiment"])["spans"]}
+        missing_events = set(acked["event"]) - stored_events
         assert not missing_prompts, f"{len(missing_prompts)} acknowledged prompts lost: {missing_prompts[:5]}"
         assert not missing_records, f"{len(missing_records)} acknowledged records lost: {sorted(missing_records)[:5]}"
         assert not missing_spans, f"{len(missing_spans)} acknowledged spans lost: {sorted(missing_spans)[:5]}"
+        assert not missing_events, f"{len(missing_events)} acknowledged events lost: {sorted(missing_events)[:5]}"
         if backend.name == "sqlite":
             srv.stop()
             integrity_check(srv)

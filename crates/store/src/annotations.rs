@@ -289,7 +289,7 @@ impl Store {
     /// Deletes a queue with its interactions and annotations.
     pub async fn delete_queue(&self, org: &OrgId, queue_id: &str) -> Result<()> {
         self.queue(org, queue_id).await?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.writes().await?.begin().await?;
         for sql in [
             "DELETE FROM annotations WHERE queue_uuid = $1",
             "DELETE FROM annotation_interactions WHERE queue_uuid = $1",
@@ -321,7 +321,7 @@ impl Store {
         }
         self.queue(org, queue_id).await?;
         let now = time::now();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.writes().await?.begin().await?;
         let mut position: i64 = sqlx::query_scalar(
             "SELECT COALESCE(MAX(position), 0) FROM annotation_interactions WHERE queue_uuid = $1",
         )
@@ -394,7 +394,7 @@ impl Store {
             return Err(Error::Invalid("interaction_ids: name at least one interaction".into()));
         }
         self.queue(org, queue_id).await?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.writes().await?.begin().await?;
         for id in ids {
             sqlx::query("DELETE FROM annotations WHERE queue_uuid = $1 AND interaction_uuid = $2")
                 .bind(queue_id)
@@ -449,7 +449,7 @@ impl Store {
             checked_items.push((item.interaction_id, values));
         }
         let now = time::now();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.writes().await?.begin().await?;
         let mut saved = Vec::with_capacity(checked_items.len());
         for (interaction_id, values) in checked_items {
             let known: Option<String> = sqlx::query_scalar(
@@ -546,7 +546,7 @@ impl Store {
             return Err(Error::Invalid("annotation_ids: name at least one annotation".into()));
         }
         self.queue(org, queue_id).await?;
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.writes().await?.begin().await?;
         let mut outcome = DeletedAnnotations { annotation_ids: Vec::new(), errors: Vec::new() };
         for id in ids {
             let gone = sqlx::query("DELETE FROM annotations WHERE queue_uuid = $1 AND uuid = $2")
@@ -578,15 +578,19 @@ impl Store {
             "SELECT {INTERACTION_COLUMNS} FROM annotation_interactions i \
              WHERE i.queue_uuid = $1 ORDER BY i.position"
         );
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(select)).bind(queue_id).fetch_all(&self.read).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(select))
+            .bind(queue_id)
+            .fetch_all(self.reads().await?)
+            .await?;
         let interactions = rows.iter().map(interaction_from_row).collect::<Result<Vec<_>>>()?;
         let select = format!(
             "SELECT {ANNOTATION_COLUMNS} FROM annotations a WHERE a.queue_uuid = $1 \
              ORDER BY a.created_at, a.uuid"
         );
-        let rows =
-            sqlx::query(sqlx::AssertSqlSafe(select)).bind(queue_id).fetch_all(&self.read).await?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(select))
+            .bind(queue_id)
+            .fetch_all(self.reads().await?)
+            .await?;
         let annotations = rows.iter().map(annotation_from_row).collect::<Result<Vec<_>>>()?;
         Ok(annotate(interactions, annotations))
     }
@@ -606,7 +610,7 @@ impl Store {
         let row = sqlx::query(sqlx::AssertSqlSafe(select))
             .bind(queue_id)
             .bind(interaction_id)
-            .fetch_optional(&self.read)
+            .fetch_optional(self.reads().await?)
             .await?
             .ok_or_else(|| interaction_missing(queue_id, interaction_id))?;
         let interaction = interaction_from_row(&row)?;
@@ -616,7 +620,7 @@ impl Store {
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(select))
             .bind(interaction_id)
-            .fetch_all(&self.read)
+            .fetch_all(self.reads().await?)
             .await?;
         let annotations = rows.iter().map(annotation_from_row).collect::<Result<Vec<_>>>()?;
         Ok(annotate(vec![interaction], annotations).remove(0))
@@ -651,7 +655,7 @@ impl Store {
             .bind(&interaction.content_id)
             .bind(limit as i64 + 1)
             .bind(offset as i64)
-            .fetch_all(&self.read)
+            .fetch_all(self.reads().await?)
             .await?;
         let mut spans = Vec::with_capacity(rows.len());
         for row in rows.iter().take(limit) {
@@ -700,7 +704,7 @@ impl Store {
             let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
                 .bind(&org.0)
                 .bind(content_id)
-                .fetch_all(&self.read)
+                .fetch_all(self.reads().await?)
                 .await?;
             for row in rows {
                 found.push((
@@ -764,7 +768,7 @@ impl Store {
             );
             let rows = sqlx::query(sqlx::AssertSqlSafe(select))
                 .bind(&item.interaction.id)
-                .fetch_all(&self.read)
+                .fetch_all(self.reads().await?)
                 .await?;
             for row in &rows {
                 let annotation = annotation_from_row(row)?;

@@ -63,7 +63,7 @@ impl Store {
         let Some((base, others)) = ids.split_first() else {
             return Err(Error::Invalid("compare needs at least one experiment".into()));
         };
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.reads().await?.acquire().await?;
         let mut sql = Sql::default();
         let base_p = sql.bind(Bind::Text(base.clone()));
         let after_p = sql.bind(Bind::Text(after.unwrap_or("").to_owned()));

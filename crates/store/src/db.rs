@@ -69,7 +69,10 @@ pub struct Store {
     pub(crate) write: AnyPool,
     /// Experiment summaries computed lately, with what they were computed from.
     pub(crate) summaries: crate::experiments::SummaryCache,
-    /// On SQLite, keeps the background checkpointer going while any clone lives.
+    /// On SQLite, the ingest journal ([`crate::journal`]).
+    pub(crate) journal: Option<std::sync::Arc<crate::journal::Journal>>,
+    /// On SQLite, keeps the background checkpointer and the journal's task going while
+    /// any clone lives.
     _checkpoints: Option<std::sync::Arc<()>>,
 }
 
@@ -135,10 +138,13 @@ impl Store {
                 crate::migrate::run(&write, crate::migrate::Backend::Sqlite).await?;
                 let alive = std::sync::Arc::new(());
                 crate::checkpoint::spawn(pool(1, "").await?, std::sync::Arc::downgrade(&alive));
+                let journal =
+                    crate::journal::start(&write, std::sync::Arc::downgrade(&alive)).await?;
                 Store {
                     read: pool(4, "").await?,
                     write,
                     summaries: Default::default(),
+                    journal: Some(journal),
                     _checkpoints: Some(alive),
                 }
             }
@@ -156,6 +162,7 @@ impl Store {
                     read: pool.clone(),
                     write: pool,
                     summaries: Default::default(),
+                    journal: None,
                     _checkpoints: None,
                 }
             }
@@ -182,8 +189,13 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pools, waiting for connections in use.
+    /// Applies what the ingest journal holds, then closes the pools, waiting for
+    /// connections in use. A journal that cannot be applied now stays in the database and
+    /// is applied at the next open.
     pub async fn close(&self) {
+        if let Err(err) = self.catch_up().await {
+            tracing::warn!(error = %err, "the ingest journal is applied at the next start");
+        }
         self.write.close().await;
         self.read.close().await;
     }

@@ -65,7 +65,7 @@ impl Store {
     /// experiment of the org is [`Error::NotFound`] and deletes nothing.
     pub async fn delete_experiments(&self, org: &OrgId, ids: &[String]) -> Result<()> {
         let now = time::now();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.writes().await?.begin().await?;
         for id in ids {
             soft_delete(
                 &mut tx,

@@ -295,7 +295,7 @@ impl Store {
             )?;
             let filtered = sql.text.clone();
             sql.text = format!("SELECT COUNT(*) AS n {filtered}");
-            let total: i64 = sql.query().fetch_one(&self.read).await?.try_get("n")?;
+            let total: i64 = sql.query().fetch_one(self.reads().await?).await?.try_get("n")?;
             let (key, descending) = search.sort;
             let column = match key {
                 SortKey::CreatedAt => entity.created,
@@ -310,7 +310,7 @@ impl Store {
                  LIMIT {limit} OFFSET {offset}",
                 entity.columns, entity.id
             );
-            let rows = sql.query().fetch_all(&self.read).await?;
+            let rows = sql.query().fetch_all(self.reads().await?).await?;
             let mut items = rows
                 .iter()
                 .map(|row| entity_json(scope, row, search.preview))
@@ -335,7 +335,7 @@ impl Store {
             )
             .bind(&experiment)
             .bind(&created)
-            .fetch_one(&self.read)
+            .fetch_one(self.reads().await?)
             .await?;
             run["run_number"] = json!(earlier + 1);
         }
@@ -349,7 +349,7 @@ impl Store {
         org: &OrgId,
         analytics: &Analytics,
     ) -> Result<(i64, Vec<Bucket>)> {
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.reads().await?.acquire().await?;
         let sqlite = conn.backend_name() == "SQLite";
         let json_field = |key: &str| {
             if sqlite {

@@ -21,6 +21,7 @@ use sqlx::{AnyConnection, Connection, Row};
 use crate::batch::{Col, Insert, bind_number, dedupe};
 use crate::error::{Error, NotFound, Result};
 use crate::fields::{Fields, text};
+use crate::journal::{Journal, Kind};
 use crate::keys::OrgId;
 use crate::sql::{Bind, Sql};
 use crate::{Store, time};
@@ -192,6 +193,92 @@ pub(crate) async fn upsert_spans(
             },
         )
         .await
+}
+
+/// An events post's metrics and spans, each read once and checked.
+struct Parsed<'a> {
+    metrics: Vec<Event<'a>>,
+    spans: Vec<Event<'a>>,
+}
+
+impl<'a> Parsed<'a> {
+    fn of(events: &'a RawEvents) -> Result<Self> {
+        let metrics = (events.metrics.iter().enumerate())
+            .map(|(index, metric)| event(metric, "metrics", index))
+            .collect::<Result<Vec<_>>>()?;
+        let spans = (events.spans.iter().enumerate())
+            .map(|(index, span)| event(span, "spans", index))
+            .collect::<Result<Vec<_>>>()?;
+        for (index, metric) in metrics.iter().enumerate() {
+            let bad = |what: &str| Error::Invalid(format!("metrics[{index}]: {what}"));
+            if text(&metric.fields.label).is_empty() {
+                return Err(bad("needs a non-empty string \"label\""));
+            }
+            if text(&metric.fields.metric_type).is_empty() {
+                return Err(bad("needs a string \"metric_type\""));
+            }
+            if metric.fields.timestamp_ms.is_none() {
+                return Err(bad("needs an integer \"timestamp_ms\""));
+            }
+        }
+        for (index, span) in spans.iter().enumerate() {
+            if text(&span.fields.span_id).is_empty() {
+                return Err(Error::Invalid(format!("spans[{index}]: needs a string \"span_id\"")));
+            }
+        }
+        Ok(Parsed { metrics, spans })
+    }
+}
+
+/// Stores an events post (see [`Store::post_events`]) on the writer `conn`, received at
+/// `now`; with `journal`, keeps it there instead, after the same checks.
+/// [`crate::journal`] applies a kept post with this too, without a journal.
+pub(crate) async fn store_events(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    id: &str,
+    events: &RawEvents,
+    now: &str,
+    journal: Option<&Journal>,
+) -> Result<usize> {
+    let parsed = Parsed::of(events)?;
+    store_parsed(conn, org, id, events, &parsed, now, journal).await
+}
+
+async fn store_parsed(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    id: &str,
+    events: &RawEvents,
+    parsed: &Parsed<'_>,
+    now: &str,
+    journal: Option<&Journal>,
+) -> Result<usize> {
+    let posted = events.metrics.len() + events.spans.len();
+    check_experiment(conn, org, id).await?;
+    if parsed.spans.is_empty() && parsed.metrics.is_empty() {
+        return Ok(posted);
+    }
+    if let Some(journal) = journal {
+        let text = serde_json::to_string(events).map_err(|err| Error::Invalid(err.to_string()))?;
+        journal.keep(conn, Kind::Events, Some(org), Some(id), &text, now).await?;
+        return Ok(posted);
+    }
+    let run_id = tag(&events.tags, "run_id").unwrap_or("");
+    let spans: Vec<(&str, &Event)> = parsed.spans.iter().map(|span| (id, span)).collect();
+    let spans = dedupe(&spans, |(_, span)| text(&span.fields.span_id));
+    let metrics = dedupe(&parsed.metrics, |metric| {
+        let fields = &metric.fields;
+        (source(metric), text(&fields.span_id), text(&fields.label), fields.timestamp_ms)
+    });
+    let index = (spans.iter())
+        .map(|(_, span)| crate::spans::Indexed { org: &org.0, experiment: id, body: span.body })
+        .collect();
+    let write = Events { index, experiment: id, run_id, spans, metrics, now };
+    let mut tx = conn.begin().await?;
+    write.write(&mut tx).await?;
+    tx.commit().await?;
+    Ok(posted)
 }
 
 /// What one events post writes.
@@ -464,59 +551,25 @@ impl Store {
     }
 
     /// Stores an experiment's metrics (and replayed spans), all or nothing. A metric or span
-    /// given twice is stored once, as last given.
+    /// given twice is stored once, as last given. On SQLite they are kept in the
+    /// ingest journal once checked, and stored shortly after; reads never see them
+    /// missing.
     pub async fn post_events(&self, org: &OrgId, id: &str, events: RawEvents) -> Result<usize> {
-        let posted = events.metrics.len() + events.spans.len();
-        let metrics = (events.metrics.iter().enumerate())
-            .map(|(index, metric)| event(metric, "metrics", index))
-            .collect::<Result<Vec<_>>>()?;
-        let spans = (events.spans.iter().enumerate())
-            .map(|(index, span)| event(span, "spans", index))
-            .collect::<Result<Vec<_>>>()?;
-        for (index, metric) in metrics.iter().enumerate() {
-            let bad = |what: &str| Error::Invalid(format!("metrics[{index}]: {what}"));
-            if text(&metric.fields.label).is_empty() {
-                return Err(bad("needs a non-empty string \"label\""));
-            }
-            if text(&metric.fields.metric_type).is_empty() {
-                return Err(bad("needs a string \"metric_type\""));
-            }
-            if metric.fields.timestamp_ms.is_none() {
-                return Err(bad("needs an integer \"timestamp_ms\""));
-            }
-        }
-        for (index, span) in spans.iter().enumerate() {
-            if text(&span.fields.span_id).is_empty() {
-                return Err(Error::Invalid(format!("spans[{index}]: needs a string \"span_id\"")));
-            }
-        }
-        let run_id = tag(&events.tags, "run_id").unwrap_or("");
-        let spans: Vec<(&str, &Event)> = spans.iter().map(|span| (id, span)).collect();
-        let spans = dedupe(&spans, |(_, span)| text(&span.fields.span_id));
-        let metrics = dedupe(&metrics, |metric| {
-            let fields = &metric.fields;
-            (source(metric), text(&fields.span_id), text(&fields.label), fields.timestamp_ms)
-        });
-        let now = time::now();
+        let parsed = Parsed::of(&events)?;
         let mut conn = self.write.acquire().await?;
-        check_experiment(&mut conn, org, id).await?;
-        let index = (spans.iter())
-            .map(|(_, span)| crate::spans::Indexed { org: &org.0, experiment: id, body: span.body })
-            .collect();
-        let write = Events { index, experiment: id, run_id, spans, metrics, now: &now };
-        if write.spans.is_empty() && write.metrics.is_empty() {
-            return Ok(posted);
+        let journal = self.journal();
+        let open = journal.filter(|journal| journal.open());
+        let posted = store_parsed(&mut conn, org, id, &events, &parsed, &time::now(), open).await?;
+        if let Some(journal) = journal {
+            journal.finish(&mut conn).await?;
         }
-        let mut tx = conn.begin().await?;
-        write.write(&mut tx).await?;
-        tx.commit().await?;
         Ok(posted)
     }
 
     /// An experiment's spans in start order, each with its metrics, and its summary metrics.
     pub async fn experiment_events(&self, org: &OrgId, id: &str) -> Result<ExperimentEvents> {
         self.experiment(org, id).await?;
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.reads().await?.acquire().await?;
         let spans: Vec<(String, String)> = sqlx::query_as(
             "SELECT span_id, body FROM experiment_spans WHERE experiment_uuid = $1 \
              ORDER BY start_ns, span_id",
@@ -580,7 +633,7 @@ impl Store {
                 span_id,
             )),
         };
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.reads().await?.acquire().await?;
         // Few matching evaluations: read their records and sort them; many: walk the
         // records in order, looking each one's evaluation up, until the page is full.
         let mut few: Option<Vec<String>> = None;
@@ -713,7 +766,7 @@ impl Store {
         )
         .bind(id)
         .bind(limit as i64)
-        .fetch_all(&self.read)
+        .fetch_all(self.reads().await?)
         .await?;
         (bodies.iter())
             .map(|body| {
@@ -732,7 +785,7 @@ impl Store {
     /// page of a 100,000-record experiment does not re-read every evaluation on every view.
     pub async fn experiment_summary(&self, org: &OrgId, id: &str) -> Result<ExperimentSummary> {
         self.experiment(org, id).await?;
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.reads().await?.acquire().await?;
         let writes: Option<i64> =
             sqlx::query_scalar("SELECT writes FROM experiment_writes WHERE experiment_uuid = $1")
                 .bind(id)
@@ -949,7 +1002,7 @@ pub(crate) mod tests {
         pub(crate) _dir: tempfile::TempDir,
     }
 
-    async fn experiment_of(store: &Store, org: &OrgId) -> String {
+    pub(crate) async fn experiment_of(store: &Store, org: &OrgId) -> String {
         let (project, _) = store.project_by_name(org, "u", "p", None).await.unwrap();
         let (dataset, _) = store.create_dataset(org, "u", &project, "d", None, None).await.unwrap();
         let request = CreateExperiment {
@@ -988,12 +1041,12 @@ pub(crate) mod tests {
                "start_ns": 100, "duration": 5, "meta": {"input": {"q": 1}}, "tags": tags})
     }
 
-    fn metric(span: &str, label: &str, value: f64) -> Value {
+    pub(crate) fn metric(span: &str, label: &str, value: f64) -> Value {
         json!({"metric_source": "custom", "span_id": span, "trace_id": "t", "timestamp_ms": 10,
                "metric_type": "score", "label": label, "score_value": value})
     }
 
-    fn events(metrics: Vec<Value>, spans: Vec<Value>) -> RawEvents {
+    pub(crate) fn events(metrics: Vec<Value>, spans: Vec<Value>) -> RawEvents {
         PostEvents {
             scope: Some("experiments".into()),
             metrics: metrics.into_iter().map(raw).collect(),
@@ -1003,12 +1056,15 @@ pub(crate) mod tests {
     }
 
     pub(crate) async fn count(store: &Store, sql: &'static str, key: &str) -> i64 {
-        sqlx::query_scalar(sql).bind(key).fetch_one(&store.read).await.unwrap()
+        sqlx::query_scalar(sql).bind(key).fetch_one(store.reads().await.unwrap()).await.unwrap()
     }
 
     pub(crate) async fn bodies(store: &Store, sql: &'static str, key: &str) -> Vec<Value> {
-        let rows: Vec<String> =
-            sqlx::query_scalar(sql).bind(key).fetch_all(&store.read).await.unwrap();
+        let rows: Vec<String> = sqlx::query_scalar(sql)
+            .bind(key)
+            .fetch_all(store.reads().await.unwrap())
+            .await
+            .unwrap();
         rows.iter().map(|body| serde_json::from_str(body).unwrap()).collect()
     }
 
@@ -1070,7 +1126,7 @@ pub(crate) mod tests {
             "SELECT SUM(value_num) FROM experiment_metrics WHERE experiment_uuid = $1",
         )
         .bind(&s.ea)
-        .fetch_one(&s.store.read)
+        .fetch_one(s.store.reads().await.unwrap())
         .await
         .unwrap();
         assert_eq!(sum, (0..16).map(|i| f64::from(i) + 0.25).sum::<f64>());

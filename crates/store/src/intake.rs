@@ -6,7 +6,8 @@
 //! trace store; every stored span is also indexed for the spans query plane
 //! ([`crate::spans`]). Without a key (agent-proxy style), spans join only experiments and
 //! eval metrics go to the [`DEFAULT_ORG`]. Eval metrics are stored per
-//! org.
+//! org. On SQLite a request with spans that join an experiment goes through the
+//! [`crate::journal`]: checked here, kept, and stored by the same code just after.
 
 use std::collections::HashMap;
 
@@ -17,6 +18,7 @@ use crate::batch::{Col, Insert, dedupe};
 use crate::error::{Error, Result};
 use crate::experiments::{Event, count_writes, event, upsert_spans};
 use crate::fields::text;
+use crate::journal::{Journal, Kind};
 use crate::keys::{DEFAULT_ORG, OrgId};
 use crate::{Store, time};
 
@@ -109,80 +111,19 @@ impl Store {
     /// tagged `experiment_id:` of a known experiment joins that experiment, any other goes
     /// to the org's span store. Without an org (agent-proxy style, no key) only experiment
     /// spans are kept. A span given twice is stored once, as last given. Returns how many
-    /// were stored.
+    /// were stored. On SQLite a request with spans that join an experiment is kept in the
+    /// ingest journal and stored shortly after; reads never see it missing.
     pub async fn ingest_spans(&self, org: Option<&OrgId>, spans: &[&RawValue]) -> Result<usize> {
-        let spans = (spans.iter().enumerate())
-            .map(|(index, span)| event(span, "spans", index))
-            .collect::<Result<Vec<_>>>()?;
-        let mut experiments: Vec<&str> =
-            spans.iter().filter_map(|span| span.fields.experiment_id.as_deref()).collect();
-        experiments.sort_unstable();
-        experiments.dedup();
-        if spans.is_empty() || (org.is_none() && experiments.is_empty()) {
+        let events = parse_spans(spans)?;
+        if events.is_empty() {
             return Ok(0);
         }
         let mut conn = self.write.acquire().await?;
-        // Which of those experiments the caller may add to, and their org: read before
-        // the write.
-        let mut joins: HashMap<&str, Option<OrgId>> = HashMap::with_capacity(experiments.len());
-        for id in experiments {
-            let owner = sqlx::query_scalar::<_, String>(
-                "SELECT org_uuid FROM experiments WHERE uuid = $1 AND deleted_at IS NULL",
-            )
-            .bind(id)
-            .fetch_optional(&mut *conn)
-            .await?;
-            let allowed = owner.filter(|owner| org.is_none_or(|org| &org.0 == owner));
-            joins.insert(id, allowed.map(OrgId));
-        }
-        // A record's own span joins its experiment; a child span opened inside a task (it
-        // has a parent) goes to the trace store of the experiment's org, so experiment
-        // events list one span per record.
-        let mut attached: Vec<(&str, &Event)> = Vec::new();
-        let mut loose: Vec<(&OrgId, &Event)> = Vec::new();
-        for span in &spans {
-            let joined =
-                span.fields.experiment_id.as_deref().and_then(|id| Some((id, joins[id].as_ref()?)));
-            match (joined, org) {
-                (Some((id, _)), _) if !is_child(span) => attached.push((id, span)),
-                (Some((_, owner)), _) => loose.push((owner, span)),
-                (None, Some(org)) => loose.push((org, span)),
-                (None, None) => {}
-            }
-        }
-        let stored = attached.len() + loose.len();
-        let now = time::now();
-        let attached = dedupe(&attached, |(id, span)| (*id, text(&span.fields.span_id)));
-        let loose = dedupe(&loose, |(org, span)| {
-            (org.0.as_str(), text(&span.fields.trace_id), text(&span.fields.span_id))
-        });
-        let index = (attached.iter())
-            .filter_map(|(id, span)| {
-                let org = joins[id].as_ref()?;
-                Some(crate::spans::Indexed { org: &org.0, experiment: id, body: span.body })
-            })
-            .chain(loose.iter().map(|(org, span)| crate::spans::Indexed {
-                org: &org.0,
-                experiment: "",
-                body: span.body,
-            }))
-            .collect();
-        let spans = IntakeSpans { index, attached, loose, now: &now };
-        let loose_statements: usize =
-            spans.by_org().iter().map(|(_, rows)| Insert::statements(rows.len())).sum();
-        // Attached spans also count a write of their experiments (`count_writes`).
-        let counted = usize::from(!spans.attached.is_empty());
-        if Insert::statements(spans.attached.len())
-            + counted
-            + loose_statements
-            + crate::spans::statements(spans.index.len())
-            > 1
-        {
-            let mut tx = conn.begin().await?;
-            spans.write(&mut tx).await?;
-            tx.commit().await?;
-        } else {
-            spans.write(&mut conn).await?;
+        let journal = self.journal();
+        let open = journal.filter(|journal| journal.open());
+        let stored = store_parsed(&mut conn, org, &events, spans, &time::now(), open).await?;
+        if let Some(journal) = journal {
+            journal.finish(&mut conn).await?;
         }
         Ok(stored)
     }
@@ -233,6 +174,111 @@ impl Store {
     }
 }
 
+/// The spans of a span intake request, each read once; the first that is not an object
+/// fails the request.
+fn parse_spans<'a>(spans: &[&'a RawValue]) -> Result<Vec<Event<'a>>> {
+    (spans.iter().enumerate()).map(|(index, span)| event(span, "spans", index)).collect()
+}
+
+/// Stores a span intake request's spans (see [`Store::ingest_spans`]) on the writer
+/// `conn`, received at `now`; with `journal`, keeps a request with spans that join an
+/// experiment there instead, after the same checks. [`crate::journal`] applies such a
+/// request with this too, without a journal.
+pub(crate) async fn store_spans(
+    conn: &mut AnyConnection,
+    org: Option<&OrgId>,
+    spans: &[&RawValue],
+    now: &str,
+    journal: Option<&Journal>,
+) -> Result<usize> {
+    let events = parse_spans(spans)?;
+    store_parsed(conn, org, &events, spans, now, journal).await
+}
+
+async fn store_parsed(
+    conn: &mut AnyConnection,
+    org: Option<&OrgId>,
+    events: &[Event<'_>],
+    raw: &[&RawValue],
+    now: &str,
+    journal: Option<&Journal>,
+) -> Result<usize> {
+    let mut experiments: Vec<&str> =
+        events.iter().filter_map(|span| span.fields.experiment_id.as_deref()).collect();
+    experiments.sort_unstable();
+    experiments.dedup();
+    if events.is_empty() || (org.is_none() && experiments.is_empty()) {
+        return Ok(0);
+    }
+    // Which of those experiments the caller may add to, and their org: read before
+    // the write.
+    let mut joins: HashMap<&str, Option<OrgId>> = HashMap::with_capacity(experiments.len());
+    for id in experiments {
+        let owner = sqlx::query_scalar::<_, String>(
+            "SELECT org_uuid FROM experiments WHERE uuid = $1 AND deleted_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let allowed = owner.filter(|owner| org.is_none_or(|org| &org.0 == owner));
+        joins.insert(id, allowed.map(OrgId));
+    }
+    // A record's own span joins its experiment; a child span opened inside a task (it
+    // has a parent) goes to the trace store of the experiment's org, so experiment
+    // events list one span per record.
+    let mut attached: Vec<(&str, &Event)> = Vec::new();
+    let mut loose: Vec<(&OrgId, &Event)> = Vec::new();
+    for span in events {
+        let joined =
+            span.fields.experiment_id.as_deref().and_then(|id| Some((id, joins[id].as_ref()?)));
+        match (joined, org) {
+            (Some((id, _)), _) if !is_child(span) => attached.push((id, span)),
+            (Some((_, owner)), _) => loose.push((owner, span)),
+            (None, Some(org)) => loose.push((org, span)),
+            (None, None) => {}
+        }
+    }
+    let stored = attached.len() + loose.len();
+    if let Some(journal) = journal.filter(|_| !attached.is_empty()) {
+        let text = crate::journal::spans_text(raw);
+        journal.keep(conn, Kind::Spans, org, None, &text, now).await?;
+        return Ok(stored);
+    }
+    let attached = dedupe(&attached, |(id, span)| (*id, text(&span.fields.span_id)));
+    let loose = dedupe(&loose, |(org, span)| {
+        (org.0.as_str(), text(&span.fields.trace_id), text(&span.fields.span_id))
+    });
+    let index = (attached.iter())
+        .filter_map(|(id, span)| {
+            let org = joins[id].as_ref()?;
+            Some(crate::spans::Indexed { org: &org.0, experiment: id, body: span.body })
+        })
+        .chain(loose.iter().map(|(org, span)| crate::spans::Indexed {
+            org: &org.0,
+            experiment: "",
+            body: span.body,
+        }))
+        .collect();
+    let spans = IntakeSpans { index, attached, loose, now };
+    let loose_statements: usize =
+        spans.by_org().iter().map(|(_, rows)| Insert::statements(rows.len())).sum();
+    // Attached spans also count a write of their experiments (`count_writes`).
+    let counted = usize::from(!spans.attached.is_empty());
+    if Insert::statements(spans.attached.len())
+        + counted
+        + loose_statements
+        + crate::spans::statements(spans.index.len())
+        > 1
+    {
+        let mut tx = conn.begin().await?;
+        spans.write(&mut tx).await?;
+        tx.commit().await?;
+    } else {
+        spans.write(conn).await?;
+    }
+    Ok(stored)
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -256,8 +302,11 @@ mod tests {
         assert_eq!(own.iter().map(|s| &s["span_id"]).collect::<Vec<_>>(), [&json!("own")]);
         assert!(bodies(&s.store, attached, &s.eb).await.is_empty(), "not attached to b's");
         let loose = "SELECT span_id FROM llmobs_spans WHERE org_uuid = $1 ORDER BY span_id";
-        let loose: Vec<String> =
-            sqlx::query_scalar(loose).bind(&s.a.0).fetch_all(&s.store.read).await.unwrap();
+        let loose: Vec<String> = sqlx::query_scalar(loose)
+            .bind(&s.a.0)
+            .fetch_all(s.store.reads().await.unwrap())
+            .await
+            .unwrap();
         assert_eq!(loose, ["others", "plain", "unknown"]);
 
         // Without a key (agent proxy), a span joins any experiment; others are dropped.
@@ -285,8 +334,11 @@ mod tests {
         let own = bodies(&s.store, attached, &s.ea).await;
         assert_eq!(own.iter().map(|s| &s["span_id"]).collect::<Vec<_>>(), [&json!("root")]);
         let loose = "SELECT span_id FROM llmobs_spans WHERE org_uuid = $1 ORDER BY span_id";
-        let loose: Vec<String> =
-            sqlx::query_scalar(loose).bind(&s.a.0).fetch_all(&s.store.read).await.unwrap();
+        let loose: Vec<String> = sqlx::query_scalar(loose)
+            .bind(&s.a.0)
+            .fetch_all(s.store.reads().await.unwrap())
+            .await
+            .unwrap();
         assert_eq!(loose, ["c1", "c2"]);
         let events = s.store.experiment_events(&s.a, &s.ea).await.unwrap();
         assert_eq!(events.spans.len(), 1);

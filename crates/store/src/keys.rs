@@ -287,13 +287,13 @@ mod tests {
         assert_eq!(made.len(), 1, "first keys created by {made:?}");
         let store = &stores[0];
         let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM api_keys")
-            .fetch_one(&store.read)
+            .fetch_one(store.reads().await.unwrap())
             .await
             .unwrap();
         assert_eq!(count, 2);
         assert!(store.find_key(crate::KeyKind::Api, &made[0]).await.unwrap().is_some());
         let migrations: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM llmobs_migrations")
-            .fetch_one(&store.read)
+            .fetch_one(store.reads().await.unwrap())
             .await
             .unwrap();
         let expected = i64::try_from(crate::migrate::count()).unwrap();

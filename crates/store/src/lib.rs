@@ -22,6 +22,10 @@
 //! - what the web UI adds: [`Store::compare_records`] (experiments joined by dataset
 //!   record) and [`Store::trace_spans`] (one trace's spans).
 //!
+//! On SQLite, experiment spans and events are acknowledged once kept in the ingest journal
+//! and stored in their tables just after; reads of experiment results, spans and traces
+//! store what is pending first ([`Store::catch_up`], the `journal` module).
+//!
 //! Every write runs in one transaction, so a failed request leaves nothing half-written.
 //! The rules that decide state live here, next to the SQL that enforces them: version
 //! numbers, label moves, environment deployments, soft deletes, record versions, paging
@@ -57,6 +61,7 @@ mod experimentation;
 mod experiments;
 mod fields;
 mod intake;
+mod journal;
 mod keys;
 mod migrate;
 mod projects;

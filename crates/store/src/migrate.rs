@@ -25,6 +25,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (9, "record_values", include_str!("../migrations/0009_record_values.sql")),
     (11, "record_filter_indexes", include_str!("../migrations/0011_record_filter_indexes.sql")),
     (12, "experiment_writes", include_str!("../migrations/0012_experiment_writes.sql")),
+    (13, "ingest_journal", include_str!("../migrations/0013_ingest_journal.sql")),
 ];
 
 /// How many migrations there are.
@@ -38,6 +39,7 @@ const POSTGRES_VARIANTS: &[(i64, &str)] = &[
     (4, include_str!("../migrations/0004_spans_search.postgres.sql")),
     (7, include_str!("../migrations/0007_span_text_bulk.postgres.sql")),
     (9, include_str!("../migrations/0009_record_values.postgres.sql")),
+    (13, include_str!("../migrations/0013_ingest_journal.postgres.sql")),
 ];
 
 /// Applies every migration not yet recorded, all in one transaction: a failed migration

@@ -120,7 +120,7 @@ impl Store {
         )
         .bind(&org.0)
         .bind(project_id)
-        .fetch_one(&self.read)
+        .fetch_one(self.reads().await?)
         .await?;
         Ok(ProjectActivity {
             datasets,
@@ -166,7 +166,7 @@ impl Store {
     /// deletes nothing.
     pub async fn delete_projects(&self, org: &OrgId, ids: &[String]) -> Result<()> {
         let now = time::now();
-        let mut tx = self.write.begin().await?;
+        let mut tx = self.writes().await?.begin().await?;
         for id in ids {
             soft_delete(
                 &mut tx,

@@ -449,7 +449,7 @@ impl Store {
                 llmobs_core::spans::MAX_PAGE_LIMIT
             )));
         }
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.reads().await?.acquire().await?;
         let dialect =
             if conn.backend_name() == "SQLite" { Dialect::Sqlite } else { Dialect::Postgres };
         let mut sql = SpanSql { sql: Sql::default(), dialect };
@@ -578,7 +578,7 @@ impl Store {
         limit: usize,
         seed: u64,
     ) -> Result<Vec<SpanInput>> {
-        let mut conn = self.read.acquire().await?;
+        let mut conn = self.reads().await?.acquire().await?;
         let dialect =
             if conn.backend_name() == "SQLite" { Dialect::Sqlite } else { Dialect::Postgres };
         let mut sql = SpanSql { sql: Sql::default(), dialect };

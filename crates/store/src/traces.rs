@@ -31,7 +31,7 @@ impl Store {
         .bind(&org.0)
         .bind(trace_id)
         .bind(limit as i64 + 1)
-        .fetch_all(&self.read)
+        .fetch_all(self.reads().await?)
         .await?;
         let more = rows.len() > limit;
         let mut spans = Vec::with_capacity(rows.len().min(limit));
