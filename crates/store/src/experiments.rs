@@ -230,21 +230,21 @@ impl<'a> Parsed<'a> {
     }
 }
 
-/// Stores an events post (see [`Store::post_events`]) on the writer `conn`, received at
-/// `now`; with `journal`, keeps it there instead, after the same checks.
-/// [`crate::journal`] applies a kept post with this too, without a journal.
+/// Stores an events post (see [`Store::post_events`]) in its tables, on the writer `conn`,
+/// received at `now`: how [`crate::journal`] applies a kept post.
 pub(crate) async fn store_events(
     conn: &mut AnyConnection,
     org: &OrgId,
     id: &str,
     events: &RawEvents,
     now: &str,
-    journal: Option<&Journal>,
 ) -> Result<usize> {
     let parsed = Parsed::of(events)?;
-    store_parsed(conn, org, id, events, &parsed, now, journal).await
+    store_parsed(conn, org, id, events, &parsed, now, None).await
 }
 
+/// Stores a checked events post on the writer `conn`; with `journal`, keeps it there
+/// instead.
 async fn store_parsed(
     conn: &mut AnyConnection,
     org: &OrgId,
@@ -260,8 +260,7 @@ async fn store_parsed(
         return Ok(posted);
     }
     if let Some(journal) = journal {
-        let text = serde_json::to_string(events).map_err(|err| Error::Invalid(err.to_string()))?;
-        journal.keep(conn, Kind::Events, Some(org), Some(id), &text, now).await?;
+        journal.keep(conn, Kind::Events, Some(org), Some(id), events, now).await?;
         return Ok(posted);
     }
     let run_id = tag(&events.tags, "run_id").unwrap_or("");

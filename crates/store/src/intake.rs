@@ -180,21 +180,20 @@ fn parse_spans<'a>(spans: &[&'a RawValue]) -> Result<Vec<Event<'a>>> {
     (spans.iter().enumerate()).map(|(index, span)| event(span, "spans", index)).collect()
 }
 
-/// Stores a span intake request's spans (see [`Store::ingest_spans`]) on the writer
-/// `conn`, received at `now`; with `journal`, keeps a request with spans that join an
-/// experiment there instead, after the same checks. [`crate::journal`] applies such a
-/// request with this too, without a journal.
+/// Stores a span intake request's spans (see [`Store::ingest_spans`]) in their tables, on
+/// the writer `conn`, received at `now`: how [`crate::journal`] applies a kept request.
 pub(crate) async fn store_spans(
     conn: &mut AnyConnection,
     org: Option<&OrgId>,
     spans: &[&RawValue],
     now: &str,
-    journal: Option<&Journal>,
 ) -> Result<usize> {
     let events = parse_spans(spans)?;
-    store_parsed(conn, org, &events, spans, now, journal).await
+    store_parsed(conn, org, &events, spans, now, None).await
 }
 
+/// Stores parsed spans on the writer `conn`; with `journal`, keeps a request with spans
+/// that join an experiment there instead, after the same checks.
 async fn store_parsed(
     conn: &mut AnyConnection,
     org: Option<&OrgId>,
@@ -240,8 +239,7 @@ async fn store_parsed(
     }
     let stored = attached.len() + loose.len();
     if let Some(journal) = journal.filter(|_| !attached.is_empty()) {
-        let text = crate::journal::spans_text(raw);
-        journal.keep(conn, Kind::Spans, org, None, &text, now).await?;
+        journal.keep(conn, Kind::Spans, org, None, &raw, now).await?;
         return Ok(stored);
     }
     let attached = dedupe(&attached, |(id, span)| (*id, text(&span.fields.span_id)));

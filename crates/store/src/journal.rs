@@ -33,6 +33,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use serde_json::value::RawValue;
 use sqlx::{AnyConnection, AnyPool, Connection};
 use tokio::sync::Notify;
@@ -136,16 +137,18 @@ impl Journal {
         !self.behind.load(Ordering::Acquire)
     }
 
-    /// Keeps one request's writes, to be applied later; the caller holds the writer.
+    /// Keeps one request's writes (`body`: the spans, or the events' attributes, as JSON),
+    /// to be applied later; the caller holds the writer.
     pub(crate) async fn keep(
         &self,
         conn: &mut AnyConnection,
         kind: Kind,
         org: Option<&OrgId>,
         experiment: Option<&str>,
-        body: &str,
+        body: &impl Serialize,
         now: &str,
     ) -> Result<()> {
+        let body = serde_json::to_string(body).map_err(|err| Error::Invalid(err.to_string()))?;
         sqlx::query(
             "INSERT INTO ingest_journal (kind, org_uuid, experiment_uuid, body, received_at) \
              VALUES ($1, $2, $3, $4, $5)",
@@ -153,7 +156,7 @@ impl Journal {
         .bind(kind.as_str())
         .bind(org.map(|org| org.0.clone()))
         .bind(experiment)
-        .bind(body)
+        .bind(&body)
         .bind(now)
         .execute(&mut *conn)
         .await?;
@@ -178,20 +181,12 @@ impl Journal {
                 || self.pending_bytes.load(Ordering::Acquire) > MAX_PENDING_BYTES
                 || waited >= MAX_WAIT.as_millis() as u64)
         {
-            while self.pending() > 0 {
-                apply(conn, self).await?;
-            }
+            apply_all(conn, self).await?;
             self.behind.store(true, Ordering::Release);
         }
         self.last_intake.store(self.now(), Ordering::Release);
         self.wake.notify_one();
         Ok(())
-    }
-
-    /// Takes `by` off a counter, down to 0 at most.
-    fn less(&self, counter: &AtomicU64, by: u64) {
-        let _ = counter
-            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(by)));
     }
 
     fn pending(&self) -> u64 {
@@ -207,20 +202,6 @@ impl Journal {
     fn paused(&self) -> bool {
         false
     }
-}
-
-/// A span intake request's spans as one JSON list, for [`Journal::keep`].
-pub(crate) fn spans_text(spans: &[&RawValue]) -> String {
-    let mut out = String::with_capacity(2 + spans.iter().map(|s| s.get().len() + 1).sum::<usize>());
-    out.push('[');
-    for (i, span) in spans.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(span.get());
-    }
-    out.push(']');
-    out
 }
 
 /// Opens the journal of a SQLite store: counts the rows left by the last run (they are
@@ -327,10 +308,24 @@ async fn apply(conn: &mut AnyConnection, journal: &Journal) -> Result<usize> {
         journal.pending.store(0, Ordering::Release);
         journal.pending_bytes.store(0, Ordering::Release);
     } else {
-        journal.less(&journal.pending, taken as u64);
-        journal.less(&journal.pending_bytes, bytes as u64);
+        less(&journal.pending, taken as u64);
+        less(&journal.pending_bytes, bytes as u64);
     }
     Ok(taken)
+}
+
+/// Takes `by` off a counter, down to 0 at most.
+fn less(counter: &AtomicU64, by: u64) {
+    let _ =
+        counter.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| Some(n.saturating_sub(by)));
+}
+
+/// Applies every pending row, turn after turn; the caller holds the writer.
+async fn apply_all(conn: &mut AnyConnection, journal: &Journal) -> Result<()> {
+    while journal.pending() > 0 {
+        apply(conn, journal).await?;
+    }
+    Ok(())
 }
 
 /// Whether an error applying a row says nothing about the row: the database was busy
@@ -363,7 +358,7 @@ async fn apply_spans(
 ) -> Result<()> {
     let spans: Vec<&RawValue> = serde_json::from_str(body)
         .map_err(|err| Error::Invalid(format!("journal row is not a list of spans: {err}")))?;
-    crate::intake::store_spans(conn, org, &spans, now, None).await.map(|_| ())
+    crate::intake::store_spans(conn, org, &spans, now).await.map(|_| ())
 }
 
 async fn apply_events(
@@ -378,7 +373,7 @@ async fn apply_events(
     };
     let events: RawEvents = serde_json::from_str(body)
         .map_err(|err| Error::Invalid(format!("journal row is not experiment events: {err}")))?;
-    crate::experiments::store_events(conn, org, experiment, &events, now, None).await.map(|_| ())
+    crate::experiments::store_events(conn, org, experiment, &events, now).await.map(|_| ())
 }
 
 impl Store {
@@ -391,11 +386,7 @@ impl Store {
         if journal.pending() == 0 {
             return Ok(());
         }
-        let mut conn = self.write.acquire().await?;
-        while journal.pending() > 0 {
-            apply(&mut conn, journal).await?;
-        }
-        Ok(())
+        apply_all(&mut *self.write.acquire().await?, journal).await
     }
 
     /// The read pool, once every journaled write is applied.
@@ -423,7 +414,7 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
+    use std::path::{Path, PathBuf};
     use std::str::FromStr;
     use std::sync::atomic::Ordering;
     use std::time::{Duration, Instant};
@@ -456,16 +447,21 @@ mod tests {
         sqlx::query_scalar(sql).fetch_one(&mut own(path).await).await.unwrap()
     }
 
-    /// An org with one experiment, on a SQLite file in `dir`.
-    async fn setup(dir: &Path) -> (Store, OrgId, String) {
-        let store = open(&dir.join("llmobs.db")).await;
+    /// The background task held back, so that kept rows stay in the journal.
+    const PAUSED: bool = true;
+    /// The background task left to run.
+    const RUNNING: bool = false;
+
+    /// An org with one experiment on a fresh SQLite file: the file's directory (kept while
+    /// the test runs) and path, the store, the org and the experiment.
+    async fn setup(paused: bool) -> (tempfile::TempDir, PathBuf, Store, OrgId, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("llmobs.db");
+        let store = open(&path).await;
         let org = store.create_org_keys("a", "org-a-api-key", "org-a-app-key").await.unwrap().org;
         let experiment = experiment_of(&store, &org).await;
-        (store, org, experiment)
-    }
-
-    fn pause(store: &Store) {
-        store.journal.as_ref().unwrap().paused.store(true, Ordering::Release);
+        store.journal.as_ref().unwrap().paused.store(paused, Ordering::Release);
+        (dir, path, store, org, experiment)
     }
 
     fn one_record(experiment: &str, id: &str) -> crate::RawEvents {
@@ -474,10 +470,7 @@ mod tests {
 
     #[tokio::test]
     async fn posted_events_wait_in_the_journal_and_the_next_read_sees_them() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("llmobs.db");
-        let (store, org, experiment) = setup(dir.path()).await;
-        pause(&store);
+        let (_dir, path, store, org, experiment) = setup(PAUSED).await;
         assert_eq!(
             store.post_events(&org, &experiment, one_record(&experiment, "s1")).await.unwrap(),
             2
@@ -497,10 +490,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_unknown_experiment_is_refused_before_the_journal() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("llmobs.db");
-        let (store, org, experiment) = setup(dir.path()).await;
-        pause(&store);
+        let (_dir, path, store, org, experiment) = setup(PAUSED).await;
         let unknown = "00000000-0000-4000-8000-000000000000";
         let refused = store.post_events(&org, unknown, one_record(&experiment, "s1")).await;
         assert!(matches!(refused, Err(crate::Error::NotFound(_))), "{refused:?}");
@@ -509,9 +499,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_background_task_applies_the_journal_without_a_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("llmobs.db");
-        let (store, org, experiment) = setup(dir.path()).await;
+        let (_dir, path, store, org, experiment) = setup(RUNNING).await;
         store.post_events(&org, &experiment, one_record(&experiment, "s1")).await.unwrap();
         let deadline = Instant::now() + Duration::from_secs(20);
         while !rows(&path).await.is_empty() && Instant::now() < deadline {
@@ -523,10 +511,7 @@ mod tests {
 
     #[tokio::test]
     async fn rows_left_by_a_crash_are_applied_at_the_next_open_and_a_bad_one_holds_none_up() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("llmobs.db");
-        let (store, org, experiment) = setup(dir.path()).await;
-        pause(&store);
+        let (_dir, path, store, org, experiment) = setup(PAUSED).await;
         store.post_events(&org, &experiment, one_record(&experiment, "s1")).await.unwrap();
         // A row that cannot be applied (its experiment is gone), between two good ones.
         sqlx::query(
@@ -556,10 +541,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_burst_past_the_bound_stores_what_is_pending_then_directly_until_it_pauses() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("llmobs.db");
-        let (store, org, experiment) = setup(dir.path()).await;
-        pause(&store);
+        let (_dir, path, store, org, experiment) = setup(PAUSED).await;
         let journal = store.journal.as_ref().unwrap();
         let post = async |id: &str| {
             store.post_events(&org, &experiment, one_record(&experiment, id)).await.unwrap();
@@ -589,10 +571,7 @@ mod tests {
 
     #[tokio::test]
     async fn closing_applies_the_journal() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("llmobs.db");
-        let (store, org, experiment) = setup(dir.path()).await;
-        pause(&store);
+        let (_dir, path, store, org, experiment) = setup(PAUSED).await;
         store.post_events(&org, &experiment, one_record(&experiment, "s1")).await.unwrap();
         store.close().await;
         assert!(rows(&path).await.is_empty());
